@@ -1,0 +1,338 @@
+// cloneTree(): the exact, parallel copy of a root tree. The scheduler walks the source, creates
+// directories, and shards files and symlinks across the worker pool in batches; hard-link groups,
+// device nodes and fifos, directory metadata and xattrs follow, each in its own phase.
+
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, unlinkSync, type BigIntStats } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { DomuError, oneLine } from '../errors.js';
+import { readState, writeState } from '../state.js';
+import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
+import { joinRoot, walkSource, type EntryKind } from '../walk/walk.js';
+import { CopyPool, defaultWorkerCount } from './pool.js';
+import { copyWithTar } from './special.js';
+import { sameMicros, utimeArg } from './times.js';
+import {
+  addCounts, emptyCounts, type BatchResult, type CopyCounts, type CopyMode, type DirMetaBatch, type EntryProblem, type WorkerTask,
+} from './types.js';
+import { XattrCopier } from './xattrs.js';
+
+export interface CloneOptions {
+  source: string;
+  target: string;
+  /** Extra exclusion patterns (rsync-style anchoring). */
+  excludes?: readonly string[];
+  /** Apply /home /mnt /tmp /proc /sys /var (default true). */
+  defaultExcludes?: boolean;
+  oneFileSystem?: boolean;
+  workers?: number;
+  /** Entries per batch sent to a worker. */
+  batchSize?: number;
+  /** Copy into a non-empty target that no earlier clone of this source made. */
+  force?: boolean;
+  /** Identifies the target across runs for resuming (an image path); defaults to the target directory. */
+  resumeKey?: string;
+  signal?: AbortSignal;
+  onProgress?: (p: CloneProgress) => void;
+}
+
+export interface CloneProgress {
+  phase: 'copy' | 'links' | 'specials' | 'directories' | 'xattrs';
+  entriesDone: number;
+  /** Entries found so far by the walk, and whether it has finished. */
+  entriesFound: number;
+  walkDone: boolean;
+  bytes: number;
+  seconds: number;
+}
+
+export interface CloneSummary {
+  source: string;
+  target: string;
+  mode: CopyMode;
+  /** Entries created in the target, per kind. */
+  copied: CopyCounts;
+  /** Entries already identical in the target (a rerun), left alone. */
+  unchanged: number;
+  /** Excluded directories and mount points recreated empty. */
+  prunedDirs: Array<{ path: string; reason: 'excluded' | 'other-filesystem' }>;
+  bytes: number;
+  seconds: number;
+  workers: number;
+  xattrsSet: number;
+  warnings: string[];
+  /** Sockets and anything else deliberately not copied. */
+  skipped: EntryProblem[];
+  /** Entries that vanished, grew or shrank during the run. */
+  changed: EntryProblem[];
+  errors: EntryProblem[];
+}
+
+const DEFAULT_BATCH = 256;
+
+function isEmptyTarget(dir: string): boolean {
+  try {
+    return readdirSync(dir).every((n) => n === 'lost+found');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw e;
+  }
+}
+
+function cloneRecordPath(key: string): string {
+  return `clones/${createHash('sha256').update(key).digest('hex').slice(0, 32)}.json`;
+}
+
+interface CloneRecord {
+  source: string;
+  target: string;
+  excludes: string[];
+  status: 'running' | 'done' | 'interrupted' | 'failed';
+  updated: string;
+}
+
+/** Check the inputs before touching anything. Returns the resolved paths and the copy mode. */
+export function planClone(options: CloneOptions): { source: string; target: string; excludes: ExcludeSet; patterns: string[]; mode: CopyMode; key: string } {
+  if (!options.source) throw new DomuError('USAGE', 'a source directory is required');
+  if (!options.target) throw new DomuError('USAGE', 'a target directory is required');
+  let source: string;
+  try {
+    source = realpathSync(options.source);
+  } catch {
+    throw new DomuError('BAD_INPUT', `source ${options.source} does not exist`);
+  }
+  if (!statSync(source).isDirectory()) throw new DomuError('BAD_INPUT', `source ${options.source} is not a directory`);
+  const patterns = [...(options.defaultExcludes === false ? [] : DEFAULT_EXCLUDES), ...(options.excludes ?? [])];
+  const excludes = new ExcludeSet(patterns);
+  let target = resolve(options.target);
+  try {
+    target = realpathSync(target);
+  } catch {
+    /* not there yet: created later */
+  }
+  try {
+    if (lstatSync(target).isDirectory() === false) throw new DomuError('BAD_INPUT', `target ${options.target} exists and is not a directory`);
+  } catch (e) {
+    if (e instanceof DomuError) throw e;
+  }
+  if (target === source) throw new DomuError('BAD_INPUT', `target ${options.target} is the source`);
+  const rel = relative(source, target);
+  if (rel !== '' && !rel.startsWith('..') && !isAbsolute(rel)) {
+    // The target lies inside the source: allowed only when the walk will not enter it.
+    const parts = rel.split('/');
+    let excluded = false;
+    for (let i = 1; i <= parts.length && !excluded; i++) {
+      excluded = excludes.matches(parts.slice(0, i).join('/'), parts[i - 1]!, true);
+    }
+    if (!excluded) {
+      throw new DomuError('BAD_INPUT', `target ${options.target} lies inside the source ${options.source}`, {
+        hint: `exclude it (or a folder above it), e.g. --exclude /${rel}`,
+      });
+    }
+  }
+  const key = options.resumeKey ?? target;
+  let mode: CopyMode = 'fresh';
+  if (!isEmptyTarget(target)) {
+    const rec = readState<CloneRecord>(cloneRecordPath(key));
+    const sameJob = rec !== undefined && rec.source === source && JSON.stringify(rec.excludes) === JSON.stringify(patterns);
+    if (!sameJob && !options.force) {
+      throw new DomuError('BAD_INPUT', `target ${options.target} is not empty`, {
+        hint: 'use an empty directory, or --force to copy into it (identical entries are kept, others replaced)',
+      });
+    }
+    mode = 'update';
+  }
+  return { source, target, excludes, patterns, mode, key };
+}
+
+export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
+  const plan = planClone(options);
+  const { source, target, mode } = plan;
+  const workers = options.workers ?? defaultWorkerCount();
+  const batchSize = options.batchSize ?? DEFAULT_BATCH;
+  if (!Number.isInteger(workers) || workers < 1) throw new DomuError('USAGE', 'workers must be a positive integer');
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new DomuError('USAGE', 'batch size must be a positive integer');
+  const started = process.hrtime.bigint();
+  const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+
+  const record = (status: CloneRecord['status']) =>
+    writeState(cloneRecordPath(plan.key), { source, target, excludes: plan.patterns, status, updated: new Date().toISOString() } satisfies CloneRecord);
+  mkdirSync(target, { recursive: true });
+  record('running');
+
+  const summary: CloneSummary = {
+    source, target, mode, copied: emptyCounts(), unchanged: 0, prunedDirs: [], bytes: 0, seconds: 0, workers,
+    xattrsSet: 0, warnings: [], skipped: [], changed: [], errors: [],
+  };
+  let phase: CloneProgress['phase'] = 'copy';
+  let entriesDone = 0;
+  let entriesFound = 0;
+  let walkDone = false;
+  let fatal: DomuError | undefined;
+  const progress = () =>
+    options.onProgress?.({ phase, entriesDone, entriesFound, walkDone, bytes: summary.bytes, seconds: seconds() });
+
+  const xattrs = new XattrCopier(source, target);
+  const deferred = new Map<string, string[]>();
+  const onResult = (task: WorkerTask, r: BatchResult) => {
+    addCounts(summary.copied, r.copied);
+    summary.unchanged += r.unchanged;
+    summary.bytes += r.bytes;
+    summary.changed.push(...r.changed);
+    for (const e of r.errors) {
+      if (e.code === 'ENOSPC') fatal ??= new DomuError('ENVIRONMENT', `the target is full: no space left on device writing ${e.path}`);
+      summary.errors.push(e);
+    }
+    for (const d of r.deferred) {
+      const g = deferred.get(d.key);
+      if (g) g.push(d.rel);
+      else deferred.set(d.key, [d.rel]);
+    }
+    xattrs.add(r.done);
+    entriesDone += task.op === 'entries' ? task.rels.length - r.deferred.length : task.op === 'link-groups' ? task.groups.reduce((n, g) => n + g.length, 0) : 0;
+    progress();
+  };
+  const pool = new CopyPool(workers, onResult);
+  const stopped = () => options.signal?.aborted === true || fatal !== undefined;
+
+  const dirs: DirMetaBatch['dirs'] = [];
+  const specials: string[] = [];
+  const metaOf = (rel: string, st: BigIntStats) => ({
+    rel, uid: Number(st.uid), gid: Number(st.gid), mode: Number(st.mode), atime: utimeArg(st.atimeNs), mtime: utimeArg(st.mtimeNs),
+  });
+  /** Create a directory in the target; false when a directory was already there (a rerun). */
+  const makeDir = (rel: string): boolean => {
+    if (rel === '') return false;
+    const dst = joinRoot(target, rel);
+    try {
+      mkdirSync(dst, { mode: 0o700 });
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const cur = lstatSync(dst);
+      if (cur.isDirectory()) return false;
+      // never write through what is there: a symlink or file where a directory belongs goes
+      unlinkSync(dst);
+      mkdirSync(dst, { mode: 0o700 });
+      return true;
+    }
+  };
+  /** In update mode, a device node or fifo already identical in the target is left alone. */
+  const specialIsSame = (rel: string): boolean => {
+    if (mode === 'fresh') return false;
+    const a = lstatSync(joinRoot(source, rel), { bigint: true, throwIfNoEntry: false });
+    const b = lstatSync(joinRoot(target, rel), { bigint: true, throwIfNoEntry: false });
+    return a !== undefined && b !== undefined && a.mode === b.mode && a.rdev === b.rdev && a.uid === b.uid && a.gid === b.gid && sameMicros(a.mtimeNs, b.mtimeNs);
+  };
+
+  try {
+    let rels: string[] = [];
+    let kinds = '';
+    const flush = async () => {
+      if (rels.length === 0) return;
+      const task: WorkerTask = { op: 'entries', source, target, mode, rels, kinds };
+      rels = [];
+      kinds = '';
+      await pool.submit(task);
+    };
+    for await (const ev of walkSource({ source, excludes: plan.excludes, oneFileSystem: options.oneFileSystem === true, shouldContinue: () => !stopped() })) {
+      if (ev.type === 'error') {
+        if (ev.code === 'ENOENT') summary.changed.push({ path: ev.rel || '.', code: 'VANISHED', message: 'vanished before it was copied' });
+        else summary.errors.push({ path: ev.rel || '.', code: ev.code, message: ev.message });
+        continue;
+      }
+      let created: boolean;
+      try {
+        created = makeDir(ev.rel);
+      } catch (e) {
+        summary.errors.push({ path: ev.rel, code: (e as NodeJS.ErrnoException).code ?? 'EIO', message: oneLine(e) });
+        if ((e as NodeJS.ErrnoException).code === 'ENOSPC') fatal ??= new DomuError('ENVIRONMENT', 'the target is full: no space left on device');
+        continue;
+      }
+      dirs.push(metaOf(ev.rel, ev.st));
+      if (created) summary.copied.dir += 1;
+      else if (ev.rel !== '') summary.unchanged += 1;
+      entriesFound += 1;
+      if (ev.type === 'pruned-dir') {
+        summary.prunedDirs.push({ path: `/${ev.rel}`, reason: ev.reason });
+        continue;
+      }
+      for (const child of ev.children) {
+        entriesFound += 1;
+        const kind: EntryKind = child.kind;
+        if (kind === 'file' || kind === 'symlink') {
+          rels.push(child.rel);
+          kinds += kind === 'file' ? 'f' : 'l';
+          if (rels.length >= batchSize) await flush();
+        } else if (kind === 'socket') {
+          summary.skipped.push({ path: child.rel, code: 'SOCKET', message: 'unix socket not copied (it is recreated by whatever listens on it)' });
+        } else if (specialIsSame(child.rel)) {
+          summary.unchanged += 1;
+        } else {
+          specials.push(child.rel);
+          summary.copied[kind] += 1;
+        }
+      }
+    }
+    walkDone = true;
+    await flush();
+    await pool.drain();
+
+    if (!stopped() && deferred.size > 0) {
+      phase = 'links';
+      let groups: string[][] = [];
+      for (const g of deferred.values()) {
+        groups.push(g);
+        if (groups.length >= Math.max(1, batchSize >> 3)) {
+          await pool.submit({ op: 'link-groups', source, target, mode, groups });
+          groups = [];
+        }
+      }
+      if (groups.length > 0) await pool.submit({ op: 'link-groups', source, target, mode, groups });
+      await pool.drain();
+    }
+
+    if (!stopped() && specials.length > 0) {
+      phase = 'specials';
+      progress();
+      summary.warnings.push(...(await copyWithTar(source, target, specials, false)));
+      xattrs.add([]); // tar carried their xattrs
+    }
+
+    if (!stopped()) {
+      // Directory metadata goes last: creating entries inside a directory changes its mtime.
+      phase = 'directories';
+      progress();
+      for (let i = 0; i < dirs.length; i += batchSize * 4) {
+        await pool.submit({ op: 'dir-meta', source, target, dirs: dirs.slice(i, i + batchSize * 4) });
+      }
+      await pool.drain();
+    }
+    phase = 'xattrs';
+    progress();
+    summary.warnings.push(...(await xattrs.finish()));
+    summary.xattrsSet = xattrs.attributesSet;
+  } catch (e) {
+    xattrs.kill();
+    record('failed');
+    throw e;
+  } finally {
+    await pool.close();
+  }
+  summary.seconds = seconds();
+  if (fatal) {
+    record('failed');
+    throw fatal;
+  }
+  if (options.signal?.aborted) {
+    record('interrupted');
+    throw new DomuError('INTERRUPTED', `interrupted after ${entriesDone} entries; run the same command again to finish the copy`);
+  }
+  record('done');
+  return summary;
+}
+
+/** Remove a target directory tree that a failed first run made (used by the image targets on error). */
+export function removeTree(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,116 @@
+// Regular files: content (sparse files keep their holes), then owner, mode, times, all on the
+// open descriptor of a file we created with O_EXCL, so nothing in the target is ever followed.
+
+import {
+  closeSync, constants, copyFileSync, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync,
+  lstatSync, openSync, readSync, writeSync, type BigIntStats,
+} from 'node:fs';
+import { utimeArg } from './times.js';
+
+const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY } = constants;
+const CREATE_FLAGS = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
+
+/** Files up to this size are read into memory and written in one go; larger ones use copy_file_range. */
+export const SMALL_FILE_LIMIT = 256 * 1024;
+const CHUNK = 1024 * 1024;
+
+let buffer = Buffer.allocUnsafe(SMALL_FILE_LIMIT + 1);
+let zeros: Buffer | undefined;
+
+export type ContentChange = 'grew' | 'shrank' | 'modified' | undefined;
+
+function applyMeta(fd: number, st: BigIntStats): void {
+  fchownSync(fd, Number(st.uid), Number(st.gid));
+  // chown clears setuid/setgid (and file capabilities, restored later with the xattrs)
+  fchmodSync(fd, Number(st.mode) & 0o7777);
+  futimesSync(fd, utimeArg(st.atimeNs), utimeArg(st.mtimeNs));
+}
+
+/**
+ * Copy the regular file `src` (whose lstat is `st`) to the new path `dst`.
+ * Returns how the source changed while we copied it, if it did.
+ */
+export function copyRegular(src: Buffer, dst: Buffer, st: BigIntStats): ContentChange {
+  const size = Number(st.size);
+  const sparse = size > 0 && st.blocks * 512n < st.size;
+  if (size <= SMALL_FILE_LIMIT && !sparse) return copySmall(src, dst, st, size);
+  if (sparse) return copySparse(src, dst, st, size);
+  return copyLarge(src, dst, st, size);
+}
+
+function copySmall(src: Buffer, dst: Buffer, st: BigIntStats, size: number): ContentChange {
+  if (buffer.length < size + 1) buffer = Buffer.allocUnsafe(size + 1);
+  const sfd = openSync(src, O_RDONLY | O_NOFOLLOW);
+  let got = 0;
+  try {
+    // read one byte more than expected, to notice a file that grew
+    for (;;) {
+      const n = readSync(sfd, buffer, got, size + 1 - got, null);
+      if (n === 0) break;
+      got += n;
+      if (got === size + 1) break;
+    }
+  } finally {
+    closeSync(sfd);
+  }
+  const dfd = openSync(dst, CREATE_FLAGS, 0o600);
+  try {
+    const len = Math.min(got, size);
+    let off = 0;
+    while (off < len) off += writeSync(dfd, buffer, off, len - off);
+    applyMeta(dfd, st);
+  } finally {
+    closeSync(dfd);
+  }
+  if (got > size) return 'grew';
+  if (got < size) return 'shrank';
+  return undefined;
+}
+
+function copyLarge(src: Buffer, dst: Buffer, st: BigIntStats, size: number): ContentChange {
+  // copyFileSync runs in the kernel (copy_file_range or sendfile); COPYFILE_EXCL means O_EXCL.
+  copyFileSync(src, dst, constants.COPYFILE_EXCL);
+  const dfd = openSync(dst, O_WRONLY | O_NOFOLLOW);
+  let copied: number;
+  try {
+    copied = fstatSync(dfd).size;
+    applyMeta(dfd, st);
+  } finally {
+    closeSync(dfd);
+  }
+  if (copied > size) return 'grew';
+  if (copied < size) return 'shrank';
+  const after = lstatSync(src, { bigint: true, throwIfNoEntry: false });
+  if (!after) return 'modified';
+  if (after.mtimeNs !== st.mtimeNs || after.size !== st.size) return 'modified';
+  return undefined;
+}
+
+/** Read everything and write only the chunks that are not all zeros, so holes stay holes. */
+function copySparse(src: Buffer, dst: Buffer, st: BigIntStats, size: number): ContentChange {
+  zeros ??= Buffer.alloc(CHUNK);
+  if (buffer.length < CHUNK) buffer = Buffer.allocUnsafe(CHUNK);
+  const sfd = openSync(src, O_RDONLY | O_NOFOLLOW);
+  const dfd = openSync(dst, CREATE_FLAGS, 0o600);
+  let pos = 0;
+  try {
+    for (;;) {
+      const n = readSync(sfd, buffer, 0, CHUNK, pos);
+      if (n === 0) break;
+      const chunk = n === CHUNK ? buffer : buffer.subarray(0, n);
+      if (!chunk.equals(n === CHUNK ? zeros : zeros.subarray(0, n))) {
+        let off = 0;
+        while (off < n) off += writeSync(dfd, chunk, off, n - off, pos + off);
+      }
+      pos += n;
+    }
+    ftruncateSync(dfd, pos);
+    applyMeta(dfd, st);
+  } finally {
+    closeSync(sfd);
+    closeSync(dfd);
+  }
+  if (pos > size) return 'grew';
+  if (pos < size) return 'shrank';
+  return undefined;
+}
