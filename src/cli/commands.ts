@@ -2,7 +2,9 @@
 
 import type { Command } from 'commander';
 import { register as registerClone } from './clone.js';
+import { register as registerVerify } from './verify.js';
 
 export function registerCommands(program: Command): void {
   registerClone(program);
+  registerVerify(program);
 }
