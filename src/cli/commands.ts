@@ -3,8 +3,10 @@
 import type { Command } from 'commander';
 import { register as registerClone } from './clone.js';
 import { register as registerVerify } from './verify.js';
+import { register as registerImportDisk } from './import-disk.js';
 
 export function registerCommands(program: Command): void {
   registerClone(program);
   registerVerify(program);
+  registerImportDisk(program);
 }

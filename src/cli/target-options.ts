@@ -1,0 +1,121 @@
+// The target flags shared by clone, install and build: --image, --lvm, --device, --tar (or a
+// directory), with --size --fs --label --format --populate --compress --force --mkfs-options.
+
+import { Command, Option } from 'commander';
+import { DomuError } from '../errors.js';
+import type { Compression, FsType, TargetSpec } from '../targets/index.js';
+import { parseSize } from '../targets/size.js';
+import { checkFsType, checkLabel } from '../targets/mkfs.js';
+import { checkLvmNames } from '../targets/lvm.js';
+
+export const DEFAULT_FS: FsType = 'ext4';
+/** The exact way: loop-mount and write. mke2fs -d (1.47.0) keeps whole seconds only. */
+export const DEFAULT_POPULATE = 'mount';
+
+export function addTargetOptions(cmd: Command): Command {
+  return cmd
+    .option('--image <file>', 'write a disk image file (a sparse raw file with a filesystem; see --format)')
+    .option('--lvm <vg/lv>', 'create the logical volume LV in volume group VG and write the filesystem there')
+    .option('--device <dev>', 'write a new filesystem over a whole existing block device (needs --force)')
+    .option('--tar <file>', 'write a rootfs tarball instead of a filesystem')
+    .option('--size <size>', 'image or volume size: 4G, 512M, 1.5G; a bare number is MiB (default: the tree\'s usage plus headroom, printed)')
+    .addOption(new Option('--fs <type>', 'filesystem to make').choices(['ext2', 'ext3', 'ext4', 'xfs']))
+    .option('--label <label>', 'filesystem label (ext: 16 bytes, xfs: 12)')
+    .addOption(new Option('--format <format>', 'image file format (default: from the --image suffix .qcow2/.vmdk, else raw)').choices(['raw', 'qcow2', 'vmdk']))
+    .addOption(new Option('--populate <how>', 'how an image is filled: mount (loop-mount and write; exact) or mkfs-d (stage, then mke2fs -d; no mount, ext only, whole-second timestamps)').choices(['mount', 'mkfs-d']))
+    .addOption(new Option('--compress <type>', 'tarball compression (default: from the --tar suffix .gz/.tgz, .xz/.txz, .zst/.tzst, else none)').choices(['none', 'gzip', 'xz', 'zstd']))
+    .option('--mkfs-options <args>', 'extra mkfs arguments, split on spaces, e.g. "-O ^metadata_csum" for guests with an old e2fsck')
+    .option('--force', 'replace an existing image, tarball or volume; required to write on --device');
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** --compress from the tarball's name when not given. */
+export function compressionFromName(file: string): Compression {
+  if (/\.(tgz|tar\.gz|gz)$/i.test(file)) return 'gzip';
+  if (/\.(txz|tar\.xz|xz)$/i.test(file)) return 'xz';
+  if (/\.(tzst|tar\.zst|zst)$/i.test(file)) return 'zstd';
+  return 'none';
+}
+
+/** --format from the image's name when not given. */
+export function formatFromName(file: string): 'raw' | 'qcow2' | 'vmdk' {
+  if (/\.qcow2$/i.test(file)) return 'qcow2';
+  if (/\.vmdk$/i.test(file)) return 'vmdk';
+  return 'raw';
+}
+
+/**
+ * The target the options name. `dir` is the positional target directory, if the command has one.
+ * Exactly one of dir, --image, --lvm, --device, --tar; flags that do not apply to it are refused.
+ */
+export function targetSpecFromOptions(dir: string | undefined, opts: Record<string, unknown>): TargetSpec {
+  const image = str(opts.image);
+  const lvm = str(opts.lvm);
+  const device = str(opts.device);
+  const tar = str(opts.tar);
+  const named = [
+    dir !== undefined ? `the directory ${dir}` : undefined,
+    image !== undefined ? '--image' : undefined,
+    lvm !== undefined ? '--lvm' : undefined,
+    device !== undefined ? '--device' : undefined,
+    tar !== undefined ? '--tar' : undefined,
+  ].filter((x): x is string => x !== undefined);
+  if (named.length === 0) throw new DomuError('USAGE', 'name a target: a directory, --image FILE, --lvm VG/LV, --device DEV or --tar FILE');
+  if (named.length > 1) throw new DomuError('USAGE', `give one target, not ${named.join(' and ')}`);
+
+  const force = opts.force === true;
+  const sizeText = str(opts.size);
+  const fsText = str(opts.fs);
+  const label = str(opts.label);
+  const format = str(opts.format);
+  const populate = str(opts.populate);
+  const compress = str(opts.compress);
+  const mkfsText = str(opts.mkfsOptions);
+  const refuse = (flag: string, present: unknown, where: string) => {
+    if (present !== undefined) throw new DomuError('USAGE', `${flag} does not apply to ${where}`);
+  };
+  const fsOf = (): FsType => (fsText === undefined ? DEFAULT_FS : checkFsType(fsText));
+  const mkfsOptions = mkfsText?.split(/\s+/).filter(Boolean);
+  const withMkfs = mkfsOptions && mkfsOptions.length > 0 ? { mkfsOptions } : {};
+
+  if (dir !== undefined || tar !== undefined) {
+    const where = dir !== undefined ? 'a directory target' : 'a tarball';
+    for (const [flag, v] of [['--size', sizeText], ['--fs', fsText], ['--label', label], ['--format', format], ['--populate', populate], ['--mkfs-options', mkfsText]] as const) {
+      refuse(flag, v, where);
+    }
+    if (dir !== undefined) {
+      refuse('--compress', compress, where);
+      return { kind: 'dir', path: dir };
+    }
+    const compression = (compress as Compression | undefined) ?? compressionFromName(tar!);
+    return { kind: 'tar', path: tar!, compression, force };
+  }
+  refuse('--compress', compress, 'a filesystem target (it is for --tar)');
+  const fs = fsOf();
+  checkLabel(label, fs);
+  const withLabel = label !== undefined ? { label } : {};
+
+  if (image !== undefined) {
+    const size = sizeText !== undefined ? parseSize(sizeText) : undefined;
+    const pop = (populate ?? DEFAULT_POPULATE) as 'mount' | 'mkfs-d';
+    if (pop === 'mkfs-d' && fs === 'xfs') throw new DomuError('USAGE', '--populate mkfs-d makes ext2, ext3 or ext4 only; use --populate mount for xfs');
+    return {
+      kind: 'image', path: image, fs, format: (format as 'raw' | 'qcow2' | 'vmdk' | undefined) ?? formatFromName(image), populate: pop,
+      force, ...(size !== undefined ? { size } : {}), ...withLabel, ...withMkfs,
+    };
+  }
+  refuse('--format', format, 'a volume or device (it is for --image)');
+  refuse('--populate', populate, 'a volume or device (it is for --image)');
+  if (lvm !== undefined) {
+    const m = /^([^/]+)\/([^/]+)$/.exec(lvm.replace(/^\/dev\//, ''));
+    if (!m) throw new DomuError('USAGE', `--lvm takes VG/LV (volume group and new volume name), not ${JSON.stringify(lvm)}`);
+    checkLvmNames(m[1]!, m[2]!);
+    const size = sizeText !== undefined ? parseSize(sizeText) : undefined;
+    return { kind: 'lvm', vg: m[1]!, lv: m[2]!, fs, force, ...(size !== undefined ? { size } : {}), ...withLabel, ...withMkfs };
+  }
+  refuse('--size', sizeText, 'a device (the filesystem fills it)');
+  return { kind: 'device', path: device!, fs, force, ...withLabel, ...withMkfs };
+}
