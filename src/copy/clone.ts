@@ -3,7 +3,7 @@
 // device nodes and fifos, directory metadata and xattrs follow, each in its own phase.
 
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, unlinkSync, type BigIntStats } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, unlinkSync, type BigIntStats } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { DomuError, oneLine } from '../errors.js';
 import { readState, writeState } from '../state.js';
@@ -295,8 +295,31 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
     if (!stopped() && specials.length > 0) {
       phase = 'specials';
       progress();
-      summary.warnings.push(...(await copyWithTar(source, target, specials, false)));
-      xattrs.add([]); // tar carried their xattrs
+      // tar does not keep hard links between device nodes: pass one name per inode, link the rest
+      const firstOf = new Map<string, string>();
+      const links: Array<[string, string]> = [];
+      const unique: string[] = [];
+      for (const rel of specials) {
+        const st = lstatSync(joinRoot(source, rel), { bigint: true, throwIfNoEntry: false });
+        const key = st && st.nlink > 1n ? `${st.dev}:${st.ino}` : undefined;
+        const first = key === undefined ? undefined : firstOf.get(key);
+        if (first !== undefined) links.push([first, rel]);
+        else {
+          if (key !== undefined) firstOf.set(key, rel);
+          unique.push(rel);
+        }
+      }
+      summary.warnings.push(...(await copyWithTar(source, target, unique, false)));
+      for (const [first, rel] of links) {
+        const dst = joinRoot(target, rel);
+        try {
+          rmSync(dst, { force: true });
+          linkSync(joinRoot(target, first), dst);
+          summary.copied.hardlink += 1;
+        } catch (e) {
+          summary.errors.push({ path: rel, code: (e as NodeJS.ErrnoException).code ?? 'EIO', message: oneLine(e) });
+        }
+      }
     }
 
     if (!stopped()) {

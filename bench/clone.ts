@@ -1,0 +1,97 @@
+// The clone engine side by side with the tar pipe, cp -a and rsync, in one run, each copy into a
+// freshly made ext4 on a loop file. Prints median wall times and the engine's ratio to each peer.
+//
+//   npm run bench -- clone [--tree usr|small|PATH] [--cold] [--runs N] [--workers 2,4,8] [--batch 256]
+//
+// Environment: BENCH_DIR (default /var/tmp/domu-forge-bench) holds the trees and loop files.
+
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { Bench } from 'tinybench';
+import { dropCaches, makeFreshFs, type FreshFs } from './lib/fresh-fs.js';
+import { smallFilesTree, usrTree } from './lib/trees.js';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = join(repo, 'dist', 'cli', 'main.js');
+const TAR_META = '--numeric-owner --xattrs --xattrs-include=\'*\' --acls';
+
+interface Args { tree: string; cold: boolean; runs: number; workers: number[]; batch: number[]; peers: boolean; uv: number[] }
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { tree: 'usr', cold: false, runs: 3, workers: [4], batch: [256], peers: true, uv: [4] };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const v = argv[i + 1] ?? '';
+    if (k === '--tree') (a.tree = v), i++;
+    else if (k === '--cold') a.cold = true;
+    else if (k === '--runs') (a.runs = Number(v)), i++;
+    else if (k === '--workers') (a.workers = v.split(',').map(Number)), i++;
+    else if (k === '--batch') (a.batch = v.split(',').map(Number)), i++;
+    else if (k === '--uv') (a.uv = v.split(',').map(Number)), i++;
+    else if (k === '--no-peers') a.peers = false;
+  }
+  return a;
+}
+
+/** Run a shell command; returns the peak RSS in KiB of the command (GNU time). */
+function sh(cmd: string, env: NodeJS.ProcessEnv = process.env): number {
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', 'sh', '-c', cmd], { env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+  const lines = r.stderr.trim().split('\n');
+  return Number(lines[lines.length - 1]);
+}
+
+export async function benchClone(argv: string[]): Promise<void> {
+  const args = parseArgs(argv);
+  const src = args.tree === 'usr' ? usrTree() : args.tree === 'small' ? smallFilesTree() : args.tree;
+  const du = spawnSync('du', ['-s', '--block-size=1G', src], { encoding: 'utf8' }).stdout.split('\t')[0];
+  const sizeGiB = Math.max(4, Math.ceil(Number(du) * 1.5) + 2);
+  const bench = new Bench({ iterations: args.runs, time: 0, warmup: false });
+  let fs: FreshFs | undefined;
+  const peakRss = new Map<string, number>();
+  const hooks = {
+    beforeEach() {
+      fs = makeFreshFs(sizeGiB);
+      if (args.cold) dropCaches();
+    },
+    afterEach() {
+      fs?.dispose();
+      fs = undefined;
+    },
+  };
+  const add = (name: string, cmd: () => string, env?: NodeJS.ProcessEnv) =>
+    bench.add(name, () => {
+      const rss = sh(cmd(), env);
+      peakRss.set(name, Math.max(peakRss.get(name) ?? 0, rss));
+    }, hooks);
+  for (const w of args.workers) {
+    for (const b of args.batch) {
+      for (const uv of args.uv) {
+        add(`domu-forge w=${w} b=${b}${args.uv.length > 1 ? ` uv=${uv}` : ''}`,
+          () => `node ${cli} clone --no-default-excludes --quiet --workers ${w} --batch-size ${b} ${src} ${fs!.mountpoint}/t >/dev/null`,
+          { ...process.env, UV_THREADPOOL_SIZE: String(uv), DOMU_FORGE_STATE_DIR: join(dirname(fs?.mountpoint ?? src), 'state') });
+      }
+    }
+  }
+  if (args.peers) {
+    add('tar pipe', () => `mkdir ${fs!.mountpoint}/t && tar -C ${src} ${TAR_META} -cf - . | tar -C ${fs!.mountpoint}/t ${TAR_META} -xpf -`);
+    add('cp -a', () => `cp -a ${src} ${fs!.mountpoint}/t`);
+    add('rsync', () => `rsync -aHAX --numeric-ids ${src}/ ${fs!.mountpoint}/t/`);
+  }
+  if (!args.cold) sh(`tar -C ${src} -cf - . | cat >/dev/null`); // warm the cache once
+  await bench.run();
+  const med = (name: string) => {
+    const t = bench.tasks.find((x) => x.name === name);
+    return (t?.result as { latency?: { p50: number } } | undefined)?.latency?.p50 ?? NaN;
+  };
+  const peers = args.peers ? ['tar pipe', 'cp -a', 'rsync'] : [];
+  console.log(`\nclone benchmark: tree ${src} (${args.tree}), ${args.cold ? 'cold' : 'warm'} cache, ${args.runs} runs, fresh ext4 each run`);
+  console.log(['tool'.padEnd(28), 'median s'.padStart(9), 'peak RSS'.padStart(10), ...peers.map((p) => `vs ${p}`.padStart(12))].join(' '));
+  for (const t of bench.tasks) {
+    const m = med(t.name) / 1000;
+    const row = [t.name.padEnd(28), m.toFixed(2).padStart(9), `${((peakRss.get(t.name) ?? 0) / 1024).toFixed(0)} MiB`.padStart(10)];
+    for (const p of peers) row.push((med(t.name) / med(p)).toFixed(2).padStart(12));
+    console.log(row.join(' '));
+  }
+}

@@ -1,0 +1,11 @@
+// npm run bench -- <suite> [options]. Suites: clone (default).
+import { benchClone } from './clone.js';
+
+const [suite = 'clone', ...rest] = process.argv.slice(2);
+const suites: Record<string, (argv: string[]) => Promise<void>> = { clone: benchClone };
+const run = suites[suite];
+if (!run) {
+  console.error(`unknown bench suite ${suite}; known: ${Object.keys(suites).join(', ')}`);
+  process.exit(2);
+}
+await run(rest);

@@ -1,0 +1,43 @@
+// A freshly made ext4 filesystem on a loop file for each timed run. Reusing a filesystem after
+// rm -rf skews timings badly on this machine's journal-less root ext4, so every run gets a new one.
+
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface FreshFs {
+  mountpoint: string;
+  dispose(): void;
+}
+
+export function benchDir(): string {
+  const dir = process.env.BENCH_DIR || '/var/tmp/domu-forge-bench';
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export function makeFreshFs(sizeGiB: number, fs = 'ext4'): FreshFs {
+  const dir = mkdtempSync(join(benchDir(), 'fs-'));
+  const image = join(dir, 'image');
+  const mountpoint = join(dir, 'mnt');
+  mkdirSync(mountpoint);
+  execFileSync('truncate', ['-s', `${sizeGiB}G`, image]);
+  execFileSync(`mkfs.${fs}`, fs.startsWith('ext') ? ['-q', '-F', image] : ['-q', '-f', image]);
+  const loop = execFileSync('losetup', ['--find', '--show', image]).toString().trim();
+  execFileSync('mount', [loop, mountpoint]);
+  return {
+    mountpoint,
+    dispose() {
+      try {
+        execFileSync('umount', [mountpoint]);
+      } finally {
+        execFileSync('losetup', ['-d', loop]);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+export function dropCaches(): void {
+  execFileSync('sh', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches']);
+}
