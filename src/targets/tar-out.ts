@@ -1,0 +1,384 @@
+// Rootfs tarball out: write a tree as a POSIX pax tar stream (tar-stream), gzip/xz/zstd compressed,
+// keeping what the clone keeps: raw-byte names, nanosecond mtimes, big ids, xattrs and ACLs
+// (SCHILY.xattr.*), hard links, devices, fifos and files over 8 GiB. GNU tar extracts it exactly.
+
+import { constants as fsc, createWriteStream, type BigIntStats } from 'node:fs';
+import { lstat, open, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
+import { once } from 'node:events';
+import { basename, dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import * as tar from 'tar-stream';
+import { DomuError, errnoCode, oneLine } from '../errors.js';
+import { runTool } from '../exec.js';
+import {
+  TAR_COMPRESSIONS, emptySummary, encodePaxRecord, formatPaxTime, parseGetfattrDump, printable, requireTool,
+  spawnFilter, xattrPaxKey, type TarCompression, type TarProgress, type TarSummary, type Xattrs,
+} from './tar-common.js';
+
+export interface WriteTarballOptions {
+  compression: TarCompression;
+  signal?: AbortSignal;
+  onProgress?: (p: TarProgress) => void;
+}
+
+const USTAR_MAX_ID = 0o777777; // tar-stream writes six octal digits for uid/gid
+const USTAR_MAX_SIZE = 0o77777777777;
+const USTAR_MAX_TIME = 0o77777777777;
+const CHUNK = 1 << 20;
+const NS = 1_000_000_000n;
+
+/**
+ * Write the tree at `root` to the tarball `file` (written beside it under a temporary name and
+ * renamed into place when complete, so a failed or interrupted run leaves no half-written archive).
+ * Sockets are skipped and listed; entries that changed while being read are listed in `changed`.
+ */
+export async function writeTarball(root: string, file: string, opts: WriteTarballOptions): Promise<TarSummary> {
+  const started = process.hrtime.bigint();
+  if (!TAR_COMPRESSIONS.includes(opts.compression)) {
+    throw new DomuError('USAGE', `compression must be one of ${TAR_COMPRESSIONS.join(', ')} (got "${String(opts.compression)}")`);
+  }
+  const rootPath = resolve(root);
+  const rootStat = await stat(rootPath).catch(() => undefined);
+  if (!rootStat?.isDirectory()) throw new DomuError('BAD_INPUT', `${root} is not a directory`);
+  if (opts.compression === 'xz' || opts.compression === 'zstd') requireTool(opts.compression, `for --compression ${opts.compression}`);
+  requireTool('getfattr', 'to read extended attributes and ACLs');
+  const outPath = resolve(file);
+  const outDir = dirname(outPath);
+  const outDirStat = await stat(outDir).catch(() => undefined);
+  if (!outDirStat?.isDirectory()) throw new DomuError('BAD_INPUT', `${outDir} (the tarball's folder) does not exist`);
+  opts.signal?.throwIfAborted?.();
+
+  const summary = emptySummary(outPath, rootPath, opts.compression);
+  const temp = join(outDir, `.${basename(outPath)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const fh = await open(temp, 'wx', 0o644);
+  let tempExists = true;
+  try {
+    const tempStat = await fh.stat({ bigint: true });
+    const xattrs = await readXattrs(rootPath, opts.signal);
+    const pack = tar.pack();
+    const sink = openSink(opts.compression, fh.fd, temp);
+    const consume = (async () => {
+      for await (const chunk of pack as AsyncIterable<Buffer>) {
+        if (!sink.stream.write(chunk)) await once(sink.stream, 'drain');
+      }
+      sink.stream.end();
+      await sink.done;
+    })();
+    consume.catch(() => pack.destroy());
+    const writer = new EntryWriter(pack, rootPath, xattrs, summary, opts, `${tempStat.dev}:${tempStat.ino}`);
+    try {
+      await writer.writeTree();
+      pack.finalize();
+    } catch (e) {
+      pack.destroy(e as Error);
+      sink.stream.destroy();
+      await consume.catch(() => undefined);
+      throw e;
+    }
+    await consume;
+    await fh.sync();
+    await fh.close();
+    await rename(temp, outPath);
+    tempExists = false;
+    summary.archiveBytes = (await stat(outPath)).size;
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    if (tempExists) await rm(temp, { force: true }).catch(() => undefined);
+    throw wrapError(e, opts.signal);
+  }
+  summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return summary;
+}
+
+function wrapError(e: unknown, signal?: AbortSignal): DomuError {
+  if (signal?.aborted) return new DomuError('INTERRUPTED', 'interrupted; the partial tarball was removed');
+  if (e instanceof DomuError) return e;
+  const code = errnoCode(e);
+  if (code === 'ENOSPC') return new DomuError('ENVIRONMENT', 'no space left on the device holding the tarball; the partial tarball was removed');
+  return new DomuError('INTERNAL', `writing the tarball failed: ${oneLine(e)}`);
+}
+
+/** The compressed output: a Writable to push tar bytes into and a promise for when all is on disk. */
+function openSink(compression: TarCompression, fd: number, temp: string): { stream: Writable; done: Promise<void> } {
+  if (compression === 'xz' || compression === 'zstd') {
+    const args = compression === 'xz' ? ['-T0', '-c', '-q'] : ['-T0', '-c', '-q', '-3'];
+    const { child, done } = spawnFilter(compression, args, ['pipe', fd, 'pipe']);
+    child.stdin!.on('error', () => undefined);
+    return { stream: child.stdin!, done };
+  }
+  const file = createWriteStream(temp, { fd, autoClose: false });
+  const fileDone = new Promise<void>((res, rej) => {
+    file.on('finish', res);
+    file.on('error', rej);
+  });
+  if (compression === 'none') return { stream: file, done: fileDone };
+  const gz = createGzip({ level: 6 });
+  gz.pipe(file);
+  const gzDone = new Promise<void>((res, rej) => gz.on('error', rej).on('end', res));
+  return { stream: gz, done: Promise.all([gzDone, fileDone]).then(() => undefined) };
+}
+
+/** One getfattr for the whole tree; returns path (latin1 of the raw bytes) -> attributes. */
+async function readXattrs(rootPath: string, signal?: AbortSignal): Promise<Map<string, Xattrs>> {
+  const r = await runTool('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', rootPath], {
+    allowFailure: true, env: { ...process.env, LC_ALL: 'C' }, ...(signal ? { signal } : {}),
+  });
+  return parseGetfattrDump(r.stdout);
+}
+
+// ---- entries ----
+
+type Hdr = Partial<tar.Header> & { name: string };
+type Sink = ReturnType<tar.Pack['entry']>;
+type EntryType = 'file' | 'link' | 'symlink' | 'directory' | 'character-device' | 'block-device' | 'fifo';
+
+class EntryWriter {
+  private readonly hardlinks = new Map<string, Buffer>();
+  private lastProgress = 0;
+
+  constructor(
+    private readonly pack: tar.Pack,
+    private readonly rootPath: string,
+    private readonly xattrs: Map<string, Xattrs>,
+    private readonly summary: TarSummary,
+    private readonly opts: WriteTarballOptions,
+    private readonly skipIno: string,
+  ) {}
+
+  async writeTree(): Promise<void> {
+    const st = await lstat(this.rootPath, { bigint: true });
+    await this.writeEntry(Buffer.alloc(0), st);
+    await this.writeDir(Buffer.alloc(0));
+    this.opts.onProgress?.({ phase: 'write', entries: this.summary.entries, bytes: this.summary.bytes });
+  }
+
+  private abs(rel: Buffer): Buffer {
+    return rel.length === 0 ? Buffer.from(this.rootPath) : Buffer.concat([Buffer.from(this.rootPath), Buffer.from('/'), rel]);
+  }
+
+  private async writeDir(rel: Buffer): Promise<void> {
+    let names: Buffer[];
+    try {
+      const dirents = await readdir(this.abs(rel), { encoding: 'buffer' });
+      names = dirents.sort(Buffer.compare);
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') {
+        this.summary.changed.push({ path: printable(rel), reason: 'directory vanished while being read' });
+        return;
+      }
+      throw e;
+    }
+    const children = names.map((n) => (rel.length === 0 ? n : Buffer.concat([rel, Buffer.from('/'), n])));
+    // lstat a batch at a time: the thread pool runs them in parallel
+    for (let i = 0; i < children.length; i += 64) {
+      const batch = children.slice(i, i + 64);
+      const stats = await Promise.all(batch.map((c) => lstat(this.abs(c), { bigint: true }).catch((e: unknown) => e)));
+      for (let j = 0; j < batch.length; j++) {
+        const child = batch[j]!;
+        const st = stats[j];
+        if (!(st && typeof st === 'object' && 'mode' in st)) {
+          if (errnoCode(st) === 'ENOENT') this.summary.changed.push({ path: printable(child), reason: 'vanished while being read' });
+          else throw st;
+          continue;
+        }
+        const s = st as BigIntStats;
+        await this.writeEntry(child, s);
+        if (s.isDirectory()) await this.writeDir(child);
+      }
+    }
+  }
+
+  private async writeEntry(rel: Buffer, st: BigIntStats): Promise<void> {
+    if (this.opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
+    if (`${st.dev}:${st.ino}` === this.skipIno) return; // the tarball being written lives inside the tree
+    if (st.isSocket()) {
+      this.summary.skipped.push({ path: printable(rel), reason: 'socket (a tarball cannot hold sockets)' });
+      return;
+    }
+    const isDir = st.isDirectory();
+    const name = rel.length === 0 ? Buffer.from('./') : Buffer.concat([Buffer.from('./'), rel, Buffer.from(isDir ? '/' : '')]);
+    const records: Buffer[] = [];
+    const header: Hdr = {
+      name: '', type: 'file', mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), size: 0,
+      mtime: ustarTime(st.mtimeNs),
+    };
+    header.name = ustarName(name, records, 'path');
+    if (st.uid > BigInt(USTAR_MAX_ID)) records.push(encodePaxRecord('uid', Buffer.from(String(st.uid))));
+    if (st.gid > BigInt(USTAR_MAX_ID)) records.push(encodePaxRecord('gid', Buffer.from(String(st.gid))));
+    if (st.mtimeNs % NS !== 0n || st.mtimeNs < 0n || st.mtimeNs / NS > BigInt(USTAR_MAX_TIME)) {
+      records.push(encodePaxRecord('mtime', Buffer.from(formatPaxTime(st.mtimeNs))));
+    }
+
+    // a further name of an inode already written: a hard link to the first name
+    if (!isDir && st.nlink > 1n) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = this.hardlinks.get(key);
+      if (first) {
+        header.type = 'link';
+        header.linkname = ustarName(first, records, 'linkpath');
+        await this.emit(header, records, null, rel);
+        this.summary.hardlinks += 1;
+        return;
+      }
+      this.hardlinks.set(key, name);
+    }
+
+    const attrs = this.xattrs.get(this.abs(rel).toString('latin1'));
+    if (attrs && attrs.length > 0) {
+      for (const [n, v] of attrs) records.push(encodePaxRecord(xattrPaxKey(n), v));
+      this.summary.withXattrs += 1;
+    }
+
+    let type: EntryType;
+    let content: { size: bigint } | null = null;
+    if (st.isFile()) {
+      type = 'file';
+      content = { size: st.size };
+      header.size = Number(st.size);
+      if (st.size > BigInt(USTAR_MAX_SIZE)) records.push(encodePaxRecord('size', Buffer.from(String(st.size))));
+    } else if (isDir) type = 'directory';
+    else if (st.isSymbolicLink()) {
+      type = 'symlink';
+      let target: Buffer;
+      try {
+        target = await readlink(this.abs(rel), { encoding: 'buffer' });
+      } catch (e) {
+        if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'EINVAL') {
+          this.summary.changed.push({ path: printable(rel), reason: 'vanished while being read' });
+          return;
+        }
+        throw e;
+      }
+      header.linkname = ustarName(target, records, 'linkpath');
+    } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      type = st.isCharacterDevice() ? 'character-device' : 'block-device';
+      header.devmajor = Number(((st.rdev >> 8n) & 0xfffn) | ((st.rdev >> 32n) & ~0xfffn));
+      header.devminor = Number((st.rdev & 0xffn) | ((st.rdev >> 12n) & ~0xffn));
+    } else if (st.isFIFO()) type = 'fifo';
+    else {
+      this.summary.skipped.push({ path: printable(rel), reason: 'unknown file type' });
+      return;
+    }
+    header.type = type;
+    await this.emit(header, records, content, rel);
+    if (type === 'file') this.summary.files += 1;
+    else if (type === 'directory') this.summary.directories += 1;
+    else if (type === 'symlink') this.summary.symlinks += 1;
+    else if (type === 'fifo') this.summary.fifos += 1;
+    else this.summary.devices += 1;
+  }
+
+  /** The pax extended header (raw bytes, our own), then the entry itself through tar-stream. */
+  private async emit(header: Hdr, records: Buffer[], content: { size: bigint } | null, rel: Buffer): Promise<void> {
+    if (records.length > 0) {
+      const data = Buffer.concat(records);
+      const pad = (512 - (data.length % 512)) % 512;
+      // tar-stream's own pax writer encodes UTF-8 strings only; raw names need raw records
+      (this.pack as unknown as { push(b: Buffer): boolean }).push(
+        Buffer.concat([paxBlock(header, data.length), data, Buffer.alloc(pad)]),
+      );
+    }
+    let sink!: Sink;
+    const done = new Promise<void>((res, rej) => {
+      sink = this.pack.entry(header, (err) => (err ? rej(err) : res()));
+    });
+    if (content) await this.copyContent(rel, content.size, sink);
+    await done;
+    this.summary.entries += 1;
+    const now = Date.now();
+    if (this.opts.onProgress && now - this.lastProgress >= 100) {
+      this.lastProgress = now;
+      this.opts.onProgress({ phase: 'write', entries: this.summary.entries, bytes: this.summary.bytes });
+    }
+  }
+
+  /** Exactly `size` bytes of the file: zero-padded if it shrank, cut if it grew (both listed). */
+  private async copyContent(rel: Buffer, size: bigint, sink: Sink): Promise<void> {
+    let fh;
+    try {
+      fh = await open(this.abs(rel), fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    } catch (e) {
+      if (errnoCode(e) !== 'ENOENT' && errnoCode(e) !== 'ELOOP') throw e;
+      this.summary.changed.push({ path: printable(rel), reason: 'vanished while being read (stored as zeros)' });
+    }
+    let left = Number(size);
+    try {
+      while (left > 0) {
+        const want = Math.min(CHUNK, left);
+        let buf = Buffer.allocUnsafe(want);
+        let got = 0;
+        if (fh) {
+          const r = await fh.read(buf, 0, want, null);
+          got = r.bytesRead;
+        }
+        if (got === 0) {
+          if (fh) this.summary.changed.push({ path: printable(rel), reason: 'shrank while being read (padded with zeros)' });
+          await fh?.close();
+          fh = undefined;
+          buf.fill(0);
+          got = want;
+        } else if (got < want) buf = buf.subarray(0, got);
+        left -= got;
+        this.summary.bytes += got;
+        if (!sink.write(buf)) await once(sink, 'drain');
+        if (this.opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
+      }
+      if (fh) {
+        const after = await fh.stat({ bigint: true });
+        if (after.size > size) this.summary.changed.push({ path: printable(rel), reason: 'grew while being read (cut to its first size)' });
+      }
+      (sink as unknown as { end(): void }).end();
+    } finally {
+      await fh?.close();
+    }
+  }
+}
+
+/** ustar's mtime field holds whole seconds in 0..8^11-1; pax carries the exact value. */
+function ustarTime(ns: bigint): Date {
+  let sec = ns / NS;
+  if (sec < 0n) sec = 0n;
+  if (sec > 2147483647n) sec = 2147483647n; // tar-stream truncates to 32 bits
+  return new Date(Number(sec) * 1000);
+}
+
+/**
+ * The name for the ustar field. Plain ASCII of at most 100 bytes goes there as it is; anything
+ * else goes to a pax record as raw bytes, with an ASCII stand-in in the ustar field.
+ */
+function ustarName(name: Buffer, records: Buffer[], key: 'path' | 'linkpath'): string {
+  let plain = name.length <= 100;
+  for (const b of name) {
+    if (b === 0 || b >= 0x80) {
+      plain = false;
+      break;
+    }
+  }
+  const text = name.toString('latin1');
+  if (plain) return text;
+  records.push(encodePaxRecord(key, name));
+  const ascii = text.replace(/[^\x20-\x7e]/g, '_').replace(/\/+$/, '');
+  return ascii.length > 99 ? ascii.slice(ascii.length - 99) : ascii || '_';
+}
+
+/** A ustar header block of type 'x' announcing `size` bytes of pax records for the next entry. */
+function paxBlock(entry: Hdr, size: number): Buffer {
+  const b = Buffer.alloc(512);
+  const base = (entry.name ?? '').replace(/\/+$/, '').split('/').pop() || '.';
+  b.write(`./PaxHeaders/${base}`.slice(0, 99), 0, 'latin1');
+  const oct = (v: number, len: number, at: number) => b.write(`${v.toString(8).padStart(len - 1, '0')}\0`, at, 'latin1');
+  oct(0o644, 8, 100);
+  oct(0, 8, 108);
+  oct(0, 8, 116);
+  oct(size, 12, 124);
+  oct(Math.floor((entry.mtime?.getTime() ?? 0) / 1000), 12, 136);
+  b.write('x', 156, 'latin1');
+  b.write('ustar\x0000', 257, 'latin1');
+  b.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const byte of b) sum += byte;
+  b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return b;
+}
