@@ -196,7 +196,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
   const stopped = () => options.signal?.aborted === true || fatal !== undefined;
 
   const dirs: DirMetaBatch['dirs'] = [];
-  const specials: string[] = [];
+  const specials: Array<{ rel: string; kind: 'chardev' | 'blockdev' | 'fifo' }> = [];
   const metaOf = (rel: string, st: BigIntStats) => ({
     rel, uid: Number(st.uid), gid: Number(st.gid), mode: Number(st.mode), atime: utimeArg(st.atimeNs), mtime: utimeArg(st.mtimeNs),
   });
@@ -269,8 +269,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
         } else if (specialIsSame(child.rel)) {
           summary.unchanged += 1;
         } else {
-          specials.push(child.rel);
-          summary.copied[kind] += 1;
+          specials.push({ rel: child.rel, kind: kind as 'chardev' | 'blockdev' | 'fifo' });
         }
       }
     }
@@ -299,7 +298,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
       const firstOf = new Map<string, string>();
       const links: Array<[string, string]> = [];
       const unique: string[] = [];
-      for (const rel of specials) {
+      for (const { rel, kind } of specials) {
         const st = lstatSync(joinRoot(source, rel), { bigint: true, throwIfNoEntry: false });
         const key = st && st.nlink > 1n ? `${st.dev}:${st.ino}` : undefined;
         const first = key === undefined ? undefined : firstOf.get(key);
@@ -307,6 +306,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
         else {
           if (key !== undefined) firstOf.set(key, rel);
           unique.push(rel);
+          summary.copied[kind] += 1;
         }
       }
       summary.warnings.push(...(await copyWithTar(source, target, unique, false)));
