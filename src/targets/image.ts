@@ -89,7 +89,12 @@ export async function openImage(spec: ImageSpec, opts: OpenOptions): Promise<Ope
   await checkOutputFile(path, spec.force ?? false, '--image');
   const uuid = randomUUID();
   const raw = partialName(path, 'raw');
-  const dropRaw = cleanup.push(`remove half-made image ${raw}`, () => rm(raw, { force: true }));
+  let dropRaw = (): void => undefined;
+  /** Create the sparse file, with its removal on the stack until it is renamed into place. */
+  const createRaw = async (sz: number): Promise<void> => {
+    dropRaw = cleanup.push(`remove half-made image ${raw}`, () => rm(raw, { force: true }));
+    await createSparse(raw, sz);
+  };
   let size = spec.size;
   let sizeEstimated = false;
 
@@ -131,7 +136,7 @@ export async function openImage(spec: ImageSpec, opts: OpenOptions): Promise<Ope
 
   if (spec.populate === 'mount') {
     const { size: sz, inodes } = await decideSize(async () => (opts.sizeHint ? normalizeHint(await opts.sizeHint()) : undefined));
-    await createSparse(raw, sz);
+    await createRaw(sz);
     log?.(`making ${fs} on ${path} (${formatSize(sz)})`);
     await makeFilesystem(fs, raw, { label: spec.label, uuid, inodes, extra: spec.mkfsOptions, signal }).catch((e: unknown) => {
       throw fullTargetError(e, `image ${path}`, sz) ?? e;
@@ -161,7 +166,7 @@ export async function openImage(spec: ImageSpec, opts: OpenOptions): Promise<Ope
     explainError,
     close: async () => {
       const { size: sz, inodes } = await decideSize(() => measureTree(staging));
-      await createSparse(raw, sz);
+      await createRaw(sz);
       log?.(`making ${fs} on ${path} (${formatSize(sz)}) from the staged tree`);
       try {
         await makeFilesystem(fs, raw, { label: spec.label, uuid, inodes, fromDir: staging, extra: spec.mkfsOptions, signal });
