@@ -22,7 +22,7 @@ export function makeRichTree(dir: string, extraMiB = 0): void {
     ln f1 hardlink1; ln d1/f2 d1/d2/hl2
     ln -s f1 rel-sym; ln -s /etc/passwd abs-sym; ln -s ../../f1 d1/d2/up-sym
     mknod cdev c 1 3; mknod bdev b 7 200; mkfifo fifo1
-    python3 -c "import socket;socket.socket(socket.AF_UNIX).bind('sock1')"
+    node -e "require('net').createServer().listen('sock1', () => process.exit(0))"
     cp /bin/true capbin; chmod 4755 capbin
     setfattr -n security.capability -v 0sAQAAAgAgAAAAAAAAAAAAAAAAAAA= capbin
     setfattr -n user.foo -v bar f1; setfattr -n user.bin -v 0x00ff10 d1/f2
@@ -31,7 +31,7 @@ export function makeRichTree(dir: string, extraMiB = 0): void {
     chmod 1777 emptydir; chmod 2750 d1/d2
     head -c 3145728 /dev/urandom > big
     truncate -s 64M sparse; printf x | dd of=sparse bs=1 seek=50000000 conv=notrunc status=none
-    python3 -c "open(b'non-utf8-\\xff\\xfe','w').write('x')"
+    node -e "require('fs').writeFileSync(Buffer.from('non-utf8-\\xff\\xfe', 'latin1'), 'x')"
     touch "$(printf 'n%.0s' $(seq 255))"
     if [ "$2" -gt 0 ]; then head -c "$(( $2 * 1048576 ))" /dev/urandom > filler; fi
     touch -d '2001-02-03 04:05:06.123456789' f1 d1/f2
