@@ -72,11 +72,7 @@ export async function extractTarball(file: string, root: string, opts: ExtractTa
 
   // pass 1: check everything that can be checked without touching the target
   const scan = await scanArchive(file, compression, Buffer.byteLength(rootPath), maxDepth, opts);
-  if (scan.devices.length > 0 && !opts.trusted) {
-    throw new DomuError('BAD_INPUT',
-      `the archive holds ${scan.devices.length} device file(s) (first: ${scan.devices[0]}); nothing was extracted`,
-      { hint: 'devices in an archive are created only when you trust it: pass --trusted' });
-  }
+  refuseDevices(scan, opts);
   if (scan.hasXattrs) requireTool('setfattr', 'to restore extended attributes and ACLs');
 
   // pass 2: extract
@@ -96,6 +92,36 @@ export async function extractTarball(file: string, root: string, opts: ExtractTa
   summary.archiveBytes = fileStat.size;
   summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return summary;
+}
+
+function refuseDevices(scan: ScanResult, opts: ExtractTarballOptions): void {
+  if (scan.deviceCount > 0 && !opts.trusted) {
+    throw new DomuError('BAD_INPUT',
+      `the archive holds ${scan.deviceCount} device file(s) (first: ${scan.devices[0]}); nothing was extracted`,
+      { hint: 'devices in an archive are created only when you trust it: pass --trusted' });
+  }
+}
+
+export interface TarballCheck {
+  compression: TarCompression;
+  entries: number;
+  /** Content bytes of the regular files. */
+  bytes: number;
+  devices: number;
+}
+
+/**
+ * Check a tarball the way extractTarball's first pass does (and refuse devices unless trusted),
+ * without writing anything: for sizing an image before it is made, and for a dry run.
+ */
+export async function checkTarball(file: string, opts: ExtractTarballOptions = {}): Promise<TarballCheck> {
+  const fileStat = await stat(file).catch(() => undefined);
+  if (!fileStat?.isFile()) throw new DomuError('BAD_INPUT', `${file} is not a file`);
+  const compression = await sniffCompression(file);
+  if (compression === 'xz' || compression === 'zstd') requireTool(compression, `to read a ${compression} archive`);
+  const scan = await scanArchive(file, compression, 0, opts.maxDepth ?? 1024, opts);
+  refuseDevices(scan, opts);
+  return { compression, entries: scan.entries, bytes: scan.bytes, devices: scan.deviceCount };
 }
 
 async function sniffCompression(file: string): Promise<TarCompression> {
@@ -290,12 +316,13 @@ interface ScanResult {
   entries: number;
   bytes: number;
   devices: string[];
+  deviceCount: number;
   hasXattrs: boolean;
 }
 
 async function scanArchive(file: string, compression: TarCompression, rootLen: number, maxDepth: number, opts: ExtractTarballOptions): Promise<ScanResult> {
   const kinds = new Map<string, Kind>([['', 'directory']]);
-  const result: ScanResult = { entries: 0, bytes: 0, devices: [], hasXattrs: false };
+  const result: ScanResult = { entries: 0, bytes: 0, devices: [], deviceCount: 0, hasXattrs: false };
   let last = 0;
   await readArchive(file, compression, opts.signal, async (e) => {
     const path = normalise(e.path, 'entry', maxDepth);
@@ -322,7 +349,10 @@ async function scanArchive(file: string, compression: TarCompression, rootLen: n
       kind = tk;
     }
     if (e.kind === 'symlink' && (!e.linkname || e.linkname.length === 0 || e.linkname.includes(0))) throw new EntryError(`symbolic link ${where} has an empty or invalid target`);
-    if ((e.kind === 'character-device' || e.kind === 'block-device') && result.devices.length < 1000) result.devices.push(where);
+    if (e.kind === 'character-device' || e.kind === 'block-device') {
+      result.deviceCount += 1;
+      if (result.devices.length < 10) result.devices.push(where);
+    }
     if (e.xattrs.length > 0 || e.aclAccess || e.aclDefault) result.hasXattrs = true;
     kinds.set(path.toString('latin1'), kind);
     result.entries += 1;
