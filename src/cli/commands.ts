@@ -2,27 +2,13 @@
 
 import type { Command } from 'commander';
 import { register as registerClone } from './clone.js';
-import { register as registerFixup } from './fixup.js';
-import { register as registerXenConfig } from './xen-config.js';
 import { register as registerVerify } from './verify.js';
-import { register as registerBuild } from './build.js';
-import { register as registerList } from './list.js';
-import { register as registerDelete } from './delete.js';
 import { register as registerImportDisk } from './import-disk.js';
-import { register as registerInstall } from './install.js';
-import { register as registerBootTest } from './boot-test.js';
 import { register as registerTar } from './tar.js';
 
 export function registerCommands(program: Command): void {
   registerClone(program);
-  registerFixup(program);
-  registerXenConfig(program);
   registerVerify(program);
-  registerBuild(program);
-  registerList(program);
-  registerDelete(program);
   registerImportDisk(program);
-  registerInstall(program);
-  registerBootTest(program);
   registerTar(program);
 }
