@@ -9,3 +9,15 @@ export {
 export { writeTarball, type WriteTarballOptions } from './targets/tar-out.js';
 export { extractTarball, checkTarball, type ExtractTarballOptions, type TarballCheck } from './targets/tar-in.js';
 export type { TarSummary, TarProgress, TarCompression } from './targets/tar-common.js';
+export {
+  FIXUP_STAGES, runFixups, runStages, selectStages, createFixupContext, GuestFs, describeAction, formatAction,
+  type FixupReport, type FixupOptions, type FixupContext, type FixupStage, type StageResult, type Action,
+} from './fixup/index.js';
+export {
+  deriveMac, guestDevices, rootDevice, kernelCommandLine, domainConsole,
+  type XenDomain, type DomainDisk, type DomainVif, type DiskMount, type DomainType, type XenConsole,
+} from './xen/domain.js';
+export { validateDomain, assertValidDomain, type DomainProblem } from './xen/validate.js';
+export { renderXlConfig, renderXmConfig, type ConfigFormat } from './xen/render.js';
+export { writeDomainConfig, configPath, type WriteConfigOptions, type WriteConfigResult } from './xen/write.js';
+export { domainFromOptions, readDomainFile, parseMiB, type DomainOptions } from './xen/options.js';

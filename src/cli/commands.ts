@@ -2,12 +2,16 @@
 
 import type { Command } from 'commander';
 import { register as registerClone } from './clone.js';
+import { register as registerFixup } from './fixup.js';
+import { register as registerXenConfig } from './xen-config.js';
 import { register as registerVerify } from './verify.js';
 import { register as registerImportDisk } from './import-disk.js';
 import { register as registerTar } from './tar.js';
 
 export function registerCommands(program: Command): void {
   registerClone(program);
+  registerFixup(program);
+  registerXenConfig(program);
   registerVerify(program);
   registerImportDisk(program);
   registerTar(program);

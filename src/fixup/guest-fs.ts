@@ -1,0 +1,346 @@
+// Reading and writing a guest tree as if chrooted into it. Node has no openat2(RESOLVE_IN_ROOT), so
+// paths are resolved one component at a time with lstat/readlink: absolute symlinks and `..` are
+// clamped at the guest's root, never the host's. Writes go to a temporary file in the same directory,
+// opened with O_EXCL|O_NOFOLLOW, then renamed over the target, so that no write lands outside the guest
+// and no file is ever half-written.
+
+import { constants as C, promises as fsp, realpathSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { DomuError, errnoCode, oneLine } from '../errors.js';
+import { runTool } from '../exec.js';
+
+/** Linux's MAXSYMLINKS: more symlinks than this in one resolution is a loop. */
+export const MAX_SYMLINKS = 40;
+/** Guest text files larger than this are refused (a config file is never this large). */
+export const DEFAULT_MAX_TEXT_BYTES = 4 * 1024 * 1024;
+
+const SLASH = 0x2f;
+
+export interface Resolved {
+  /** The canonical guest path ("/etc/hostname"), latin1-decoded so that every byte survives. */
+  guestPath: string;
+  /** The host path of that entry, inside the guest root. */
+  hostPath: Buffer;
+  /** lstat of the entry, or undefined when it does not exist. */
+  stat?: import('node:fs').BigIntStats;
+}
+
+export interface ResolveOptions {
+  /** Follow a symlink in the last component (as open() does); default true. */
+  followLast?: boolean;
+}
+
+/** Split a guest path (latin1 string or bytes) into its components, dropping empty and "." ones. */
+function components(p: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i <= p.length; i += 1) {
+    if (i === p.length || p[i] === SLASH) {
+      if (i > start) {
+        const c = p.subarray(start, i);
+        if (!(c.length === 1 && c[0] === 0x2e)) out.push(c);
+      }
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+function isDotDot(c: Buffer): boolean {
+  return c.length === 2 && c[0] === 0x2e && c[1] === 0x2e;
+}
+
+function joinHost(root: Buffer, parts: readonly Buffer[]): Buffer {
+  const bufs: Buffer[] = [root];
+  for (const p of parts) bufs.push(Buffer.from('/'), p);
+  return Buffer.concat(bufs);
+}
+
+function guestString(parts: readonly Buffer[]): string {
+  return parts.length === 0 ? '/' : `/${parts.map((p) => p.toString('latin1')).join('/')}`;
+}
+
+/** Turn a guest path string (latin1, so that any byte can be named) into bytes. */
+export function guestBytes(p: string): Buffer {
+  return Buffer.from(p, 'latin1');
+}
+
+export function guestError(message: string, cause?: unknown): DomuError {
+  return new DomuError('BAD_INPUT', message, cause === undefined ? {} : { cause });
+}
+
+export class GuestFs {
+  /** The guest root on the host, real path. */
+  readonly root: string;
+  private readonly rootBuf: Buffer;
+
+  constructor(root: string) {
+    let real: string;
+    try {
+      real = realpathSync(root);
+      if (!statSync(real).isDirectory()) throw guestError(`guest root ${root} is not a directory`);
+    } catch (e) {
+      if (e instanceof DomuError) throw e;
+      throw guestError(`guest root ${root} cannot be used: ${oneLine(e)}`, e);
+    }
+    this.root = real;
+    this.rootBuf = Buffer.from(real === '/' ? '' : real);
+  }
+
+  /** The host path for a canonical guest path (no resolution: use resolve() first). */
+  hostPathOf(canonical: string): Buffer {
+    return joinHost(this.rootBuf, components(guestBytes(canonical)));
+  }
+
+  /**
+   * Resolve a guest path inside the root as the kernel would for a process chrooted there.
+   * A missing component ends the walk: the rest of the path is appended as is (it names what a
+   * write would create). `..` after a missing component, a non-directory in the middle, or a
+   * symlink loop throw.
+   */
+  async resolve(path: string, options: ResolveOptions = {}): Promise<Resolved> {
+    const followLast = options.followLast ?? true;
+    let pending = components(guestBytes(path));
+    const done: Buffer[] = [];
+    let links = 0;
+    while (pending.length > 0) {
+      const c = pending[0]!;
+      pending = pending.slice(1);
+      if (isDotDot(c)) {
+        done.pop(); // clamped: `..` at the root stays at the root
+        continue;
+      }
+      const host = joinHost(this.rootBuf, [...done, c]);
+      let st: import('node:fs').BigIntStats;
+      try {
+        st = await fsp.lstat(host, { bigint: true });
+      } catch (e) {
+        const code = errnoCode(e);
+        if (code === 'ENOENT') {
+          if (pending.some(isDotDot)) {
+            throw guestError(`guest path ${path}: ${guestString([...done, c])} does not exist`);
+          }
+          const parts = [...done, c, ...pending];
+          return { guestPath: guestString(parts), hostPath: joinHost(this.rootBuf, parts) };
+        }
+        if (code === 'ENOTDIR') throw guestError(`guest path ${path}: ${guestString(done)} is not a directory`);
+        throw guestError(`guest path ${path}: ${oneLine(e)}`, e);
+      }
+      const last = pending.length === 0;
+      if (st.isSymbolicLink() && (!last || followLast)) {
+        links += 1;
+        if (links > MAX_SYMLINKS) throw guestError(`guest path ${path}: too many levels of symbolic links`);
+        const target = (await fsp.readlink(host, { encoding: 'buffer' })) as Buffer;
+        if (target.length > 0 && target[0] === SLASH) done.length = 0; // absolute: from the guest's root
+        pending = [...components(target), ...pending];
+        continue;
+      }
+      if (!last && !st.isDirectory()) {
+        throw guestError(`guest path ${path}: ${guestString([...done, c])} is not a directory`);
+      }
+      done.push(c);
+      if (last) return { guestPath: guestString(done), hostPath: host, stat: st };
+    }
+    const st = await fsp.lstat(this.rootBuf.length ? this.rootBuf : Buffer.from('/'), { bigint: true });
+    return { guestPath: '/', hostPath: this.rootBuf.length ? this.rootBuf : Buffer.from('/'), stat: st };
+  }
+
+  /** lstat of the resolved entry, or undefined. */
+  async stat(path: string, options: ResolveOptions = {}): Promise<Resolved['stat']> {
+    return (await this.resolve(path, options)).stat;
+  }
+
+  async exists(path: string, options: ResolveOptions = {}): Promise<boolean> {
+    try {
+      return (await this.resolve(path, options)).stat !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Read a regular file in the guest; undefined when it does not exist. Refuses non-regular files
+   * and files over maxBytes with a clear error. Opened with O_NOFOLLOW|O_NONBLOCK so that a swapped-in
+   * symlink or a fifo cannot redirect or hang the read.
+   */
+  async readFile(path: string, maxBytes = DEFAULT_MAX_TEXT_BYTES): Promise<Buffer | undefined> {
+    const r = await this.resolve(path);
+    if (!r.stat) return undefined;
+    if (!r.stat.isFile()) throw guestError(`guest file ${r.guestPath} is not a regular file`);
+    let fh: import('node:fs/promises').FileHandle;
+    try {
+      fh = await fsp.open(r.hostPath, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+    } catch (e) {
+      throw guestError(`cannot open guest file ${r.guestPath}: ${oneLine(e)}`, e);
+    }
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw guestError(`guest file ${r.guestPath} is not a regular file`);
+      if (st.size > maxBytes) {
+        throw guestError(`guest file ${r.guestPath} is too large (${st.size} bytes; the limit is ${maxBytes})`);
+      }
+      const buf = Buffer.alloc(st.size);
+      let off = 0;
+      while (off < buf.length) {
+        const { bytesRead } = await fh.read(buf, off, buf.length - off, off);
+        if (bytesRead === 0) break;
+        off += bytesRead;
+      }
+      return buf.subarray(0, off);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * Read a text file (latin1, so every byte round-trips); undefined when absent. A file with NUL
+   * bytes is refused as binary.
+   */
+  async readText(path: string, maxBytes = DEFAULT_MAX_TEXT_BYTES): Promise<string | undefined> {
+    const buf = await this.readFile(path, maxBytes);
+    if (buf === undefined) return undefined;
+    if (buf.includes(0)) throw guestError(`guest file ${path} is binary (it holds NUL bytes), not a text file`);
+    return buf.toString('latin1');
+  }
+
+  /** Names in a guest directory (latin1), sorted; [] when absent or not a directory. */
+  async list(path: string): Promise<string[]> {
+    const r = await this.resolve(path);
+    if (!r.stat || !r.stat.isDirectory()) return [];
+    const names = (await fsp.readdir(r.hostPath, { encoding: 'buffer' })) as Buffer[];
+    return names.map((n) => n.toString('latin1')).sort();
+  }
+
+  async readlink(path: string): Promise<string | undefined> {
+    const r = await this.resolve(path, { followLast: false });
+    if (!r.stat?.isSymbolicLink()) return undefined;
+    return ((await fsp.readlink(r.hostPath, { encoding: 'buffer' })) as Buffer).toString('latin1');
+  }
+
+  // ---- writing. Each call re-resolves its path right before acting.
+
+  /** Resolve the parent of a guest path; it must exist and be a directory. */
+  private async parentOf(path: string): Promise<{ dir: Resolved; name: Buffer; guestPath: string }> {
+    const parts = components(guestBytes(path));
+    if (parts.length === 0 || isDotDot(parts[parts.length - 1]!)) throw guestError(`guest path ${path} names no file`);
+    const name = parts[parts.length - 1]!;
+    const dir = await this.resolve(guestString(parts.slice(0, -1)));
+    if (!dir.stat) throw guestError(`guest directory ${dir.guestPath} does not exist`);
+    if (!dir.stat.isDirectory()) throw guestError(`guest path ${dir.guestPath} is not a directory`);
+    const guestPath = dir.guestPath === '/' ? `/${name.toString('latin1')}` : `${dir.guestPath}/${name.toString('latin1')}`;
+    return { dir, name, guestPath };
+  }
+
+  /**
+   * Replace (or create) a regular file atomically. `path` must already be canonical or is resolved
+   * with the last symlink followed. An existing file keeps its mode and owner unless given; a file
+   * with several hard links is replaced by rename, so the other names (perhaps a host file) keep
+   * their content. Returns the canonical guest path written.
+   */
+  async writeFile(path: string, data: Buffer | string, attrs: { mode?: number; uid?: number; gid?: number } = {}): Promise<string> {
+    const target = await this.resolve(path);
+    if (target.stat && !target.stat.isFile()) throw guestError(`guest path ${target.guestPath} exists and is not a regular file`);
+    const { dir, name, guestPath } = await this.parentOf(target.guestPath);
+    const mode = attrs.mode ?? (target.stat ? Number(target.stat.mode & 0o7777n) : 0o644);
+    const uid = attrs.uid ?? (target.stat ? Number(target.stat.uid) : 0);
+    const gid = attrs.gid ?? (target.stat ? Number(target.stat.gid) : 0);
+    const body = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
+    const tmp = joinHost(dir.hostPath, [Buffer.from(`.${name.toString('latin1').slice(0, 40)}.domu-forge-${randomBytes(6).toString('hex')}`, 'latin1')]);
+    const final = joinHost(dir.hostPath, [name]);
+    const fh = await fsp.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+    try {
+      await fh.writeFile(body);
+      await fh.chown(uid, gid);
+      await fh.chmod(mode); // after chown, which clears set-id bits
+      await fh.sync();
+      await fh.close();
+      await fsp.rename(tmp, final);
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      await fsp.unlink(tmp).catch(() => undefined);
+      throw guestError(`cannot write guest file ${guestPath}: ${oneLine(e)}`, e);
+    }
+    return guestPath;
+  }
+
+  /** Create a directory (the parent must exist). Does nothing to an existing directory. */
+  async mkdir(path: string, mode: number, owner: { uid?: number; gid?: number } = {}): Promise<void> {
+    const r = await this.resolve(path);
+    if (r.stat) {
+      if (!r.stat.isDirectory()) throw guestError(`guest path ${r.guestPath} exists and is not a directory`);
+      return;
+    }
+    const { dir, name } = await this.parentOf(r.guestPath);
+    const host = joinHost(dir.hostPath, [name]);
+    await fsp.mkdir(host, { mode: 0o700 });
+    await fsp.chown(host, owner.uid ?? 0, owner.gid ?? 0);
+    await this.chmodDir(r.guestPath, mode);
+  }
+
+  /** chmod a directory without following a symlink in its place (open O_DIRECTORY|O_NOFOLLOW, fchmod). */
+  async chmodDir(path: string, mode: number): Promise<void> {
+    const r = await this.resolve(path, { followLast: false });
+    if (!r.stat?.isDirectory()) throw guestError(`guest path ${r.guestPath} is not a directory`);
+    const fh = await fsp.open(r.hostPath, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
+    try {
+      await fh.chmod(mode);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Make a device node with the mknod tool (Node has no mknod). The name must not exist yet. */
+  async mknod(path: string, type: 'b' | 'c', major: number, minor: number, mode: number): Promise<void> {
+    const r = await this.resolve(path, { followLast: false });
+    if (r.stat) throw guestError(`guest path ${r.guestPath} already exists`);
+    const { dir, name } = await this.parentOf(r.guestPath);
+    const host = joinHost(dir.hostPath, [name]);
+    await runTool('mknod', ['-m', mode.toString(8), host.toString('latin1'), type, String(major), String(minor)], {
+      env: { ...process.env, LC_ALL: 'C' },
+    });
+  }
+
+  /** Create a symlink (never followed). The name must not exist yet. */
+  async symlink(path: string, target: string): Promise<void> {
+    const r = await this.resolve(path, { followLast: false });
+    if (r.stat) throw guestError(`guest path ${r.guestPath} already exists`);
+    const { dir, name } = await this.parentOf(r.guestPath);
+    await fsp.symlink(guestBytes(target), joinHost(dir.hostPath, [name]));
+  }
+
+  /** Remove a file, symlink or node (never a directory, never following the last symlink). */
+  async remove(path: string): Promise<void> {
+    const r = await this.resolve(path, { followLast: false });
+    if (!r.stat) return;
+    if (r.stat.isDirectory()) throw guestError(`guest path ${r.guestPath} is a directory; not removed`);
+    await fsp.unlink(r.hostPath);
+  }
+
+  /** Rename an entry within the guest (the last components are not followed). */
+  async rename(from: string, to: string): Promise<void> {
+    const a = await this.resolve(from, { followLast: false });
+    if (!a.stat) throw guestError(`guest path ${a.guestPath} does not exist`);
+    const b = await this.resolve(to, { followLast: false });
+    if (b.stat) throw guestError(`guest path ${b.guestPath} already exists`);
+    const { dir, name } = await this.parentOf(b.guestPath);
+    await fsp.rename(a.hostPath, joinHost(dir.hostPath, [name]));
+  }
+
+  /**
+   * Copy a host directory tree into the guest with `cp -a` (every attribute kept), first under a
+   * temporary name in the same guest directory, then renamed into place. The destination must not exist.
+   */
+  async copyTreeIn(hostSource: string, path: string): Promise<void> {
+    const r = await this.resolve(path, { followLast: false });
+    if (r.stat) throw guestError(`guest path ${r.guestPath} already exists`);
+    const { dir, name } = await this.parentOf(r.guestPath);
+    const tmp = joinHost(dir.hostPath, [Buffer.from(`.${name.toString('latin1')}.domu-forge-${randomBytes(6).toString('hex')}`, 'latin1')]);
+    try {
+      await runTool('cp', ['-a', '-T', '--', hostSource, tmp.toString('latin1')]);
+      await fsp.rename(tmp, joinHost(dir.hostPath, [name]));
+    } catch (e) {
+      await runTool('rm', ['-rf', '--one-file-system', '--', tmp.toString('latin1')], { allowFailure: true });
+      throw e;
+    }
+  }
+}
