@@ -195,6 +195,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
   const pool = new CopyPool(workers, onResult);
   const stopped = () => options.signal?.aborted === true || fatal !== undefined;
 
+  const umask = process.umask();
   const dirs: DirMetaBatch['dirs'] = [];
   const specials: Array<{ rel: string; kind: 'chardev' | 'blockdev' | 'fifo' }> = [];
   const metaOf = (rel: string, st: BigIntStats) => ({
@@ -230,7 +231,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
     let kinds = '';
     const flush = async () => {
       if (rels.length === 0) return;
-      const task: WorkerTask = { op: 'entries', source, target, mode, rels, kinds };
+      const task: WorkerTask = { op: 'entries', source, target, mode, umask, rels, kinds };
       rels = [];
       kinds = '';
       await pool.submit(task);
@@ -283,11 +284,11 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
       for (const g of deferred.values()) {
         groups.push(g);
         if (groups.length >= Math.max(1, batchSize >> 3)) {
-          await pool.submit({ op: 'link-groups', source, target, mode, groups });
+          await pool.submit({ op: 'link-groups', source, target, mode, umask, groups });
           groups = [];
         }
       }
-      if (groups.length > 0) await pool.submit({ op: 'link-groups', source, target, mode, groups });
+      if (groups.length > 0) await pool.submit({ op: 'link-groups', source, target, mode, umask, groups });
       await pool.drain();
     }
 

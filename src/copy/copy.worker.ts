@@ -59,7 +59,7 @@ function copyOne(batch: CopyBatch | LinkGroupBatch, rel: string, out: BatchResul
       out.done.push(rel);
       return st;
     }
-    const change = copyRegular(src, dst, st);
+    const change = copyRegular(src, dst, st, { fresh: batch.mode === 'fresh', umask: batch.umask });
     if (change) out.changed.push({ path: rel, code: change.toUpperCase(), message: `${change} while being copied` });
     out.copied.file += 1;
     out.bytes += Number(st.size);
@@ -74,7 +74,7 @@ function copyOne(batch: CopyBatch | LinkGroupBatch, rel: string, out: BatchResul
       return st;
     }
     symlinkSync(target, dst);
-    lchownSync(dst, Number(st.uid), Number(st.gid));
+    if (batch.mode !== 'fresh' || st.uid !== 0n || st.gid !== 0n) lchownSync(dst, Number(st.uid), Number(st.gid));
     lutimesSync(dst, utimeArg(st.atimeNs), utimeArg(st.mtimeNs));
     out.copied.symlink += 1;
     out.done.push(rel);

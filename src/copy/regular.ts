@@ -18,10 +18,26 @@ let buffer = Buffer.allocUnsafe(SMALL_FILE_LIMIT + 1);
 
 export type ContentChange = 'grew' | 'shrank' | 'modified' | undefined;
 
-function applyMeta(fd: number, st: BigIntStats): void {
-  fchownSync(fd, Number(st.uid), Number(st.gid));
-  // chown clears setuid/setgid (and file capabilities, restored later with the xattrs)
-  fchmodSync(fd, Number(st.mode) & 0o7777);
+export interface CopyContext {
+  /** The target was empty at the start: a new file is owned by root:root until chowned. */
+  fresh: boolean;
+  /** The process umask, which open() applies to the mode of a new file. */
+  umask: number;
+}
+
+/**
+ * Owner, mode and times on the open target. Skips the calls that would change nothing: chown to
+ * root:root of a file root just made, chmod when open() already gave the exact mode.
+ */
+function applyMeta(fd: number, st: BigIntStats, ctx: CopyContext, createdMode: number): void {
+  const uid = Number(st.uid);
+  const gid = Number(st.gid);
+  const mode = Number(st.mode) & 0o7777;
+  if (!(ctx.fresh && uid === 0 && gid === 0)) {
+    fchownSync(fd, uid, gid);
+    createdMode &= ~0o6000; // chown clears setuid/setgid (and file capabilities, restored with the xattrs)
+  }
+  if (createdMode !== mode) fchmodSync(fd, mode);
   futimesSync(fd, utimeArg(st.atimeNs), utimeArg(st.mtimeNs));
 }
 
@@ -29,15 +45,15 @@ function applyMeta(fd: number, st: BigIntStats): void {
  * Copy the regular file `src` (whose lstat is `st`) to the new path `dst`.
  * Returns how the source changed while we copied it, if it did.
  */
-export function copyRegular(src: Buffer, dst: Buffer, st: BigIntStats): ContentChange {
+export function copyRegular(src: Buffer, dst: Buffer, st: BigIntStats, ctx: CopyContext): ContentChange {
   const size = Number(st.size);
   const sparse = size > 0 && st.blocks * 512n < st.size;
-  if (size <= SMALL_FILE_LIMIT && !sparse) return copySmall(src, dst, st, size);
-  if (sparse) return copySparse(src, dst, st, size);
-  return copyLarge(src, dst, st, size);
+  if (size <= SMALL_FILE_LIMIT && !sparse) return copySmall(src, dst, st, size, ctx);
+  if (sparse) return copySparse(src, dst, st, size, ctx);
+  return copyLarge(src, dst, st, size, ctx);
 }
 
-function copySmall(src: Buffer, dst: Buffer, st: BigIntStats, size: number): ContentChange {
+function copySmall(src: Buffer, dst: Buffer, st: BigIntStats, size: number, ctx: CopyContext): ContentChange {
   if (buffer.length < size + 1) buffer = Buffer.allocUnsafe(size + 1);
   const sfd = openSync(src, O_RDONLY | O_NOFOLLOW);
   let got = 0;
@@ -52,12 +68,13 @@ function copySmall(src: Buffer, dst: Buffer, st: BigIntStats, size: number): Con
   } finally {
     closeSync(sfd);
   }
-  const dfd = openSync(dst, CREATE_FLAGS, 0o600);
+  const perm = Number(st.mode) & 0o777;
+  const dfd = openSync(dst, CREATE_FLAGS, perm);
   try {
     const len = Math.min(got, size);
     let off = 0;
     while (off < len) off += writeSync(dfd, buffer, off, len - off);
-    applyMeta(dfd, st);
+    applyMeta(dfd, st, ctx, perm & ~ctx.umask);
   } finally {
     closeSync(dfd);
   }
@@ -66,14 +83,14 @@ function copySmall(src: Buffer, dst: Buffer, st: BigIntStats, size: number): Con
   return undefined;
 }
 
-function copyLarge(src: Buffer, dst: Buffer, st: BigIntStats, size: number): ContentChange {
+function copyLarge(src: Buffer, dst: Buffer, st: BigIntStats, size: number, ctx: CopyContext): ContentChange {
   // copyFileSync runs in the kernel (copy_file_range or sendfile); COPYFILE_EXCL means O_EXCL.
   copyFileSync(src, dst, constants.COPYFILE_EXCL);
   const dfd = openSync(dst, O_WRONLY | O_NOFOLLOW);
   let copied: number;
   try {
     copied = fstatSync(dfd).size;
-    applyMeta(dfd, st);
+    applyMeta(dfd, st, ctx, Number(st.mode) & 0o7777); // copyFileSync set the source's mode
   } finally {
     closeSync(dfd);
   }
@@ -90,7 +107,7 @@ function copyLarge(src: Buffer, dst: Buffer, st: BigIntStats, size: number): Con
  * writes the content, holes kept; names go through xargs -0 so any bytes survive. Sparse files
  * are rare in a root tree, so this is one process per such file, not per file.
  */
-function copySparse(src: Buffer, dst: Buffer, st: BigIntStats, size: number): ContentChange {
+function copySparse(src: Buffer, dst: Buffer, st: BigIntStats, size: number, ctx: CopyContext): ContentChange {
   const r = spawnSync('xargs', ['-0', '-n', '2', 'cp', '--sparse=always', '--no-dereference', '--'], {
     input: Buffer.concat([src, Buffer.from([0]), dst, Buffer.from([0])]),
   });
@@ -102,8 +119,9 @@ function copySparse(src: Buffer, dst: Buffer, st: BigIntStats, size: number): Co
   const dfd = openSync(dst, O_WRONLY | O_NOFOLLOW);
   let copied: number;
   try {
-    copied = fstatSync(dfd).size;
-    applyMeta(dfd, st);
+    const cur = fstatSync(dfd);
+    copied = cur.size;
+    applyMeta(dfd, st, ctx, cur.mode & 0o7777);
   } finally {
     closeSync(dfd);
   }

@@ -8,6 +8,7 @@ export interface CopyBatch {
   source: string;
   target: string;
   mode: CopyMode;
+  umask: number;
   /** Relative latin1 paths of regular files and symlinks (kinds from readdir: 'f' or 'l'). */
   rels: string[];
   kinds: string;
@@ -18,6 +19,7 @@ export interface LinkGroupBatch {
   source: string;
   target: string;
   mode: CopyMode;
+  umask: number;
   /** Each group: names of one inode; the first is copied, the rest are linked to it. */
   groups: string[][];
 }
