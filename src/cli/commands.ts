@@ -5,6 +5,9 @@ import { register as registerClone } from './clone.js';
 import { register as registerFixup } from './fixup.js';
 import { register as registerXenConfig } from './xen-config.js';
 import { register as registerVerify } from './verify.js';
+import { register as registerBuild } from './build.js';
+import { register as registerList } from './list.js';
+import { register as registerDelete } from './delete.js';
 import { register as registerImportDisk } from './import-disk.js';
 import { register as registerTar } from './tar.js';
 
@@ -13,6 +16,9 @@ export function registerCommands(program: Command): void {
   registerFixup(program);
   registerXenConfig(program);
   registerVerify(program);
+  registerBuild(program);
+  registerList(program);
+  registerDelete(program);
   registerImportDisk(program);
   registerTar(program);
 }

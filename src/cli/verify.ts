@@ -2,7 +2,7 @@
 
 import type { Command } from 'commander';
 import { DomuError } from '../errors.js';
-import { verifyTree, type VerifyResult, DIFFERENCE_KINDS } from '../verify/index.js';
+import { verifyTree, type VerifyResult, type MtimePrecision, DIFFERENCE_KINDS } from '../verify/index.js';
 import { CleanupStack, abortOnSignals } from '../build/cleanup.js';
 import { ProgressLine, formatBytes, formatDuration, printJson } from './output.js';
 
@@ -11,6 +11,7 @@ interface VerifyCliOptions {
   defaultExcludes: boolean;
   oneFileSystem?: boolean;
   modifyWindow?: string;
+  mtimePrecision: string;
   xattrs: boolean;
   all?: boolean;
   json?: boolean;
@@ -49,6 +50,7 @@ export function register(program: Command): void {
     .option('--no-default-excludes', 'do not add the default excludes (/home /mnt /tmp /proc /sys /var)')
     .option('-x, --one-file-system', 'do not enter other filesystems in the source (their mount points must be empty in the target)')
     .option('--modify-window <seconds>', 'mtimes that differ by at most this many seconds count as equal (like rsync); default: exact to the nanosecond, or to what the coarser filesystem keeps')
+    .option('--mtime-precision <unit>', 'compare mtimes no finer than ns, us, ms or s (clone keeps microseconds: us)', 'ns')
     .option('--no-xattrs', 'do not compare xattrs and ACLs')
     .option('--all', 'list every difference (default: the first 20 of each kind)')
     .option('--json', 'print the result as JSON')
@@ -67,6 +69,7 @@ Examples:
         modifyWindow = Number(opts.modifyWindow);
         if (!Number.isFinite(modifyWindow) || modifyWindow < 0) throw new DomuError('USAGE', `--modify-window: "${opts.modifyWindow}" is not a number of seconds`);
       }
+      if (!['ns', 'us', 'ms', 's'].includes(opts.mtimePrecision)) throw new DomuError('USAGE', `--mtime-precision: "${opts.mtimePrecision}" is not one of ns, us, ms, s`);
       const cleanup = new CleanupStack();
       const controller = new AbortController();
       const removeSignals = abortOnSignals(controller, () => {
@@ -82,6 +85,7 @@ Examples:
           oneFileSystem: opts.oneFileSystem ?? false,
           ...(modifyWindow !== undefined ? { modifyWindow } : {}),
           xattrs: opts.xattrs,
+          mtimePrecision: opts.mtimePrecision as MtimePrecision,
           cleanup,
           onProgress: (p) =>
             progress.update(p.phase === 'compare' ? `verify: comparing, ${formatBytes(p.bytes)}` : `verify: reading ${p.phase === 'read-source' ? 'source' : 'target'}, ${p.entries} entries`),

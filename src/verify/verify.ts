@@ -54,6 +54,13 @@ export interface VerifyOptions {
    * 0 (the default) compares to the nanosecond, or to the coarser precision one side's filesystem keeps.
    */
   modifyWindow?: number;
+  /**
+   * Compare mtimes no finer than this ('us' after a clone, which keeps microseconds because
+   * Node's utimes does). Default 'ns': as fine as both sides' filesystems keep.
+   */
+  mtimePrecision?: MtimePrecision;
+  /** Ignore a top-level lost+found in the target that the source lacks (a fresh filesystem's). Default: only for image files and volumes. */
+  ignoreLostFound?: boolean;
   /** Compare xattrs and ACLs. Default true. */
   xattrs?: boolean;
   /** Files compared at once. Default 8. */
@@ -61,6 +68,9 @@ export interface VerifyOptions {
   cleanup?: CleanupStack;
   onProgress?: (p: VerifyProgress) => void;
 }
+
+export type MtimePrecision = 'ns' | 'us' | 'ms' | 's';
+export const PRECISION_NS: Readonly<Record<MtimePrecision, bigint>> = { ns: 1n, us: 1000n, ms: 1_000_000n, s: 1_000_000_000n };
 
 export interface VerifyProgress {
   phase: 'read-source' | 'read-target' | 'compare';
@@ -233,7 +243,10 @@ export async function verifyTree(options: VerifyOptions): Promise<VerifyResult> 
     const windowNs = BigInt(Math.round(window * 1e9));
     const precA = timePrecision(sourceTree.entries.values());
     const precB = timePrecision(targetTree.entries.values());
-    const precision = precA > precB ? precA : precB;
+    let precision = precA > precB ? precA : precB;
+    const floor = PRECISION_NS[options.mtimePrecision ?? 'ns'];
+    if (floor === undefined) throw new DomuError('USAGE', `mtime precision must be one of ns, us, ms, s`);
+    if (floor > precision) precision = floor;
     const srcLeaders = linkLeaders(sourceTree);
     const dstLeaders = linkLeaders(targetTree);
 
@@ -289,10 +302,10 @@ export async function verifyTree(options: VerifyOptions): Promise<VerifyResult> 
       }
     }
     const extraDirs = new Set<string>();
+    const ignoreLostFound = options.ignoreLostFound ?? opened.kind !== 'directory';
     for (const [rel, b] of targetTree.entries) {
       if (sourceTree.entries.has(rel)) continue;
-      if (rel === 'lost+found' && b.kind === 'dir' && opened.kind !== 'directory') continue; // made by mkfs
-      if (rel.startsWith('lost+found/') && opened.kind !== 'directory') continue;
+      if (ignoreLostFound && (rel === 'lost+found' || rel.startsWith('lost+found/'))) continue; // made by mkfs
       if (b.kind === 'dir') extraDirs.add(rel);
       if (hasAncestorIn(rel, extraDirs) || hasAncestorIn(rel, prunedDirs)) continue;
       add('extra', rel, undefined, b.kind);

@@ -128,6 +128,12 @@ describe('verify (root)', () => {
     expect(exact.mtimePrecisionNs).toBe(1);
     const windowed = await verifyTree({ source: a, target: b, defaultExcludes: false, modifyWindow: 0.000001 });
     expect(windowed.identical).toBe(true);
+    // clone keeps microseconds: at 'us' the sub-microsecond digits do not count, a whole microsecond does.
+    const micro = await verifyTree({ source: a, target: b, defaultExcludes: false, mtimePrecision: 'us' });
+    expect(micro.identical).toBe(true);
+    sh(`touch -d '2021-05-05 05:05:05.000002100' ${b}/f`);
+    const micro2 = await verifyTree({ source: a, target: b, defaultExcludes: false, mtimePrecision: 'us' });
+    expect(micro2.differences.map((d) => d.kind)).toEqual(['mtime']);
   });
 
   it('requires excluded roots to exist empty in the target, and skips their contents', async () => {

@@ -1,0 +1,360 @@
+// Mass builds: a fleet file describes a shared base (source, filesystem, fixups, domain defaults)
+// and many guests that differ in identity (name, hostname, address, MAC, disk size, packages).
+// The base is built once and cached under a key that hashes every input shaping it; each guest is
+// a sparse copy of the base with its own stages run on it, with bounded concurrency (p-limit).
+// A guest whose inputs did not change since its last build is left alone.
+
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import pLimit from 'p-limit';
+import { parse as parseYaml } from 'yaml';
+import { DomuError, isDomuError, oneLine } from '../errors.js';
+import { stateDir, readState, writeState } from '../state.js';
+import { SpecReader } from '../spec/check.js';
+import { readBuildSpec, SpecError, NAME_RE, IPV4_RE, MAC_RE } from '../spec/load.js';
+import type { BuildSpec } from '../spec/types.js';
+import { readTree } from '../verify/tree.js';
+import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
+import { CleanupStack } from './cleanup.js';
+import { planStages, runBuild, type BuildResult } from './pipeline.js';
+import { findGuest, leaseAddress, parsePool } from './inventory.js';
+
+/** Bump when the way a base is made changes, so old cached bases are not reused. */
+export const BASE_RECIPE_VERSION = 1;
+
+export interface FleetGuest {
+  name: string;
+  hostname: string;
+  ip?: string;
+  mac?: string;
+  size?: number;
+  packages: string[];
+  memory?: number;
+  vcpus?: number;
+}
+
+export interface Fleet {
+  name: string;
+  file: string;
+  /** The base, as a build spec whose target is the cached base image. */
+  base: BuildSpec;
+  guests: FleetGuest[];
+  /** Where guest images go: DIR/NAME.img. */
+  directory: string;
+  /** Where their xl configs go: DIR/NAME.cfg. */
+  configDir: string;
+  pool?: string;
+  concurrency: number;
+}
+
+export interface FleetGuestResult {
+  name: string;
+  status: 'built' | 'unchanged' | 'failed' | 'not-run';
+  ip?: string;
+  image?: string;
+  seconds: number;
+  note?: string;
+  error?: string;
+  result?: BuildResult;
+}
+
+export interface FleetResult {
+  fleet: string;
+  base: { status: 'built' | 'cached' | 'failed'; key: string; image: string; seconds: number; error?: string };
+  guests: FleetGuestResult[];
+  seconds: number;
+}
+
+export function isFleetText(text: string): boolean {
+  try {
+    const v: unknown = parseYaml(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) && 'guests' in v;
+  } catch {
+    return false;
+  }
+}
+
+const FLEET_FIELDS = ['fleet', 'base', 'guests', 'directory', 'configDir', 'pool', 'concurrency'];
+const GUEST_FIELDS = ['name', 'hostname', 'ip', 'mac', 'size', 'packages', 'memory', 'vcpus'];
+
+export function baseImagePath(fleet: string, key: string): string {
+  return join(stateDir(), 'fleet-bases', `${fleet}-${key.slice(0, 16)}.img`);
+}
+
+/** Parse and check a fleet file; every issue at once, with file, line and field. */
+export function parseFleet(text: string, file: string): Fleet {
+  const r = new SpecReader(file);
+  r.parse(text);
+  if (r.issues.length > 0) throw new SpecError(r.issues);
+  for (const k of Object.keys(r.data)) if (!FLEET_FIELDS.includes(k)) r.issue([k], `unknown field (known: ${FLEET_FIELDS.join(', ')})`);
+  const name = r.str(['fleet'], { required: true, pattern: NAME_RE, patternText: 'is not a name (letters, digits, _ . -)' }) ?? 'fleet';
+  const directory = r.str(['directory'], { required: true });
+  const configDir = r.str(['configDir']) ?? '/etc/xen';
+  const pool = r.str(['pool']);
+  if (pool !== undefined) {
+    try {
+      parsePool(pool);
+    } catch (e) {
+      r.issue(['pool'], oneLine(e));
+    }
+  }
+  const concurrency = r.int(['concurrency'], { min: 1, max: 64, fallback: 4 })!;
+
+  // The base: a build spec whose target is our cached image (only its size, fs and label come from the file).
+  const b = r.scope(['base']);
+  const baseSec = r.get(['base']);
+  if (baseSec === undefined || baseSec === null) r.issue(['base'], 'is required (the shared target settings, source, fixups and domain)');
+  else if (typeof baseSec !== 'object' || Array.isArray(baseSec)) r.issue(['base'], 'must be a mapping');
+  if (baseSec && typeof baseSec === 'object' && !Array.isArray(baseSec)) {
+    const t = b.get(['target']);
+    if (t !== undefined && t !== null && typeof t === 'object' && !Array.isArray(t)) {
+      for (const k of ['image', 'lvm', 'dir', 'tar']) if ((t as Record<string, unknown>)[k] !== undefined) b.issue(['target', k], 'a fleet base is always a cached image file; give only size, fs and label');
+      const fmt = (t as Record<string, unknown>).format;
+      if (fmt !== undefined && fmt !== 'raw') b.issue(['target', 'format'], 'a fleet base is a raw image');
+      b.set(['target', 'image'], '/dev/null/placeholder');
+    } else if (t === undefined || t === null) b.set(['target'], { image: '/dev/null/placeholder' });
+  }
+  const base = baseSec && typeof baseSec === 'object' && !Array.isArray(baseSec) ? readBuildSpec(b, { defaultName: `${name}-base`, allowAutoIp: true, known: ['target', 'source', 'packages', 'fixups', 'roles', 'domain', 'verify', 'bootTest'] }) : undefined;
+
+  const guests: FleetGuest[] = [];
+  const list = r.get(['guests']);
+  if (!Array.isArray(list) || list.length === 0) r.issue(['guests'], 'must be a list of at least one guest');
+  else {
+    const seen = { name: new Map<string, number>(), ip: new Map<string, number>(), mac: new Map<string, number>() };
+    list.forEach((_, i) => {
+      const P = ['guests', i];
+      const g = r.section(P, GUEST_FIELDS, true);
+      if (!g) return;
+      const gname = r.str([...P, 'name'], { required: true, pattern: NAME_RE, patternText: 'is not a domain name' });
+      const hostname = r.str([...P, 'hostname'], { pattern: /^[A-Za-z0-9][A-Za-z0-9.-]*$/, patternText: 'is not a hostname' });
+      const ip = r.str([...P, 'ip'], { pattern: new RegExp(`${IPV4_RE.source}|^auto$`), patternText: 'is not an IPv4 address or auto' });
+      if (ip === 'auto' && pool === undefined) r.issue([...P, 'ip'], 'auto needs a pool (pool: 10.0.0.10-10.0.0.50)');
+      const mac = r.str([...P, 'mac'], { pattern: MAC_RE, patternText: 'is not a MAC address' });
+      const size = r.size([...P, 'size']);
+      const packages = r.strList([...P, 'packages']);
+      const memBytes = r.size([...P, 'memory']);
+      const vcpus = r.int([...P, 'vcpus'], { min: 1, max: 512 });
+      for (const [field, v] of [['name', gname], ['ip', ip === 'auto' ? undefined : ip], ['mac', mac?.toLowerCase()]] as const) {
+        if (v === undefined) continue;
+        const prev = seen[field].get(v);
+        if (prev !== undefined) r.issue([...P, field], `"${v}" is already used by guests[${prev}]`);
+        else seen[field].set(v, i);
+      }
+      if (!gname) return;
+      guests.push({
+        name: gname,
+        hostname: hostname ?? gname,
+        packages,
+        ...(ip ? { ip } : {}),
+        ...(mac ? { mac: mac.toLowerCase() } : {}),
+        ...(size ? { size } : {}),
+        ...(memBytes ? { memory: Math.round(memBytes / 2 ** 20) } : {}),
+        ...(vcpus ? { vcpus } : {}),
+      });
+    });
+  }
+  if (r.issues.length > 0 || !base || !directory) throw new SpecError(r.issues);
+  const dir = (p: string) => resolve(file === 'command line' ? process.cwd() : resolve(file, '..'), p);
+  return { name, file: resolve(file), base, guests, directory: dir(directory), configDir: dir(configDir), concurrency, ...(pool ? { pool } : {}) };
+}
+
+function sha256(...parts: Array<string | Buffer>): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p).update('\0');
+  return h.digest('hex');
+}
+
+/** A fingerprint of a clone source's tree: every entry's path and metadata (a changed file changes it). */
+async function treeFingerprint(root: string, excludes: string[], defaults: boolean, oneFs: boolean): Promise<string> {
+  const tree = await readTree(root, { excludes: new ExcludeSet([...(defaults ? DEFAULT_EXCLUDES : []), ...excludes]), oneFileSystem: oneFs });
+  const h = createHash('sha256');
+  for (const [rel, e] of [...tree.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    h.update(`${rel}\0${e.kind}\0${e.perm}\0${e.uid}\0${e.gid}\0${e.size}\0${e.mtimeNs}\0${e.rdev}\n`, 'latin1');
+  }
+  return h.digest('hex');
+}
+
+/** The hash of every input that shapes the base image. */
+export async function baseKey(fleet: Fleet): Promise<string> {
+  const b = fleet.base;
+  const s = b.source;
+  let content = '';
+  if (s.kind === 'clone') content = await treeFingerprint(s.root, s.exclude, s.defaultExcludes, s.oneFileSystem);
+  else if (s.kind === 'tarball') content = sha256(readFileSync(s.file));
+  const t = b.target;
+  const disk = t.kind === 'image' ? { fs: t.fs, size: t.size ?? null, label: t.label ?? null, populate: t.populate } : t;
+  return sha256(JSON.stringify({ recipe: BASE_RECIPE_VERSION, source: s, disk, packages: b.packages }), content);
+}
+
+/** The spec one guest is built from: the base's settings with the guest's identity. */
+export function guestSpec(fleet: Fleet, g: FleetGuest, base: { image: string; key: string }, ip: string | undefined): BuildSpec {
+  const b = fleet.base;
+  const fs = b.target.kind === 'image' ? b.target.fs : 'ext4';
+  const net = { ...b.domain.network };
+  if (ip) {
+    net.ip = ip;
+    net.dhcp = false;
+  }
+  if (g.mac) net.mac = g.mac;
+  return {
+    name: g.name,
+    hostname: g.hostname,
+    file: fleet.file,
+    target: { kind: 'image', path: join(fleet.directory, `${g.name}.img`), format: 'raw', fs, populate: 'mount', force: true, ...(g.size ? { size: g.size } : {}) },
+    source: { kind: 'base', image: base.image, key: base.key },
+    packages: g.packages,
+    fixups: b.fixups,
+    roles: b.roles,
+    domain: { ...b.domain, network: net, config: join(fleet.configDir, `${g.name}.cfg`), ...(g.memory ? { memory: g.memory } : {}), ...(g.vcpus ? { vcpus: g.vcpus } : {}) },
+    verify: false,
+    bootTest: b.bootTest,
+  };
+}
+
+/** The hash of every input of one guest: its spec (base key included) and its role scripts' text. */
+export function guestKey(spec: BuildSpec): string {
+  const roles = spec.roles.map((r) => (existsSync(r) ? readFileSync(r) : Buffer.from(`missing ${r}`)));
+  const { file: _file, ...rest } = spec;
+  void _file;
+  return sha256(JSON.stringify(rest), ...roles);
+}
+
+export interface BuildFleetOptions {
+  file: string;
+  concurrency?: number;
+  signal?: AbortSignal;
+  cleanup?: CleanupStack;
+  log?: (line: string) => void;
+  /** A progress line: one status per guest, joined. */
+  status?: (text: string) => void;
+  /** Rebuild every guest even when its inputs did not change. */
+  rebuild?: boolean;
+}
+
+interface BaseRecord {
+  key: string;
+  image: string;
+  built: string;
+}
+
+/** Build (or reuse) the base, then every guest from it. One failing guest does not stop the others. */
+export async function buildFleet(o: BuildFleetOptions): Promise<FleetResult> {
+  const started = performance.now();
+  let text: string;
+  try {
+    text = readFileSync(o.file, 'utf8');
+  } catch (e) {
+    throw new DomuError('BAD_INPUT', `cannot read ${o.file}: ${oneLine(e)}`);
+  }
+  const fleet = parseFleet(text, o.file);
+  const log = o.log ?? (() => undefined);
+  const cleanup = o.cleanup ?? new CleanupStack();
+  const signal = o.signal ?? new AbortController().signal;
+
+  // 1. the base, cached by key
+  const t0 = performance.now();
+  const key = await baseKey(fleet);
+  const image = baseImagePath(fleet.name, key);
+  const recPath = `fleet-bases/${fleet.name}.json`;
+  const rec = readState<BaseRecord>(recPath);
+  let baseStatus: FleetResult['base']['status'] = 'cached';
+  if (!(rec?.key === key && existsSync(image))) {
+    baseStatus = 'built';
+    await mkdir(join(stateDir(), 'fleet-bases'), { recursive: true, mode: 0o700 });
+    const spec: BuildSpec = { ...fleet.base, target: { ...(fleet.base.target as Extract<BuildSpec['target'], { kind: 'image' }>), path: image, force: true, format: 'raw' } };
+    log(`base: building ${image} (key ${key.slice(0, 12)})`);
+    const r = await runBuild(spec, {
+      // The base is the source tree (and the base's packages); everything that carries identity is per guest.
+      skip: (await planStages(spec)).map((s) => s.id).filter((id) => /^(fixup|role\/|xen\/|boot-test|inventory)/.test(id)),
+      signal,
+      cleanup,
+      log: (l) => log(`base: ${l}`),
+      ...(o.status ? { status: (s: string) => o.status!(`base: ${s}`) } : {}),
+    });
+    if (!r.ok) {
+      return {
+        fleet: fleet.name,
+        base: { status: 'failed', key, image, seconds: (performance.now() - t0) / 1000, error: r.error?.message ?? 'failed' },
+        guests: fleet.guests.map((g) => ({ name: g.name, status: 'not-run', seconds: 0, note: 'the base failed' })),
+        seconds: (performance.now() - started) / 1000,
+      };
+    }
+    writeState(recPath, { key, image, built: new Date().toISOString() } satisfies BaseRecord);
+    // Older bases of this fleet are stale now.
+    for (const f of await readdir(join(stateDir(), 'fleet-bases'))) {
+      if (f.startsWith(`${fleet.name}-`) && f.endsWith('.img') && join(stateDir(), 'fleet-bases', f) !== image) await rm(join(stateDir(), 'fleet-bases', f), { force: true });
+    }
+  }
+  const baseSeconds = (performance.now() - t0) / 1000;
+  log(`base: ${baseStatus} ${image}`);
+
+  // 2. addresses: static ones first, then leases from the pool
+  const staticIps = new Set(fleet.guests.map((g) => g.ip).filter((ip): ip is string => ip !== undefined && ip !== 'auto'));
+  const ips = new Map<string, string | undefined>();
+  for (const g of fleet.guests) {
+    if (g.ip === 'auto') ips.set(g.name, leaseAddress(fleet.pool!, g.name, staticIps));
+    else ips.set(g.name, g.ip);
+  }
+
+  // 3. the guests, a bounded number at a time
+  const statuses = new Map<string, string>();
+  const showStatus = () => o.status?.([...statuses].map(([n, s]) => `${n}: ${s}`).join(' | '));
+  const limit = pLimit(o.concurrency ?? fleet.concurrency);
+  const guests = await Promise.all(
+    fleet.guests.map((g) =>
+      limit(async (): Promise<FleetGuestResult> => {
+        const g0 = performance.now();
+        const ip = ips.get(g.name);
+        const spec = guestSpec(fleet, g, { image, key }, ip);
+        const inputsKey = guestKey(spec);
+        const prev = findGuest(g.name);
+        const out = { name: g.name, image: spec.target.kind === 'image' ? spec.target.path : '', ...(ip ? { ip } : {}) };
+        if (!o.rebuild && prev?.inputsKey === inputsKey && existsSync(out.image) && (!prev.config || existsSync(prev.config))) {
+          log(`${g.name}: unchanged`);
+          return { ...out, status: 'unchanged', seconds: 0 };
+        }
+        if (signal.aborted) return { ...out, status: 'not-run', seconds: 0, note: 'interrupted' };
+        statuses.set(g.name, 'starting');
+        showStatus();
+        // Each guest has its own cleanup stack, so one failure unwinds only that guest.
+        const own = new CleanupStack();
+        const unlink = cleanup.push(`clean up guest ${g.name}`, async () => void (await own.runAll()));
+        try {
+          const r = await runBuild(spec, {
+            signal,
+            cleanup: own,
+            record: { fleet: fleet.file, inputsKey, ...(g.ip === 'auto' && fleet.pool ? { pool: fleet.pool } : {}) },
+            log: (l) => log(`${g.name}: ${l}`),
+            status: (s) => {
+              statuses.set(g.name, s.split(':')[0]!);
+              showStatus();
+            },
+          });
+          const seconds = (performance.now() - g0) / 1000;
+          statuses.delete(g.name);
+          showStatus();
+          log(`${g.name}: ${r.ok ? 'built' : `FAILED: ${r.error?.message}`} (${seconds.toFixed(1)}s)`);
+          return r.ok ? { ...out, status: 'built', seconds, result: r } : { ...out, status: 'failed', seconds, error: r.error?.message ?? 'failed', result: r };
+        } catch (e) {
+          statuses.delete(g.name);
+          await own.runAll();
+          return { ...out, status: 'failed', seconds: (performance.now() - g0) / 1000, error: isDomuError(e) ? e.message : oneLine(e) };
+        } finally {
+          unlink();
+        }
+      }),
+    ),
+  );
+  return { fleet: fleet.name, base: { status: baseStatus, key, image, seconds: baseSeconds }, guests, seconds: (performance.now() - started) / 1000 };
+}
+
+/** For `list`: the size of a cached base, when there is one. */
+export function cachedBaseSize(image: string): number | undefined {
+  try {
+    return statSync(image).size;
+  } catch {
+    return undefined;
+  }
+}

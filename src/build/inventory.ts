@@ -1,0 +1,211 @@
+// The inventory: every guest domu-forge built (its disk, swap, config and address lease), kept in
+// the state directory (inventory.json), so that `list` can show them and `delete` can remove them.
+// Address pools live here too (leases.json), as xen-tools' --ip=auto keeps its next address.
+
+import { lstat, rm, unlink } from 'node:fs/promises';
+import { DomuError, errnoCode, oneLine } from '../errors.js';
+import { hasTool, runTool } from '../exec.js';
+import { readState, writeState } from '../state.js';
+
+export interface GuestDisk {
+  kind: 'image' | 'lvm' | 'dir' | 'tar';
+  /** The image file, /dev/VG/LV, directory or tarball. */
+  path: string;
+  format?: string;
+}
+
+export interface GuestRecord {
+  name: string;
+  hostname: string;
+  disk: GuestDisk;
+  swap?: GuestDisk;
+  /** The xl config, when one was written. */
+  config?: string;
+  ip?: string;
+  /** The pool the address was leased from. */
+  pool?: string;
+  mac?: string;
+  /** The spec or fleet file it was built from. */
+  spec?: string;
+  fleet?: string;
+  /** Hash of every input that shaped the guest (fleet reruns compare it). */
+  inputsKey?: string;
+  built: string;
+  seconds?: number;
+}
+
+interface InventoryFile {
+  version: 1;
+  guests: Record<string, GuestRecord>;
+}
+
+interface LeaseFile {
+  version: 1;
+  /** pool key ("10.0.0.10-10.0.0.50") -> address -> guest name */
+  pools: Record<string, Record<string, string>>;
+}
+
+const INVENTORY = 'inventory.json';
+const LEASES = 'leases.json';
+
+function readInventory(): InventoryFile {
+  return readState<InventoryFile>(INVENTORY) ?? { version: 1, guests: {} };
+}
+
+export function listGuests(): GuestRecord[] {
+  return Object.values(readInventory().guests).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export function findGuest(name: string): GuestRecord | undefined {
+  return readInventory().guests[name];
+}
+
+export function recordGuest(rec: GuestRecord): void {
+  const inv = readInventory();
+  inv.guests[rec.name] = rec;
+  writeState(INVENTORY, inv);
+}
+
+export function forgetGuest(name: string): void {
+  const inv = readInventory();
+  delete inv.guests[name];
+  writeState(INVENTORY, inv);
+}
+
+// ---- address pools ----
+
+function ipToInt(ip: string): number {
+  return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+}
+function intToIp(n: number): string {
+  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+}
+
+/** "10.0.0.10-10.0.0.50" or "10.0.0.10-50" -> [first, last] as numbers. */
+export function parsePool(pool: string): [number, number] {
+  const m = /^(\d+\.\d+\.\d+\.)(\d+)-(?:(\d+\.\d+\.\d+\.)?(\d+))$/.exec(pool.trim());
+  if (!m) throw new DomuError('BAD_INPUT', `address pool "${pool}" is not FIRST-LAST (10.0.0.10-10.0.0.50)`);
+  const first = ipToInt(`${m[1]}${m[2]}`);
+  const last = ipToInt(`${m[3] ?? m[1]}${m[4]}`);
+  if ([m[2], m[4]].some((o) => Number(o) > 255) || last < first) throw new DomuError('BAD_INPUT', `address pool "${pool}" is not a valid range`);
+  return [first, last];
+}
+
+/**
+ * The address of `name` in `pool`: its existing lease, or the lowest free address (recorded now).
+ * `taken` lists addresses in use outside the pool's leases (static ones in the same fleet).
+ */
+export function leaseAddress(pool: string, name: string, taken: ReadonlySet<string> = new Set()): string {
+  const [first, last] = parsePool(pool);
+  const key = `${intToIp(first)}-${intToIp(last)}`;
+  const file = readState<LeaseFile>(LEASES) ?? { version: 1, pools: {} };
+  const leases = (file.pools[key] ??= {});
+  for (const [ip, owner] of Object.entries(leases)) if (owner === name) return ip;
+  for (let n = first; n <= last; n++) {
+    const ip = intToIp(n);
+    if (leases[ip] === undefined && !taken.has(ip)) {
+      leases[ip] = name;
+      writeState(LEASES, file);
+      return ip;
+    }
+  }
+  throw new DomuError('BAD_INPUT', `address pool ${key} is exhausted (${last - first + 1} addresses, all leased)`, {
+    hint: 'domu-forge delete NAME releases a guest\'s lease; or widen the pool',
+  });
+}
+
+/** Release every lease `name` holds. Returns the addresses released. */
+export function releaseLeases(name: string): string[] {
+  const file = readState<LeaseFile>(LEASES);
+  if (!file) return [];
+  const released: string[] = [];
+  for (const leases of Object.values(file.pools)) {
+    for (const [ip, owner] of Object.entries(leases)) {
+      if (owner === name) {
+        delete leases[ip];
+        released.push(ip);
+      }
+    }
+  }
+  if (released.length > 0) writeState(LEASES, file);
+  return released;
+}
+
+export function leasesOf(name: string): string[] {
+  const file = readState<LeaseFile>(LEASES);
+  if (!file) return [];
+  return Object.values(file.pools).flatMap((l) => Object.entries(l).filter(([, o]) => o === name).map(([ip]) => ip));
+}
+
+// ---- deleting a guest ----
+
+export interface DeleteResult {
+  name: string;
+  removed: string[];
+  releasedAddresses: string[];
+  missing: string[];
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+async function refuseInUse(rec: GuestRecord): Promise<void> {
+  if (hasTool('xl')) {
+    const r = await runTool('xl', ['domid', rec.name], { allowFailure: true });
+    if (r.status === 0) throw new DomuError('BAD_INPUT', `${rec.name} is running (xl domid ${r.stdout.toString().trim()}); shut it down first`);
+  }
+  for (const d of [rec.disk, rec.swap]) {
+    if (!d) continue;
+    if (d.kind === 'image' && (await exists(d.path))) {
+      const loops = (await runTool('losetup', ['-j', d.path], { allowFailure: true })).stdout.toString().trim();
+      if (loops) throw new DomuError('BAD_INPUT', `${d.path} is attached to a loop device (${loops.split(':')[0]}); detach it first`);
+    }
+    if (d.kind === 'lvm' && (await exists(d.path))) {
+      const r = await runTool('findmnt', ['-n', '-S', d.path], { allowFailure: true });
+      if (r.stdout.toString().trim()) throw new DomuError('BAD_INPUT', `${d.path} is mounted; unmount it first`);
+    }
+  }
+}
+
+async function removeDisk(d: GuestDisk, removed: string[], missing: string[]): Promise<void> {
+  if (!(await exists(d.path))) {
+    missing.push(d.path);
+    return;
+  }
+  if (d.kind === 'lvm') await runTool('lvremove', ['-f', '-y', d.path]);
+  else if (d.kind === 'dir') await rm(d.path, { recursive: true, force: true });
+  else await unlink(d.path);
+  removed.push(d.path);
+}
+
+/** Remove a guest's disk, swap, config and address lease, and forget it. */
+export async function deleteGuest(name: string): Promise<DeleteResult> {
+  const rec = findGuest(name);
+  if (!rec) throw new DomuError('BAD_INPUT', `no guest named ${name} in the inventory`, { hint: 'domu-forge list shows the guests domu-forge built' });
+  await refuseInUse(rec);
+  const removed: string[] = [];
+  const missing: string[] = [];
+  try {
+    await removeDisk(rec.disk, removed, missing);
+    if (rec.swap) await removeDisk(rec.swap, removed, missing);
+    if (rec.config) {
+      if (await exists(rec.config)) {
+        await unlink(rec.config);
+        removed.push(rec.config);
+      } else missing.push(rec.config);
+    }
+  } catch (e) {
+    if (e instanceof DomuError) throw e;
+    throw new DomuError('INTERNAL', `deleting ${name}: ${oneLine(e)} (removed so far: ${removed.join(', ') || 'nothing'})`);
+  }
+  const releasedAddresses = releaseLeases(name);
+  forgetGuest(name);
+  return { name, removed, releasedAddresses, missing };
+}

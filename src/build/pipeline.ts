@@ -1,0 +1,500 @@
+// The build pipeline: a flat list of verb-named stages with hierarchical ids (target/open,
+// source/clone, verify, fixup, role/NAME, xen/config, target/close, boot-test, inventory), each
+// taking the one BuildContext and returning early when it does not apply. One CleanupStack holds
+// every undo step; on error or signal it unwinds them all.
+
+import { spawn } from 'node:child_process';
+import { basename, dirname, join } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { CleanupStack } from './cleanup.js';
+import { DomuError, isDomuError, oneLine } from '../errors.js';
+import { runTool } from '../exec.js';
+import type { BuildSpec } from '../spec/types.js';
+import { cloneTree, type CloneSummary } from '../copy/clone.js';
+import { openTarget, type OpenedTarget, type TargetSpec, type TargetSummary } from '../targets/index.js';
+import { verifyTree, type VerifyResult } from '../verify/index.js';
+import { readTree } from '../verify/tree.js';
+import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
+import { loadPeer, type BootModule, type FixupContextModule, type FixupModule, type FixupStageResult, type InstallModule, type TarInModule, type XenDomainLike, type XenModule } from './peers.js';
+import { findGuest, recordGuest } from './inventory.js';
+import { openFromBase } from './from-base.js';
+import { installPackages } from './packages.js';
+
+export interface BuildContext {
+  spec: BuildSpec;
+  cleanup: CleanupStack;
+  signal: AbortSignal;
+  /** A line for the user (stderr). */
+  log: (line: string) => void;
+  /** A live status for the progress line. */
+  status: (text: string) => void;
+  target?: OpenedTarget;
+  /** The guest root being written: the target's mount point, staging tree or directory. */
+  root?: string;
+  domain?: XenDomainLike;
+  swapPath?: string;
+  /** src/fixup's shared context, made by the first fixup stage. */
+  fixup?: Record<string, unknown>;
+  results: {
+    clone?: CloneSummary;
+    install?: unknown;
+    extract?: unknown;
+    verify?: Omit<VerifyResult, 'differences'> & { differences: VerifyResult['differences'] };
+    fixups?: FixupStageResult[];
+    config?: { path: string; status: string };
+    target?: TargetSummary;
+    bootTest?: unknown;
+  };
+  /** Extra fields for the inventory record (fleet builds set these). */
+  record?: { fleet?: string; inputsKey?: string; pool?: string };
+}
+
+export interface Stage {
+  id: string;
+  /** What it does, for --list-stages and messages. */
+  title: string;
+  /** Why it does not apply to this spec, or undefined when it does. */
+  skipReason?: (spec: BuildSpec) => string | undefined;
+  run: (ctx: BuildContext) => Promise<string | void>;
+  /** Runs even after --stop-after (closing and recording what was made); not after a failure, when the cleanup stack unwinds instead. */
+  always?: boolean;
+  /** Why it cannot run now (checked when its turn comes), or undefined. */
+  blocked?: (ctx: BuildContext) => string | undefined;
+}
+
+export type StageStatus = 'done' | 'skipped' | 'not-applicable' | 'failed' | 'not-run';
+
+export interface StageReport {
+  id: string;
+  status: StageStatus;
+  seconds: number;
+  /** A one-line summary or the reason it was skipped. */
+  note?: string;
+}
+
+export interface BuildResult {
+  name: string;
+  ok: boolean;
+  stages: StageReport[];
+  target?: TargetSummary;
+  config?: string;
+  verify?: { identical: boolean; counts: VerifyResult['counts']; differences: VerifyResult['differences'] };
+  seconds: number;
+  error?: { code: string; message: string };
+}
+
+export interface RunBuildOptions {
+  /** Stop after the stage with this id (the target is still closed). */
+  stopAfter?: string;
+  /** Skip these stage ids; an id also skips its children ("fixup" skips "fixup/..."). */
+  skip?: readonly string[];
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+  status?: (text: string) => void;
+  cleanup?: CleanupStack;
+  record?: BuildContext['record'];
+  /** Keep a failed build's half-made disk (default: removed by the cleanup stack). */
+  keepFailed?: boolean;
+}
+
+/** The TargetSpec the targets module takes, from the spec's target section. */
+export function targetSpecOf(spec: BuildSpec): TargetSpec {
+  const t = spec.target;
+  switch (t.kind) {
+    case 'image':
+      return { kind: 'image', path: t.path, fs: t.fs, format: t.format, populate: t.populate, force: t.force, ...(t.size ? { size: t.size } : {}), ...(t.label ? { label: t.label } : {}) };
+    case 'lvm':
+      return { kind: 'lvm', vg: t.vg, lv: t.lv, fs: t.fs, force: t.force, ...(t.size ? { size: t.size } : {}), ...(t.label ? { label: t.label } : {}) };
+    case 'dir':
+      return { kind: 'dir', path: t.path };
+    case 'tar':
+      return { kind: 'tar', path: t.path, compression: t.compression, force: t.force };
+  }
+}
+
+/** The Dom0 path of the guest's root disk (what the xl config names). */
+export function diskPathOf(spec: BuildSpec): string | undefined {
+  const t = spec.target;
+  if (t.kind === 'image') return t.path;
+  if (t.kind === 'lvm') return `/dev/${t.vg}/${t.lv}`;
+  return undefined;
+}
+
+export function swapPathOf(spec: BuildSpec): string | undefined {
+  const t = spec.target;
+  if ((t.kind !== 'image' && t.kind !== 'lvm') || !t.swap) return undefined;
+  if (t.kind === 'lvm') return `/dev/${t.vg}/${t.lv}-swap`;
+  const base = basename(t.path);
+  return join(dirname(t.path), base === 'disk.img' ? 'swap.img' : `${base.replace(/\.(img|raw|qcow2|vmdk)$/, '')}-swap.img`);
+}
+
+/** Disk usage and entry count of a clone source under its excludes: sizes an image given no size. */
+async function cloneUsage(spec: BuildSpec): Promise<{ bytes: number; inodes: number }> {
+  if (spec.source.kind !== 'clone') return { bytes: 0, inodes: 0 };
+  const s = spec.source;
+  const tree = await readTree(s.root, { excludes: new ExcludeSet([...(s.defaultExcludes ? DEFAULT_EXCLUDES : []), ...s.exclude]), oneFileSystem: s.oneFileSystem });
+  let bytes = 0;
+  for (const e of tree.entries.values()) bytes += e.kind === 'file' ? Math.ceil(Number(e.size) / 4096) * 4096 : 4096;
+  return { bytes, inodes: tree.entries.size };
+}
+
+function stage(id: string, title: string, run: Stage['run'], skipReason?: Stage['skipReason'], always?: boolean, blocked?: Stage['blocked']): Stage {
+  const s: Stage = { id, title, run };
+  if (skipReason) s.skipReason = skipReason;
+  if (always) s.always = true;
+  if (blocked) s.blocked = blocked;
+  return s;
+}
+
+/** The xl domain model for a spec (src/xen's domainFromOptions with our disk paths). */
+export async function domainOf(spec: BuildSpec): Promise<XenDomainLike> {
+  const xen = await loadPeer<XenModule>('../xen/options.js', 'the Xen domain model (src/xen)');
+  const disk = diskPathOf(spec);
+  const swap = swapPathOf(spec);
+  const n = spec.domain.network;
+  const opts: Record<string, unknown> = {
+    hostname: spec.name,
+    type: spec.domain.type,
+    memory: spec.domain.memory,
+    vcpus: spec.domain.vcpus,
+    pygrub: spec.domain.pygrub,
+    fs: spec.target.kind === 'image' || spec.target.kind === 'lvm' ? spec.target.fs : 'ext4',
+    imageDev: disk ?? `/srv/xen/domains/${spec.name}/disk.img`,
+    dhcp: n.dhcp,
+    ...(swap ? { swapDev: swap, swap: '1' } : {}),
+    ...(spec.domain.kernel ? { kernel: spec.domain.kernel } : {}),
+    ...(spec.domain.initrd ? { initrd: spec.domain.initrd } : {}),
+    ...(spec.domain.extra ? { extra: spec.domain.extra } : {}),
+    ...(n.ip ? { ip: n.ip } : {}),
+    ...(n.netmask ? { netmask: n.netmask } : {}),
+    ...(n.gateway ? { gateway: n.gateway } : {}),
+    ...(n.mac ? { mac: n.mac } : {}),
+    ...(n.bridge ? { bridge: n.bridge } : {}),
+    ...(n.nameservers.length ? { nameservers: n.nameservers } : {}),
+  };
+  const domain = xen.domainFromOptions(opts);
+  domain.name = spec.name;
+  if (spec.target.kind === 'image' && spec.target.format !== 'raw' && domain.disks[0]) domain.disks[0].format = spec.target.format;
+  return domain;
+}
+
+const noDisk = (spec: BuildSpec) => (diskPathOf(spec) === undefined ? `a ${spec.target.kind} target has no disk to configure or boot` : undefined);
+
+/** The fixup options (src/fixup's FixupOptions) for a spec. */
+function fixupOptionsOf(spec: BuildSpec, domain: XenDomainLike | undefined): Record<string, unknown> {
+  const src = spec.source;
+  const excluded = src.kind === 'clone' ? [...(src.defaultExcludes ? DEFAULT_EXCLUDES : []), ...src.exclude.filter((p) => p.startsWith('/') && !/[*?[]/.test(p))] : [];
+  return { ...spec.fixups.options, hostname: spec.hostname, ...(domain ? { domain } : {}), ...(excluded.length ? { excluded } : {}) };
+}
+
+/** The fixup stages (ids fixup/NAME), from src/fixup when it is part of this build. */
+export async function fixupStages(): Promise<Array<{ id: string; description: string; run(ctx: unknown): Promise<FixupStageResult> }>> {
+  const fx = await loadPeer<FixupModule>('../fixup/index.js', 'the fixups (src/fixup)');
+  return [...fx.FIXUP_STAGES];
+}
+
+/** The stages for a spec, in order, with the fixup stages loaded. */
+export async function planStages(spec: BuildSpec): Promise<Stage[]> {
+  const wanted = (id: string) => (spec.fixups.only.length === 0 || spec.fixups.only.some((o) => id === o || id === `fixup/${o}`)) && !spec.fixups.skip.some((o) => id === o || id === `fixup/${o}`);
+  const all = await fixupStages();
+  for (const [field, list] of [['only', spec.fixups.only], ['skip', spec.fixups.skip]] as const) {
+    for (const id of list) {
+      if (!all.some((f) => f.id === id || f.id === `fixup/${id}`)) {
+        throw new DomuError('BAD_INPUT', `${spec.file ?? 'spec'}: fixups.${field}: no fixup "${id}" (there are: ${all.map((f) => f.id.slice(6)).join(', ')})`);
+      }
+    }
+  }
+  return buildStages(spec, all.filter((f) => wanted(f.id)));
+}
+
+/** The stages for a spec, in order. */
+export function buildStages(spec: BuildSpec, fixups: ReadonlyArray<{ id: string; description: string; run(ctx: unknown): Promise<FixupStageResult> }> = []): Stage[] {
+  const src = spec.source;
+  const stages: Stage[] = [
+    stage('target/open', 'make and mount the target (image file, LVM volume, directory or tarball staging tree)', async (ctx) => {
+      if (src.kind === 'base') {
+        const t = spec.target;
+        if (t.kind !== 'image') throw new DomuError('INTERNAL', 'a fleet guest is always an image file');
+        ctx.target = await openFromBase({ base: src.image, path: t.path, fs: t.fs, cleanup: ctx.cleanup, ...(t.size ? { size: t.size } : {}) });
+        ctx.root = ctx.target.root;
+        return `copy of the base ${basename(src.image)} mounted at ${ctx.root}`;
+      }
+      const hint = src.kind === 'clone' ? () => cloneUsage(spec) : src.kind === 'tarball' ? async () => ((await import('node:fs')).statSync(src.file).size * 4) : undefined;
+      if (!hint && (spec.target.kind === 'image' || spec.target.kind === 'lvm') && !spec.target.size) {
+        throw new DomuError('BAD_INPUT', `target.size is required for an install into an image or volume`);
+      }
+      ctx.target = await openTarget(targetSpecOf(spec), { cleanup: ctx.cleanup, signal: ctx.signal, log: ctx.log, ...(hint ? { sizeHint: hint } : {}) });
+      ctx.root = ctx.target.root;
+      return `${spec.target.kind} ready at ${ctx.root}`;
+    }),
+    stage('target/swap', 'make the swap disk (swap.img or VG/LV-swap) with mkswap', async (ctx) => {
+      const t = spec.target;
+      const path = swapPathOf(spec)!;
+      if (t.kind === 'lvm') {
+        await runTool('lvcreate', ['-y', '-W', 'y', '-L', `${Math.ceil(t.swap! / (1 << 20))}m`, '-n', `${t.lv}-swap`, t.vg]);
+        ctx.cleanup.push(`remove swap volume ${path}`, async () => void (await runTool('lvremove', ['-f', '-y', path], { allowFailure: true })));
+      } else {
+        await mkdir(dirname(path), { recursive: true });
+        await rm(path, { force: true });
+        await runTool('truncate', ['-s', String(t.kind === 'image' ? t.swap : 0), path]);
+        ctx.cleanup.push(`remove swap file ${path}`, () => rm(path, { force: true }));
+      }
+      await runTool('mkswap', ['-L', `${spec.name}-swap`.slice(0, 16), path]);
+      ctx.swapPath = path;
+      return `swap ${path}`;
+    }, (s) => (swapPathOf(s) ? undefined : 'no swap asked for')),
+    stage('source/clone', 'copy the source root into the target (cloneTree)', async (ctx) => {
+      if (src.kind !== 'clone') return;
+      const summary = await cloneTree({
+        source: src.root,
+        target: ctx.root!,
+        excludes: src.exclude,
+        defaultExcludes: src.defaultExcludes,
+        oneFileSystem: src.oneFileSystem,
+        signal: ctx.signal,
+        ...(src.workers ? { workers: src.workers } : {}),
+        ...(diskPathOf(spec) ? { resumeKey: diskPathOf(spec)! } : {}),
+        onProgress: (p) => ctx.status(`clone: ${p.phase} ${p.entriesDone}/${p.entriesFound} entries, ${(p.bytes / 2 ** 20).toFixed(0)} MiB`),
+      });
+      ctx.results.clone = summary;
+      if (summary.errors.length > 0) throw new DomuError('PARTIAL', `clone: ${summary.errors.length} entries could not be copied (first: ${summary.errors[0]!.path}: ${summary.errors[0]!.message})`);
+      const n = Object.values(summary.copied).reduce((a, b) => a + b, 0);
+      return `${n} entries, ${(summary.bytes / 2 ** 20).toFixed(1)} MiB in ${summary.seconds.toFixed(1)}s`;
+    }, (s) => (s.source.kind === 'clone' ? undefined : 'the source is not a clone')),
+    stage('source/install', 'install the distribution into the target (installDistribution)', async (ctx) => {
+      if (src.kind !== 'install') return;
+      const install = await loadPeer<InstallModule>('../install/index.js', 'the install stage (src/install)');
+      const common = { root: ctx.root!, signal: ctx.signal, cleanup: ctx.cleanup, pygrub: spec.domain.pygrub, ...(src.arch ? { arch: src.arch } : {}) };
+      const opts: Record<string, unknown> =
+        'dist' in src
+          ? { ...common, distro: src.distro, suite: src.dist, include: src.include, ...(src.mirror ? { mirror: src.mirror } : {}), ...(src.variant ? { variant: src.variant } : {}), ...(src.tool ? { tool: src.tool } : {}) }
+          : { ...common, distro: src.distro, repos: src.repos, packages: src.packages, ...(src.releaseRpm ? { releaseRpm: src.releaseRpm } : {}), ...(src.group !== undefined ? { group: src.group } : {}), ...(src.releasever ? { releasever: src.releasever } : {}) };
+      opts.onProgress = (p: { phase?: string; line?: string }) => ctx.status(`install: ${p.phase ?? ''} ${p.line ?? ''}`);
+      const r = await install.installDistribution(opts);
+      ctx.results.install = r;
+      return `${r.release} by ${r.tool}: ${r.packages} packages in ${r.seconds.toFixed(0)}s (log ${r.logFile})`;
+    }, (s) => (s.source.kind === 'install' ? undefined : `the source is not an install`)),
+    stage('source/extract', 'extract the rootfs tarball into the target (extractTarball)', async (ctx) => {
+      if (src.kind !== 'tarball') return;
+      const tarIn = await loadPeer<TarInModule>('../targets/tar-in.js', 'the tarball reader (src/targets/tar-in.ts)');
+      ctx.results.extract = await tarIn.extractTarball({ file: src.file, root: ctx.root!, target: ctx.root!, trusted: src.trusted, signal: ctx.signal });
+      return `extracted ${src.file}`;
+    }, (s) => (s.source.kind === 'tarball' ? undefined : 'the source is not a tarball')),
+    stage('verify', 'compare the clone with its source, every attribute (verifyTree)', async (ctx) => {
+      if (src.kind !== 'clone') return;
+      const r = await verifyTree({
+        source: src.root,
+        target: ctx.root!,
+        excludes: src.exclude,
+        defaultExcludes: src.defaultExcludes,
+        oneFileSystem: src.oneFileSystem,
+        // clone keeps mtimes to the microsecond (Node's utimes), so compare at that precision
+        mtimePrecision: 'us',
+        ignoreLostFound: true,
+        cleanup: ctx.cleanup,
+        onProgress: (p) => ctx.status(`verify: ${p.phase} ${p.entries} entries ${(p.bytes / 2 ** 20).toFixed(0)} MiB`),
+      });
+      ctx.results.verify = r;
+      if (!r.identical) {
+        const counts = Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', ');
+        throw new DomuError('VERIFY_FAILED', `verify: the clone differs from ${src.root}: ${counts} (first: ${r.differences[0]!.kind} ${r.differences[0]!.path})`);
+      }
+      return `identical: ${r.entries.source} entries, ${(r.bytesCompared / 2 ** 20).toFixed(0)} MiB compared in ${r.seconds.toFixed(1)}s`;
+    }, (s) => (s.source.kind !== 'clone' ? 'only a clone has a source to compare with' : s.verify ? undefined : 'verify: false')),
+    stage('packages', 'install the extra packages (apt-get in a chroot, or dnf --installroot)', async (ctx) => {
+      const r = await installPackages(ctx.root!, spec.packages, ctx.cleanup, ctx.signal);
+      return `${spec.packages.length} package(s) by ${r.manager}: ${spec.packages.join(' ')}`;
+    }, (s) => (s.packages.length > 0 ? undefined : 'no extra packages')),
+    ...fixups.map((f) =>
+      stage(f.id, f.description, async (ctx) => {
+        const fx = await loadPeer<FixupModule>('../fixup/index.js', 'the fixups (src/fixup)');
+        if (!ctx.fixup) {
+          ctx.domain ??= noDisk(spec) ? undefined : await domainOf(spec);
+          ctx.fixup = await fx.createFixupContext(ctx.root!, fixupOptionsOf(spec, ctx.domain));
+        }
+        const r = await f.run(ctx.fixup);
+        // The fixups settle the console from the guest's kernel; the config must say the same.
+        const cx = await loadPeer<FixupContextModule>('../fixup/context.js', 'the fixups (src/fixup)');
+        if (ctx.domain) ctx.domain = { ...ctx.domain, console: cx.consoleOf(ctx.fixup) };
+        (ctx.results.fixups ??= []).push(r);
+        if (r.status === 'skipped') return `not needed: ${r.reason ?? ''}`;
+        return `${r.status}${r.actions.length ? `, ${r.actions.length} change(s)` : ''}${r.notes.length ? `; note: ${r.notes.join('; ')}` : ''}`;
+      }),
+    ),
+    ...spec.roles.map((script) =>
+      stage(`role/${basename(script).replace(/\.[a-z]+$/, '')}`, `run the role script ${script} with the guest root as $1`, async (ctx) => {
+        await runRole(script, ctx);
+        return `ran ${script}`;
+      }),
+    ),
+    stage('xen/config', 'write the xl domain config (writeDomainConfig)', async (ctx) => {
+      const xen = await loadPeer<XenModule>('../xen/write.js', 'the xl config writer (src/xen)');
+      ctx.domain ??= await domainOf(spec);
+      // A config domu-forge wrote for this guest before is ours to replace; anyone else's is kept.
+      const ours = findGuest(spec.name)?.config === spec.domain.config;
+      const r = await xen.writeDomainConfig(ctx.domain, { output: spec.domain.config, force: ours || (spec.target.kind !== 'dir' && spec.target.kind !== 'tar' && spec.target.force) });
+      ctx.results.config = { path: r.path, status: r.status };
+      return `${r.status} ${r.path}`;
+    }, noDisk),
+    stage('target/close', 'sync, unmount, detach, convert (always runs once the target is open)', async (ctx) => {
+      if (!ctx.target) return;
+      const t = ctx.target;
+      ctx.target = undefined;
+      ctx.results.target = await t.close();
+      const s = ctx.results.target;
+      return `${s.kind} ${s.path}${s.size ? `, ${(s.size / 2 ** 30).toFixed(2)} GiB` : ''}${s.fileBytes ? `, ${(s.fileBytes / 2 ** 20).toFixed(0)} MiB on disk` : ''}`;
+    }, undefined, true, (ctx) => (ctx.target ? undefined : 'no target open')),
+    stage('boot-test', 'boot the finished image and watch its console (bootTest)', async (ctx) => {
+      if (!spec.bootTest) return;
+      const boot = await loadPeer<BootModule>('../boot/index.js', 'the boot test (src/boot)');
+      const r = await boot.bootTest({
+        image: diskPathOf(spec)!,
+        mode: spec.bootTest.mode,
+        xen: spec.bootTest.mode === 'xen',
+        timeout: spec.bootTest.timeout,
+        hostname: spec.hostname,
+        ...(ctx.results.config ? { config: ctx.results.config.path } : {}),
+        ...(spec.domain.kernel ? { kernel: spec.domain.kernel } : {}),
+        ...(spec.domain.initrd ? { initrd: spec.domain.initrd } : {}),
+        cleanup: ctx.cleanup,
+        signal: ctx.signal,
+      });
+      ctx.results.bootTest = r;
+      if (r.passed === false || r.ok === false) throw new DomuError('BOOT_FAILED', `boot test: the guest did not come up (${String(r.reason ?? r.verdict ?? 'see the console log')})`);
+      return 'booted';
+    }, (s) => (s.bootTest ? noDisk(s) : 'bootTest: false')),
+    stage('inventory', 'record the guest in the inventory (domu-forge list)', async (ctx) => {
+      const disk = diskPathOf(spec) ?? (spec.target.kind === 'dir' || spec.target.kind === 'tar' ? spec.target.path : '');
+      recordGuest({
+        name: spec.name,
+        hostname: spec.hostname,
+        disk: { kind: spec.target.kind, path: disk, ...(spec.target.kind === 'image' ? { format: spec.target.format } : {}) },
+        ...(ctx.swapPath ? { swap: { kind: spec.target.kind === 'lvm' ? 'lvm' : 'image', path: ctx.swapPath } } : {}),
+        ...(ctx.results.config ? { config: ctx.results.config.path } : {}),
+        ...(spec.domain.network.ip ? { ip: spec.domain.network.ip } : {}),
+        ...(ctx.domain?.vifs[0]?.mac ? { mac: ctx.domain.vifs[0].mac } : spec.domain.network.mac ? { mac: spec.domain.network.mac } : {}),
+        ...(spec.file ? { spec: spec.file } : {}),
+        ...(ctx.record?.fleet ? { fleet: ctx.record.fleet } : {}),
+        ...(ctx.record?.inputsKey ? { inputsKey: ctx.record.inputsKey } : {}),
+        ...(ctx.record?.pool ? { pool: ctx.record.pool } : {}),
+        built: new Date().toISOString(),
+      });
+      return `recorded ${spec.name}`;
+    }, undefined, true, (ctx) => (ctx.results.target ? undefined : 'the target was not finished')),
+  ];
+  return stages;
+}
+
+/** Run a role script as xen-tools does: the guest root as $1, the guest's identity in the environment. */
+async function runRole(script: string, ctx: BuildContext): Promise<void> {
+  const { spec } = ctx;
+  const env = {
+    ...process.env,
+    DOMU_FORGE_ROOT: ctx.root!,
+    DOMU_FORGE_NAME: spec.name,
+    DOMU_FORGE_HOSTNAME: spec.hostname,
+    DOMU_FORGE_IP: spec.domain.network.ip ?? '',
+    DOMU_FORGE_DIST: spec.source.kind === 'install' && 'dist' in spec.source ? spec.source.dist : '',
+  };
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(script, [ctx.root!], { env, stdio: ['ignore', 'pipe', 'pipe'], signal: ctx.signal });
+    let tail = '';
+    const keep = (b: Buffer) => {
+      tail = (tail + b.toString()).slice(-2000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.on('error', (e) => reject(new DomuError('BAD_INPUT', `role ${script}: ${oneLine(e)}`)));
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else reject(new DomuError('INTERNAL', `role ${script} failed with status ${code}: ${oneLine(tail.split('\n').filter(Boolean).slice(-1)[0] ?? '')}`));
+    });
+  });
+}
+
+function matches(id: string, pattern: string): boolean {
+  return id === pattern || id.startsWith(`${pattern}/`);
+}
+
+/** Check --skip and --stop-after against the stage ids, before anything runs. */
+export function checkStageIds(stages: readonly Stage[], options: Pick<RunBuildOptions, 'skip' | 'stopAfter'>): void {
+  const ids = stages.map((s) => s.id);
+  for (const id of [...(options.skip ?? []), ...(options.stopAfter ? [options.stopAfter] : [])]) {
+    if (!ids.some((s) => matches(s, id))) throw new DomuError('USAGE', `no stage "${id}"; the stages are: ${ids.join(', ')}`);
+  }
+  for (const id of options.skip ?? []) {
+    if (matches('target/close', id) || id === 'target') throw new DomuError('USAGE', 'target/close cannot be skipped (it releases the target)');
+  }
+}
+
+/** Run a spec's stages. Never throws for a stage failure: the result says what failed (error), after cleanup. */
+export async function runBuild(spec: BuildSpec, options: RunBuildOptions = {}): Promise<BuildResult> {
+  const started = performance.now();
+  const stages = await planStages(spec);
+  checkStageIds(stages, options);
+  const cleanup = options.cleanup ?? new CleanupStack();
+  const ctx: BuildContext = {
+    spec,
+    cleanup,
+    signal: options.signal ?? new AbortController().signal,
+    log: options.log ?? (() => undefined),
+    status: options.status ?? (() => undefined),
+    results: {},
+    ...(options.record ? { record: options.record } : {}),
+  };
+  const reports: StageReport[] = [];
+  let failure: unknown;
+  let stopped = false;
+  for (const s of stages) {
+    const t0 = performance.now();
+    const report = (status: StageStatus, note?: string) =>
+      reports.push({ id: s.id, status, seconds: (performance.now() - t0) / 1000, ...(note ? { note } : {}) });
+    if (failure !== undefined || (stopped && !s.always)) {
+      report('not-run');
+      continue;
+    }
+    const na = s.skipReason?.(spec);
+    if (na) {
+      report('not-applicable', na);
+      continue;
+    }
+    if ((options.skip ?? []).some((p) => matches(s.id, p))) {
+      report('skipped', '--skip');
+      continue;
+    }
+    const blocked = s.blocked?.(ctx);
+    if (blocked) {
+      report('not-applicable', blocked);
+      continue;
+    }
+    try {
+      if (ctx.signal.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
+      ctx.status(`${s.id}: ${s.title}`);
+      const note = await s.run(ctx);
+      report('done', note ?? undefined);
+      ctx.log(`${s.id}: ${note ?? 'done'}`);
+    } catch (e) {
+      const err = ctx.signal.aborted && !isDomuError(e) ? new DomuError('INTERRUPTED', 'interrupted') : e;
+      const explained = ctx.target?.explainError(err);
+      failure ??= explained ?? err;
+      report('failed', oneLine(failure));
+    }
+    if (options.stopAfter && matches(s.id, options.stopAfter) && !stages.slice(stages.indexOf(s) + 1).some((x) => matches(x.id, options.stopAfter!))) stopped = true;
+  }
+  if (failure !== undefined && !options.keepFailed) {
+    const problems = await cleanup.runAll();
+    for (const p of problems) ctx.log(`cleanup: ${p}`);
+  }
+  const err = failure === undefined ? undefined : isDomuError(failure) ? failure : new DomuError('INTERNAL', oneLine(failure));
+  const result: BuildResult = {
+    name: spec.name,
+    ok: err === undefined,
+    stages: reports,
+    seconds: (performance.now() - started) / 1000,
+    ...(ctx.results.target ? { target: ctx.results.target } : {}),
+    ...(ctx.results.config ? { config: ctx.results.config.path } : {}),
+    ...(ctx.results.verify ? { verify: { identical: ctx.results.verify.identical, counts: ctx.results.verify.counts, differences: ctx.results.verify.differences.slice(0, 200) } } : {}),
+    ...(err ? { error: { code: err.code, message: oneLine(err.message) } } : {}),
+  };
+  return result;
+}

@@ -1,0 +1,168 @@
+// `domu-forge build [SPEC.yaml]`: one guest from a spec file and/or flags, or a whole fleet from a
+// fleet file. A thin CLI over runBuild() and buildFleet().
+
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { DomuError } from '../errors.js';
+import { CleanupStack, abortOnSignals } from '../build/cleanup.js';
+import { planStages, checkStageIds, runBuild, type BuildResult } from '../build/pipeline.js';
+import { buildFleet, isFleetText, type FleetResult } from '../build/fleet.js';
+import { SPEC_FLAGS, applySpecFlags, loadBuildSpec, SpecError, formatIssue } from '../spec/index.js';
+import { ProgressLine, formatDuration, printJson } from './output.js';
+
+interface BuildCliOptions extends Record<string, unknown> {
+  stopAfter?: string;
+  skip: string[];
+  listStages?: boolean;
+  json?: boolean;
+  concurrency?: string;
+}
+
+function collect(v: string, acc: string[]): string[] {
+  return [...acc, v];
+}
+
+export function printBuildResult(r: BuildResult): void {
+  const lines = [`${r.name}: ${r.ok ? 'built' : `FAILED (${r.error?.message})`} in ${formatDuration(r.seconds)}`];
+  for (const s of r.stages) {
+    if (s.status === 'not-applicable') continue;
+    lines.push(`  ${s.status.padEnd(8)} ${s.id.padEnd(22)} ${s.seconds >= 0.05 ? formatDuration(s.seconds).padStart(6) : '      '}  ${s.note ?? ''}`);
+  }
+  if (r.verify && !r.verify.identical) {
+    for (const d of r.verify.differences.slice(0, 20)) lines.push(`    ${d.kind} ${d.path} ${d.source ?? ''}${d.target !== undefined ? ` -> ${d.target}` : ''}`);
+  }
+  if (r.config) lines.push(`  config: ${r.config}`);
+  if (r.target) lines.push(`  disk:   ${r.target.path}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function printFleetResult(r: FleetResult): void {
+  const rows = [['guest', 'status', 'ip', 'time', 'note']];
+  for (const g of r.guests) rows.push([g.name, g.status, g.ip ?? '', g.seconds > 0 ? formatDuration(g.seconds) : '', g.error ?? g.note ?? '']);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const out = rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  out.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
+  out.push('');
+  out.push(`base ${r.base.status} (${r.base.key.slice(0, 12)}) in ${formatDuration(r.base.seconds)}; ` +
+    `${r.guests.filter((g) => g.status === 'built').length} built, ${r.guests.filter((g) => g.status === 'unchanged').length} unchanged, ` +
+    `${r.guests.filter((g) => g.status === 'failed').length} failed; ${formatDuration(r.seconds)} in all`);
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('build')
+    .description('build a guest from a spec (target, source, fixups, domain config, verify, boot test), or a fleet of guests')
+    .argument('[spec]', 'a build spec or a fleet file (YAML); flags alone describe a one-off build');
+  for (const f of SPEC_FLAGS) {
+    if (f.repeatable) cmd.option(f.flags, f.description, collect, [] as string[]);
+    else cmd.option(f.flags, f.description);
+  }
+  cmd
+    .option('--populate <how>', 'how an image is filled: mount (exact) or mkfs-d')
+    .option('--stop-after <id>', 'stop after this stage (the target is still closed and recorded)')
+    .option('--skip <id>', 'skip this stage; "fixup" skips all fixup stages (repeatable)', collect, [] as string[])
+    .option('--list-stages', 'print the stages this spec runs, and exit')
+    .option('--concurrency <n>', 'fleets: guests built at once (default: the fleet file\'s, else 4)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', `
+Stages, in order (ids for --stop-after and --skip):
+  target/open     make and mount the image file, LVM volume, directory or tarball staging tree
+  target/swap     make the swap disk (only with --swap)
+  source/clone    clone a root tree         | source/install  debootstrap/mmdebstrap, rpm + dnf
+  source/extract  extract a rootfs tarball
+  verify          compare the clone with its source (clones only)
+  fixup           the guest fixups (fstab, console, drivers, network, identity ...)
+  role/NAME       role scripts (--role), with the guest root as $1
+  xen/config      write the xl config (default /etc/xen/NAME.cfg)
+  target/close    sync, unmount, detach, convert (runs after --stop-after too)
+  boot-test       boot the image and watch the console (--boot-test)
+  inventory       record the guest for domu-forge list / delete
+
+A fleet file (with "guests:") builds a shared base once (cached) and every guest from it.
+
+Examples:
+  domu-forge build examples/duncan.yaml
+  domu-forge build examples/banquo.yaml --stop-after source/install
+  domu-forge build --hostname web1 --clone / --exclude /srv --image /srv/xen/web1.img --size 4G \\
+      --fs ext4 --memory 512M --ip 192.168.1.20 --netmask 24 --gateway 192.168.1.1 --kernel /boot/vmlinuz-6.1.0-13-amd64
+  domu-forge build fleet.yaml --concurrency 4`)
+    .action(async (file: string | undefined, opts: BuildCliOptions) => {
+      const cleanup = new CleanupStack();
+      const controller = new AbortController();
+      const removeSignals = abortOnSignals(controller);
+      const progress = new ProgressLine();
+      const log = (line: string) => {
+        progress.clear();
+        if (!opts.json) process.stderr.write(`${line}\n`);
+      };
+      try {
+        if (file !== undefined && isFleetText(readSpecText(file))) {
+          const r = await buildFleet({
+            file,
+            signal: controller.signal,
+            cleanup,
+            ...(opts.concurrency !== undefined ? { concurrency: Number(opts.concurrency) } : {}),
+            log,
+            status: (t) => progress.update(t),
+          });
+          progress.clear();
+          if (opts.json) printJson(r);
+          else printFleetResult(r);
+          if (r.guests.some((g) => g.status === 'failed') || r.base.status === 'failed') process.exitCode = 1;
+          return;
+        }
+        if (opts.populate !== undefined && !['mount', 'mkfs-d'].includes(String(opts.populate))) throw new DomuError('USAGE', '--populate must be mount or mkfs-d');
+        const spec = loadBuildSpec(file, (r) => {
+          applySpecFlags(r, opts);
+          if (opts.populate !== undefined) r.set(['target', 'populate'], opts.populate, '--populate');
+        });
+        const stages = (await planStages(spec));
+        checkStageIds(stages, opts);
+        if (opts.listStages) {
+          for (const s of stages) {
+            const na = s.skipReason?.(spec);
+            process.stdout.write(`${s.id.padEnd(16)} ${na ? `(not applicable: ${na})` : s.title}\n`);
+          }
+          return;
+        }
+        const result = await runBuild(spec, {
+          ...(opts.stopAfter ? { stopAfter: opts.stopAfter } : {}),
+          skip: opts.skip,
+          signal: controller.signal,
+          cleanup,
+          log,
+          status: (t) => progress.update(t),
+        });
+        progress.clear();
+        if (opts.json) printJson(result);
+        else printBuildResult(result);
+        if (result.error) {
+          const code = result.error.code as keyof typeof import('../errors.js').EXIT_STATUS;
+          process.exitCode = (await import('../errors.js')).EXIT_STATUS[code] ?? 1;
+        }
+      } catch (e) {
+        if (e instanceof SpecError) {
+          progress.clear();
+          if (opts.json) printJson({ ok: false, error: { code: e.code, message: 'invalid spec', issues: e.issues } });
+          for (const i of e.issues) process.stderr.write(`${formatIssue(i)}\n`);
+          process.stderr.write(`domu-forge: ${e.issues.length} error${e.issues.length === 1 ? '' : 's'} in the spec; nothing was built\n`);
+          process.exitCode = e.exitStatus;
+          return;
+        }
+        throw e;
+      } finally {
+        progress.clear();
+        removeSignals();
+        await cleanup.runAll();
+      }
+    });
+}
+
+function readSpecText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new DomuError('BAD_INPUT', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}

@@ -1,0 +1,49 @@
+// `domu-forge list`: the guests domu-forge built (disk, config, address), from the inventory.
+
+import { existsSync, statSync } from 'node:fs';
+import type { Command } from 'commander';
+import { listGuests, type GuestRecord } from '../build/inventory.js';
+import { formatBytes, printJson } from './output.js';
+
+function diskState(rec: GuestRecord): { present: boolean; bytes?: number } {
+  if (!existsSync(rec.disk.path)) return { present: false };
+  const st = statSync(rec.disk.path);
+  return st.isFile() ? { present: true, bytes: st.blocks * 512 } : { present: true };
+}
+
+export function register(program: Command): void {
+  program
+    .command('list')
+    .description('list the guests domu-forge built: disk, config, address (from the inventory in the state directory)')
+    .option('--json', 'print the inventory as JSON')
+    .addHelpText('after', `
+The inventory lives in /var/lib/domu-forge/inventory.json (DOMU_FORGE_STATE_DIR moves it).
+A disk or config that has gone missing since the build is marked "(missing)".`)
+    .action((opts: { json?: boolean }) => {
+      const guests = listGuests().map((g) => ({ ...g, diskPresent: diskState(g).present, configPresent: g.config ? existsSync(g.config) : undefined }));
+      if (opts.json) {
+        printJson({ ok: true, guests });
+        return;
+      }
+      if (guests.length === 0) {
+        process.stdout.write('no guests built by domu-forge yet\n');
+        return;
+      }
+      const rows = [['name', 'disk', 'size', 'config', 'ip', 'built']];
+      for (const g of guests) {
+        const d = diskState(g);
+        rows.push([
+          g.name,
+          `${g.disk.kind} ${g.disk.path}${d.present ? '' : ' (missing)'}`,
+          d.bytes !== undefined ? formatBytes(d.bytes) : '',
+          g.config ? `${g.config}${g.configPresent ? '' : ' (missing)'}` : '',
+          g.ip ?? (g.mac ? 'dhcp' : ''),
+          g.built.replace('T', ' ').slice(0, 16),
+        ]);
+      }
+      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+      const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+      lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+}

@@ -1,0 +1,146 @@
+// Every spec field as a command-line flag, for one-off builds. Where xen-create-image has a flag for
+// the same thing, the flag has its name (--hostname --size --swap --memory --vcpus --fs --dist
+// --mirror --arch --ip --netmask --gateway --dhcp --mac --bridge --pygrub --kernel --initrd --lvm
+// --dir --role). A flag overrides the spec file's field; errors name the flag.
+
+import { join, resolve } from 'node:path';
+import type { SpecReader } from './check.js';
+
+export interface SpecFlag {
+  /** commander flag text */
+  flags: string;
+  description: string;
+  /** Apply the parsed option value to the reader's data. */
+  apply(r: SpecReader, value: unknown): void;
+  repeatable?: boolean;
+  /** commander's option key for the value */
+  key: string;
+}
+
+const TARGET_KINDS = ['image', 'lvm', 'dir', 'tar'];
+const SOURCE_KINDS = ['clone', 'install', 'tarball'];
+
+/** Setting one kind of target (or source) from a flag replaces whatever kind the file named. */
+function setKind(r: SpecReader, section: 'target' | 'source', kinds: string[], kind: string, value: unknown, flag: string): void {
+  const sec = r.get([section]);
+  if (sec && typeof sec === 'object' && !Array.isArray(sec)) {
+    for (const k of kinds) if (k !== kind) delete (sec as Record<string, unknown>)[k];
+    // A source given by flag starts from a clean mapping unless the file already had that kind.
+    if (section === 'source' && typeof (sec as Record<string, unknown>)[kind] !== 'object') delete (sec as Record<string, unknown>)[kind];
+  }
+  r.set([section, kind], value, flag);
+}
+
+function simple(flags: string, key: string, path: string[], description: string, map: (v: unknown) => unknown = (v) => v): SpecFlag {
+  const flag = flags.split(/[ ,]/).find((f) => f.startsWith('--'))!;
+  return { flags, key, description, apply: (r, v) => r.set(path, map(v), flag) };
+}
+
+export const SPEC_FLAGS: readonly SpecFlag[] = [
+  simple('--name <name>', 'name', ['name'], 'domain name (default: the hostname)'),
+  {
+    flags: '--hostname <host>',
+    key: 'hostname',
+    description: "guest hostname (also the domain name when --name and the spec give none)",
+    apply: (r, v) => {
+      r.set(['hostname'], v, '--hostname');
+      if (r.get(['name']) === undefined) r.set(['name'], String(v).split('.')[0], '--hostname');
+    },
+  },
+  { flags: '--image <file>', key: 'image', description: 'target: an image file', apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'image', v, '--image') },
+  {
+    flags: '--dir <dir>',
+    key: 'dir',
+    description: "target: an image file under DIR/domains/NAME/disk.img (xen-create-image's --dir)",
+    apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'image', join(resolve(String(v)), 'domains', String(r.get(['name']) ?? 'guest'), 'disk.img'), '--dir'),
+  },
+  { flags: '--lvm <vg>', key: 'lvm', description: 'target: an LVM volume, VG (volume named after the guest) or VG/LV', apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'lvm', v, '--lvm') },
+  { flags: '--root-dir <dir>', key: 'rootDir', description: 'target: a plain directory', apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'dir', v, '--root-dir') },
+  { flags: '--tar <file>', key: 'tar', description: 'target: a rootfs tarball', apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'tar', v, '--tar') },
+  simple('--format <fmt>', 'format', ['target', 'format'], 'image format: raw, qcow2, vmdk'),
+  simple('--size <size>', 'size', ['target', 'size'], 'disk size (4G, 512M; a bare number is MiB)'),
+  simple('--swap <size>', 'swap', ['target', 'swap'], 'also make a swap disk of this size (xvdb)'),
+  simple('--fs <fs>', 'fs', ['target', 'fs'], 'filesystem: ext2, ext3, ext4, xfs'),
+  simple('--label <label>', 'label', ['target', 'label'], 'filesystem label'),
+  simple('--compress <how>', 'compress', ['target', 'compress'], 'tarball compression: none, gzip, xz, zstd'),
+  simple('--force', 'force', ['target', 'force'], 'replace an existing image file, volume or tarball', () => true),
+  {
+    flags: '--clone <root>',
+    key: 'clone',
+    description: 'source: clone this root tree (default excludes /home /mnt /tmp /proc /sys /var)',
+    apply: (r, v) => {
+      const prev = r.get(['source', 'clone']);
+      setKind(r, 'source', SOURCE_KINDS, 'clone', { ...(prev && typeof prev === 'object' ? prev : {}), root: v }, '--clone');
+    },
+  },
+  {
+    flags: '--exclude <pattern>',
+    key: 'exclude',
+    repeatable: true,
+    description: 'with --clone: leave out entries matching PATTERN (repeatable)',
+    apply: (r, v) => {
+      const prev = r.get(['source', 'clone', 'exclude']);
+      r.set(['source', 'clone', 'exclude'], [...(Array.isArray(prev) ? prev : []), ...(v as string[])], '--exclude');
+    },
+  },
+  simple('--no-default-excludes', 'defaultExcludes', ['source', 'clone', 'defaultExcludes'], 'with --clone: do not add the default excludes'),
+  simple('-x, --one-file-system', 'oneFileSystem', ['source', 'clone', 'oneFileSystem'], 'with --clone: stay on the root filesystem', () => true),
+  {
+    flags: '--install <distro>',
+    key: 'install',
+    description: 'source: install a distribution (debian, ubuntu, centos, rocky, alma, fedora)',
+    apply: (r, v) => {
+      const prev = r.get(['source', 'install']);
+      setKind(r, 'source', SOURCE_KINDS, 'install', { ...(prev && typeof prev === 'object' ? prev : {}), distro: v }, '--install');
+    },
+  },
+  simple('--dist <suite>', 'dist', ['source', 'install', 'dist'], 'with --install debian/ubuntu: the suite (bookworm, jammy)'),
+  simple('--mirror <url>', 'mirror', ['source', 'install', 'mirror'], 'with --install: the package mirror'),
+  simple('--arch <arch>', 'arch', ['source', 'install', 'arch'], 'with --install: the guest architecture'),
+  simple('--include <pkgs>', 'include', ['source', 'install', 'include'], 'with --install debian/ubuntu: extra packages, comma-separated'),
+  simple('--release-rpm <file|url>', 'releaseRpm', ['source', 'install', 'releaseRpm'], 'with --install centos/...: the release package'),
+  {
+    flags: '--tarball <file>',
+    key: 'tarball',
+    description: 'source: extract a rootfs tarball',
+    apply: (r, v) => setKind(r, 'source', SOURCE_KINDS, 'tarball', { file: v }, '--tarball'),
+  },
+  simple('--memory <size>', 'memory', ['domain', 'memory'], 'guest memory (512M; a bare number is MiB)'),
+  simple('--vcpus <n>', 'vcpus', ['domain', 'vcpus'], 'virtual CPUs'),
+  simple('--kernel <file>', 'kernel', ['domain', 'kernel'], 'Dom0 path of the kernel the guest boots'),
+  simple('--initrd <file>', 'initrd', ['domain', 'initrd'], 'Dom0 path of its initrd'),
+  simple('--pygrub', 'pygrub', ['domain', 'pygrub'], "boot the guest's own kernel with PyGRUB", () => true),
+  simple('--ip <addr>', 'ip', ['domain', 'network', 'ip'], 'static IPv4 address'),
+  simple('--netmask <mask>', 'netmask', ['domain', 'network', 'netmask'], 'netmask (255.255.255.0 or 24)'),
+  simple('--gateway <addr>', 'gateway', ['domain', 'network', 'gateway'], 'default gateway'),
+  simple('--dhcp', 'dhcp', ['domain', 'network', 'dhcp'], 'configure the network with DHCP', () => true),
+  simple('--mac <mac>', 'mac', ['domain', 'network', 'mac'], 'MAC address (default: derived from the name, 00:16:3e:...)'),
+  simple('--bridge <br>', 'bridge', ['domain', 'network', 'bridge'], 'the Dom0 bridge for the vif'),
+  simple('--config <file>', 'config', ['domain', 'config'], 'where to write the xl config (default /etc/xen/NAME.cfg)'),
+  {
+    flags: '--role <script>',
+    key: 'role',
+    repeatable: true,
+    description: 'run a role script with the guest root as $1 after the fixups (repeatable)',
+    apply: (r, v) => {
+      const prev = r.get(['roles']);
+      r.set(['roles'], [...(Array.isArray(prev) ? prev : []), ...(v as string[])], '--role');
+    },
+  },
+  simple('--no-verify', 'verify', ['verify'], 'do not compare the clone with its source'),
+  simple('--boot-test [mode]', 'bootTest', ['bootTest'], 'boot the finished image: plain (qemu) or xen', (v) => ({ mode: v === true ? 'plain' : v })),
+];
+
+/** Apply every flag the user gave. `opts` is commander's option object. */
+export function applySpecFlags(r: SpecReader, opts: Record<string, unknown>): void {
+  // --name first, so that --dir and --lvm VG can use it.
+  const ordered = [...SPEC_FLAGS].sort((a, b) => Number(b.key === 'name' || b.key === 'hostname') - Number(a.key === 'name' || a.key === 'hostname'));
+  for (const f of ordered) {
+    const v = opts[f.key];
+    if (v === undefined) continue;
+    if (f.repeatable && Array.isArray(v) && v.length === 0) continue;
+    // commander's --no-x options default to true; only a given --no-x (false) counts.
+    if ((f.key === 'defaultExcludes' || f.key === 'verify') && v !== false) continue;
+    f.apply(r, v);
+  }
+}

@@ -1,0 +1,292 @@
+// Loading a build spec: YAML file and/or command-line flags -> one validated BuildSpec, with every
+// problem reported at once (file, line, field). Defaults live here and nowhere else.
+
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { DomuError } from '../errors.js';
+import { SpecReader, type Path } from './check.js';
+import { formatIssue, type BuildSpec, type DomainSection, type SourceSection, type SpecIssue, type TargetSection } from './types.js';
+
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+export const IPV4_RE = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+export const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+const LVM_RE = /^[A-Za-z0-9+_.-]+(\/[A-Za-z0-9+_.-]+)?$/;
+
+const TARGET_KINDS = ['image', 'lvm', 'dir', 'tar'] as const;
+const SOURCE_KINDS = ['clone', 'install', 'tarball'] as const;
+const DEBIAN_FAMILY = ['debian', 'ubuntu'] as const;
+const RPM_FAMILY = ['centos', 'rocky', 'alma', 'fedora', 'rhel', 'rpm'] as const;
+
+/** Thrown when a spec has errors: all of them, each with file, line and field. */
+export class SpecError extends DomuError {
+  readonly issues: SpecIssue[];
+  constructor(issues: SpecIssue[]) {
+    super('BAD_INPUT', issues.length === 1 ? formatIssue(issues[0]!) : `${issues.length} errors in the spec: ${issues.map(formatIssue).join('; ')}`);
+    this.issues = issues;
+  }
+}
+
+/** Resolve a path in the spec relative to the spec file's folder (flags: to the working directory). */
+function specPath(r: SpecReader, path: Path, value: string): string {
+  if (isAbsolute(value)) return value;
+  const fromFlag = r.flagOrigins.has(path.join('.'));
+  return resolve(fromFlag || r.file === 'command line' ? process.cwd() : dirname(resolve(r.file)), value);
+}
+
+function exactlyOne(r: SpecReader, path: Path, sec: Record<string, unknown> | undefined, kinds: readonly string[]): string | undefined {
+  if (!sec) return undefined;
+  const present = kinds.filter((k) => sec[k] !== undefined && sec[k] !== null);
+  if (present.length === 1) return present[0];
+  if (present.length === 0) r.issue(path, `names none of ${kinds.join(', ')}; give exactly one`);
+  else r.issue([...path, present[1]!], `give only one of ${present.join(', ')}`);
+  return undefined;
+}
+
+function readTarget(r: SpecReader, name: string): TargetSection | undefined {
+  const P = ['target'];
+  const sec = r.section(P, [...TARGET_KINDS, 'format', 'size', 'fs', 'label', 'populate', 'force', 'swap', 'compress'], true);
+  const kind = exactlyOne(r, P, sec, TARGET_KINDS);
+  const size = r.size([...P, 'size']);
+  const swap = r.size([...P, 'swap']);
+  const fs = r.oneOf([...P, 'fs'], ['ext2', 'ext3', 'ext4', 'xfs'] as const, 'ext4')!;
+  const label = r.str([...P, 'label'], { pattern: /^[A-Za-z0-9_.-]{1,16}$/, patternText: 'is not a filesystem label (up to 16 letters, digits, _ . -)' });
+  const force = r.bool([...P, 'force'], false);
+  const format = r.oneOf([...P, 'format'], ['raw', 'qcow2', 'vmdk'] as const, 'raw')!;
+  const populate = r.oneOf([...P, 'populate'], ['mount', 'mkfs-d'] as const, 'mount')!;
+  const compression = r.oneOf([...P, 'compress'], ['none', 'gzip', 'xz', 'zstd'] as const, 'gzip')!;
+  if (!sec || !kind) return undefined;
+  const misplaced = (field: string, kinds: string) => {
+    if (sec[field] !== undefined) r.issue([...P, field], `applies only to ${kinds} targets`);
+  };
+  switch (kind) {
+    case 'image': {
+      const path = r.str([...P, 'image'], { required: true });
+      misplaced('compress', 'tar');
+      return path === undefined ? undefined : { kind, path: specPath(r, [...P, 'image'], path), format, fs, populate, force, ...(size ? { size } : {}), ...(label ? { label } : {}), ...(swap ? { swap } : {}) };
+    }
+    case 'lvm': {
+      const v = r.str([...P, 'lvm'], { pattern: LVM_RE, patternText: 'is not VG or VG/LV' });
+      misplaced('compress', 'tar');
+      misplaced('format', 'image');
+      if (v === undefined) return undefined;
+      const [vg, lv] = v.includes('/') ? v.split('/') : [v, name];
+      if (size === undefined) r.issue([...P, 'size'], 'is required for an LVM volume');
+      return { kind, vg: vg!, lv: lv!, fs, force, ...(size ? { size } : {}), ...(label ? { label } : {}), ...(swap ? { swap } : {}) };
+    }
+    case 'dir': {
+      const path = r.str([...P, 'dir'], { required: true });
+      for (const f of ['size', 'swap', 'format', 'compress', 'label']) misplaced(f, f === 'compress' ? 'tar' : 'image and LVM');
+      return path === undefined ? undefined : { kind, path: specPath(r, [...P, 'dir'], path) };
+    }
+    case 'tar': {
+      const path = r.str([...P, 'tar'], { required: true });
+      for (const f of ['size', 'swap', 'format', 'label']) misplaced(f, 'image and LVM');
+      return path === undefined ? undefined : { kind, path: specPath(r, [...P, 'tar'], path), compression, force };
+    }
+  }
+  return undefined;
+}
+
+function readSource(r: SpecReader): SourceSection | undefined {
+  const P = ['source'];
+  const sec = r.section(P, [...SOURCE_KINDS], true);
+  const kind = exactlyOne(r, P, sec, SOURCE_KINDS);
+  if (!sec || !kind) return undefined;
+  if (kind === 'clone') {
+    const C = [...P, 'clone'];
+    if (typeof sec.clone === 'string') return { kind, root: specPath(r, C, sec.clone), exclude: [], defaultExcludes: true, oneFileSystem: false };
+    r.section(C, ['root', 'exclude', 'defaultExcludes', 'oneFileSystem', 'workers']);
+    const root = r.str([...C, 'root']) ?? '/';
+    const workers = r.int([...C, 'workers'], { min: 1, max: 256 });
+    return {
+      kind,
+      root: specPath(r, [...C, 'root'], root),
+      exclude: r.strList([...C, 'exclude']),
+      defaultExcludes: r.bool([...C, 'defaultExcludes'], true),
+      oneFileSystem: r.bool([...C, 'oneFileSystem'], false),
+      ...(workers ? { workers } : {}),
+    };
+  }
+  if (kind === 'tarball') {
+    const T = [...P, 'tarball'];
+    if (typeof sec.tarball === 'string') return { kind, file: specPath(r, T, sec.tarball), trusted: false };
+    r.section(T, ['file', 'trusted']);
+    const file = r.str([...T, 'file'], { required: true });
+    return file === undefined ? undefined : { kind, file: specPath(r, [...T, 'file'], file), trusted: r.bool([...T, 'trusted'], false) };
+  }
+  const I = [...P, 'install'];
+  const isec = r.section(I, ['distro', 'dist', 'mirror', 'arch', 'variant', 'include', 'tool', 'releaseRpm', 'repos', 'group', 'packages', 'releasever']);
+  const distro = r.oneOf([...I, 'distro'], [...DEBIAN_FAMILY, ...RPM_FAMILY]);
+  if (isec && isec.distro === undefined) r.issue([...I, 'distro'], `is required (${[...DEBIAN_FAMILY, ...RPM_FAMILY].join(', ')})`);
+  const arch = r.str([...I, 'arch'], { pattern: /^[a-z0-9_]+$/, patternText: 'is not an architecture name' });
+  if (!isec || !distro) return undefined;
+  if ((DEBIAN_FAMILY as readonly string[]).includes(distro)) {
+    for (const f of ['releaseRpm', 'repos', 'group', 'packages', 'releasever']) if (isec[f] !== undefined) r.issue([...I, f], `applies only to Red Hat family installs, not ${distro}`);
+    const dist = r.str([...I, 'dist'], { required: true, pattern: /^[a-z0-9.-]+$/, patternText: 'is not a suite name' });
+    const mirror = r.str([...I, 'mirror'], { pattern: /^(https?|file):\/\/\S+$/, patternText: 'is not an http(s):// or file:// URL' });
+    const variant = r.oneOf([...I, 'variant'], ['minbase', 'buildd', 'important', 'standard'] as const);
+    const tool = r.oneOf([...I, 'tool'], ['debootstrap', 'mmdebstrap', 'auto'] as const);
+    if (dist === undefined) return undefined;
+    return {
+      kind: 'install',
+      distro: distro as 'debian' | 'ubuntu',
+      dist,
+      include: r.strList([...I, 'include']),
+      ...(mirror ? { mirror } : {}),
+      ...(arch ? { arch } : {}),
+      ...(variant ? { variant } : {}),
+      ...(tool ? { tool } : {}),
+    };
+  }
+  for (const f of ['dist', 'mirror', 'variant', 'include', 'tool']) if (isec[f] !== undefined) r.issue([...I, f], `applies only to Debian and Ubuntu installs, not ${distro}`);
+  const releaseRpm = r.str([...I, 'releaseRpm']);
+  const repos = r.strList([...I, 'repos']);
+  if (!releaseRpm && repos.length === 0) r.issue([...I, 'releaseRpm'], 'a Red Hat family install needs releaseRpm or repos');
+  const group = r.str([...I, 'group']);
+  const releasever = r.str([...I, 'releasever']);
+  return {
+    kind: 'install',
+    distro: distro as (typeof RPM_FAMILY)[number],
+    repos,
+    packages: r.strList([...I, 'packages']),
+    ...(releaseRpm ? { releaseRpm: /^https?:/.test(releaseRpm) ? releaseRpm : specPath(r, [...I, 'releaseRpm'], releaseRpm) } : {}),
+    ...(group !== undefined ? { group } : {}),
+    ...(releasever ? { releasever } : {}),
+    ...(arch ? { arch } : {}),
+  };
+}
+
+function readDomain(r: SpecReader, name: string, allowAutoIp: boolean): DomainSection {
+  const P = ['domain'];
+  r.section(P, ['type', 'memory', 'vcpus', 'kernel', 'initrd', 'pygrub', 'extra', 'config', 'network']);
+  const N = [...P, 'network'];
+  r.section(N, ['ip', 'netmask', 'gateway', 'dhcp', 'mac', 'bridge', 'nameservers']);
+  const memV = r.get([...P, 'memory']);
+  let memory = 512;
+  if (memV !== undefined && memV !== null) {
+    const bytes = r.size([...P, 'memory']);
+    if (bytes !== undefined) {
+      if (bytes < 32 << 20) r.issue([...P, 'memory'], 'must be at least 32M');
+      else memory = Math.round(bytes / (1 << 20));
+    }
+  }
+  const kernel = r.str([...P, 'kernel'], { pattern: /^\//, patternText: 'must be an absolute path in the Dom0' });
+  const initrd = r.str([...P, 'initrd'], { pattern: /^\//, patternText: 'must be an absolute path in the Dom0' });
+  const pygrub = r.bool([...P, 'pygrub'], false);
+  if (pygrub && kernel) r.issue([...P, 'kernel'], 'give either kernel or pygrub, not both');
+  if (initrd && !kernel) r.issue([...P, 'initrd'], 'needs domain.kernel');
+  const ip = r.str([...N, 'ip'], { pattern: allowAutoIp ? new RegExp(`${IPV4_RE.source}|^auto$`) : IPV4_RE, patternText: allowAutoIp ? 'is not an IPv4 address or auto' : 'is not an IPv4 address' });
+  const netmask = r.str([...N, 'netmask'], { pattern: new RegExp(`${IPV4_RE.source}|^([0-9]|[12][0-9]|3[0-2])$`), patternText: 'is not a netmask (255.255.255.0 or 24)' });
+  const gateway = r.str([...N, 'gateway'], { pattern: IPV4_RE, patternText: 'is not an IPv4 address' });
+  const dhcp = r.bool([...N, 'dhcp'], ip === undefined);
+  if (dhcp && ip !== undefined) r.issue([...N, 'dhcp'], 'give either dhcp or a static ip, not both');
+  const mac = r.str([...N, 'mac'], { pattern: MAC_RE, patternText: 'is not a MAC address (00:16:3e:xx:xx:xx)' });
+  const bridge = r.str([...N, 'bridge'], { pattern: /^[A-Za-z0-9_.-]{1,15}$/, patternText: 'is not an interface name' });
+  const nameservers = r.strList([...N, 'nameservers']);
+  nameservers.forEach((ns, i) => {
+    if (!IPV4_RE.test(ns)) r.issue([...N, 'nameservers', i], `"${ns}" is not an IPv4 address`);
+  });
+  const config = r.str([...P, 'config']);
+  const extra = r.str([...P, 'extra']);
+  return {
+    type: r.oneOf([...P, 'type'], ['pv', 'pvh', 'hvm'] as const, 'pv')!,
+    memory,
+    vcpus: r.int([...P, 'vcpus'], { min: 1, max: 512, fallback: 1 })!,
+    pygrub,
+    config: config ? specPath(r, [...P, 'config'], config) : join('/etc/xen', `${name}.cfg`),
+    network: {
+      dhcp: dhcp && ip === undefined,
+      nameservers,
+      ...(ip ? { ip } : {}),
+      ...(netmask ? { netmask } : {}),
+      ...(gateway ? { gateway } : {}),
+      ...(mac ? { mac: mac.toLowerCase() } : {}),
+      ...(bridge ? { bridge } : {}),
+    },
+    ...(kernel ? { kernel } : {}),
+    ...(initrd ? { initrd } : {}),
+    ...(extra ? { extra } : {}),
+  };
+}
+
+export const SPEC_FIELDS = ['name', 'hostname', 'target', 'source', 'packages', 'fixups', 'roles', 'domain', 'verify', 'bootTest'] as const;
+
+/** Read a whole BuildSpec out of a reader; issues collect in the reader. */
+export function readBuildSpec(r: SpecReader, options: { allowAutoIp?: boolean; known?: readonly string[]; defaultName?: string } = {}): BuildSpec | undefined {
+  const before = r.issues.length;
+  for (const k of Object.keys(r.data)) {
+    if (!(options.known ?? SPEC_FIELDS).includes(k)) r.issue([k], `unknown field (known: ${(options.known ?? SPEC_FIELDS).join(', ')})`);
+  }
+  const name = r.str(['name'], { required: options.defaultName === undefined, pattern: NAME_RE, patternText: 'is not a domain name (letters, digits, _ . -; up to 64)' });
+  const hostname = r.str(['hostname'], { pattern: HOSTNAME_RE, patternText: 'is not a valid hostname' });
+  const target = readTarget(r, name ?? options.defaultName ?? 'guest');
+  const packages = r.strList(['packages']);
+  packages.forEach((p, i) => {
+    if (!/^[A-Za-z0-9][A-Za-z0-9+_.:~-]*$/.test(p)) r.issue(['packages', i], `"${p}" is not a package name`);
+  });
+  const source = readSource(r);
+  r.section(['fixups'], ['skip', 'only', 'options']);
+  const skip = r.strList(['fixups', 'skip']);
+  const only = r.strList(['fixups', 'only']);
+  for (const [field, list] of [['skip', skip], ['only', only]] as const) {
+    list.forEach((id, i) => {
+      if (!/^(fixup\/)?[a-z0-9-]+$/.test(id)) r.issue(['fixups', field, i], `"${id}" is not a fixup id (fixup/NAME)`);
+    });
+  }
+  const fixOpts = r.get(['fixups', 'options']);
+  if (fixOpts !== undefined && (fixOpts === null || typeof fixOpts !== 'object' || Array.isArray(fixOpts))) r.issue(['fixups', 'options'], 'must be a mapping');
+  const roles = r.strList(['roles']).map((s, i) => specPath(r, ['roles', i], s));
+  const domain = readDomain(r, name ?? options.defaultName ?? 'guest', options.allowAutoIp ?? false);
+  const verify = r.bool(['verify'], source?.kind === 'clone');
+  if (verify && source && source.kind !== 'clone') r.issue(['verify'], 'applies to clone sources only (an install or tarball has no tree to compare with)');
+  let bootTest: BuildSpec['bootTest'] = false;
+  const bt = r.get(['bootTest']);
+  if (bt === true) bootTest = { mode: 'plain', timeout: 300 };
+  else if (bt !== undefined && bt !== false && bt !== null) {
+    if (typeof bt !== 'object') r.issue(['bootTest'], 'must be true, false, or a mapping with mode and timeout');
+    else {
+      r.section(['bootTest'], ['mode', 'timeout']);
+      bootTest = { mode: r.oneOf(['bootTest', 'mode'], ['plain', 'xen'] as const, 'plain')!, timeout: r.int(['bootTest', 'timeout'], { min: 10, max: 7200, fallback: 300 })! };
+    }
+  }
+  if (bootTest && target && target.kind !== 'image' && target.kind !== 'lvm') r.issue(['bootTest'], 'needs an image or LVM target (a disk to boot)');
+  const theName = name ?? options.defaultName;
+  if (r.issues.length > before || !theName || !target || !source) return undefined;
+  return {
+    name: theName,
+    hostname: hostname ?? theName,
+    ...(r.file !== 'command line' ? { file: resolve(r.file) } : {}),
+    target,
+    source,
+    packages,
+    fixups: { skip, only, options: (fixOpts as Record<string, unknown> | undefined) ?? {} },
+    roles,
+    domain,
+    verify,
+    bootTest,
+  };
+}
+
+/** Parse spec text. Throws SpecError with every issue. */
+export function parseBuildSpec(text: string, file: string, apply?: (r: SpecReader) => void): BuildSpec {
+  const r = new SpecReader(file);
+  r.parse(text);
+  if (r.issues.length > 0) throw new SpecError(r.issues);
+  apply?.(r);
+  const spec = readBuildSpec(r);
+  if (!spec || r.issues.length > 0) throw new SpecError(r.issues);
+  return spec;
+}
+
+/** Load a spec file (or none: flags only), letting `apply` set fields from flags first. */
+export function loadBuildSpec(file: string | undefined, apply?: (r: SpecReader) => void): BuildSpec {
+  if (file === undefined) return parseBuildSpec('{}', 'command line', apply);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new DomuError('BAD_INPUT', `cannot read the spec ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  return parseBuildSpec(text, file, apply);
+}
