@@ -1,8 +1,9 @@
-// npm run bench -- <suite> [options]. Suites: clone (default).
+// npm run bench -- <suite> [options]. Suites: clone (default), image-populate.
 import { benchClone } from './clone.js';
+import { benchImagePopulate } from './image-populate.js';
 
 const [suite = 'clone', ...rest] = process.argv.slice(2);
-const suites: Record<string, (argv: string[]) => Promise<void>> = { clone: benchClone };
+const suites: Record<string, (argv: string[]) => Promise<void>> = { clone: benchClone, 'image-populate': benchImagePopulate };
 const run = suites[suite];
 if (!run) {
   console.error(`unknown bench suite ${suite}; known: ${Object.keys(suites).join(', ')}`);
