@@ -113,7 +113,10 @@ export class StagePlanner {
 
   /** mkdir -p with this mode for the directories created (existing ones are left as they are). */
   async ensureDir(path: string, mode = 0o755): Promise<void> {
-    const parts = path.split('/').filter((c) => c && c !== '.');
+    // walk the canonical path: a dangling symlink on the way (/etc -> /elsewhere/etc) means
+    // creating its target's directories inside the guest, as mkdir -p in a chroot would
+    const canonical = (await this.view.canonical(path)).guestPath;
+    const parts = canonical.split('/').filter((c) => c && c !== '.');
     for (let i = 1; i <= parts.length; i += 1) {
       const p = `/${parts.slice(0, i).join('/')}`;
       const kind = await this.view.kind(p);

@@ -7,7 +7,7 @@
 import { defineStage, type FixupContext, type StagePlanner } from './context.js';
 
 /** Dom0-only units and init scripts. */
-export const DOM0_SERVICES = ['xen', 'xendomains', 'xencommons', 'xenstored', 'xenconsoled', 'xen-watchdog', 'xen-init-dom0', 'xen-qemu-dom0-disk-backend', 'xendriverdomain'];
+export const DOM0_SERVICES = ['xen', 'xend', 'xendomains', 'xencommons', 'xenstored', 'xenconsoled', 'xen-watchdog', 'xen-init-dom0', 'xen-qemu-dom0-disk-backend', 'xendriverdomain'];
 const DOM0_UNITS = [...DOM0_SERVICES.map((s) => `${s}.service`), 'proc-xen.mount', 'var-lib-xenstored.mount', 'xenstored.socket', 'xenstored_ro.socket'];
 const UNIT_DIRS = ['/etc/systemd/system', '/lib/systemd/system', '/usr/lib/systemd/system'];
 const CONTAINER_MARKERS = ['/.dockerenv', '/run/.containerenv'];
