@@ -1,7 +1,11 @@
 // `domu-forge clone`: a thin CLI over cloneTree().
 
 import { Command, Option } from 'commander';
-import { cloneTree, type CloneProgress, type CloneSummary } from '../copy/clone.js';
+import { cloneTree, planClone, type CloneProgress, type CloneSummary } from '../copy/clone.js';
+import { CleanupStack } from '../build/cleanup.js';
+import { describeTarget, openTarget, type TargetSummary } from '../targets/index.js';
+import { estimateUsage } from '../walk/usage.js';
+import { addTargetOptions, targetSpecFromOptions } from './target-options.js';
 import { defaultWorkerCount } from '../copy/pool.js';
 import { abortOnSignals } from '../build/cleanup.js';
 import { DEFAULT_EXCLUDES } from '../walk/exclude.js';
@@ -51,43 +55,85 @@ export function printCloneSummary(s: CloneSummary): void {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
+interface CloneCliOptions {
+  exclude: string[]; defaultExcludes: boolean; oneFileSystem?: boolean; workers?: number; batchSize: number;
+  force?: boolean; json?: boolean; quiet?: boolean;
+}
+
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('clone')
     .description('copy a root tree exactly (contents, numeric owners, modes, times, hard links, devices, xattrs, ACLs) into a target, in parallel')
     .argument('<source>', 'the root to copy, e.g. / for this Dom0')
-    .argument('<target>', 'an empty directory (created if missing), e.g. a mounted image')
+    .argument('[target]', 'an empty directory (created if missing); or name a target with --image, --lvm, --device or --tar')
     .option('--exclude <pattern>', 'leave out a path or glob (repeatable); "/var" is anchored at the source root, "*.log" matches at any depth, a trailing "/" matches directories only; excluded directories are recreated empty', collect, [])
     .option('--no-default-excludes', `do not exclude ${DEFAULT_EXCLUDES.join(' ')}`)
     .option('-x, --one-file-system', 'do not enter other mounted filesystems (their mount points are kept, empty)')
     .option('--workers <n>', `worker threads (default ${defaultWorkerCount()} here)`, positiveInt('--workers'))
     .addOption(new Option('--batch-size <n>', 'entries per batch sent to a worker').argParser(positiveInt('--batch-size')).default(256))
-    .option('--force', 'copy into a non-empty target; entries already identical are kept, others replaced')
     .option('--json', 'print a machine-readable summary on stdout')
-    .option('-q, --quiet', 'no progress line')
+    .option('-q, --quiet', 'no progress line');
+  addTargetOptions(cmd)
     .addHelpText('after', `
+Targets: a directory, or --image FILE [--size 4G] [--fs ext4] [--format raw|qcow2|vmdk], --lvm VG/LV,
+--device DEV --force, --tar FILE[.gz|.xz|.zst]. With no --size the image is sized from the source's
+usage plus headroom. On a directory target, --force copies into a non-empty directory (identical
+entries are kept, others replaced); on other targets it replaces an existing image, volume or tarball.
+
+Examples:
+  domu-forge clone / /mnt/duncan                      # the seed's cowboy clone, done right
+  domu-forge clone / --image duncan.img --size 4G --exclude /opt
+  domu-forge clone / --tar dom0-rootfs.tar.zst -x
+
 Reruns: running the same command again after an interruption finishes the copy, skipping entries
 that are already identical (same size, mtime, mode, owner); after a finished clone it copies nothing.
 Exit statuses: 0 done, 2 bad input (nothing written), 23 some entries failed, 24 the source changed
 during the run (listed), 130 interrupted.`)
-    .action(async (source: string, target: string, opts: {
-      exclude: string[]; defaultExcludes: boolean; oneFileSystem?: boolean; workers?: number; batchSize: number;
-      force?: boolean; json?: boolean; quiet?: boolean;
-    }) => {
+    .action(async (source: string, target: string | undefined, opts: CloneCliOptions) => {
+      const spec = targetSpecFromOptions(target, opts as unknown as Record<string, unknown>);
       const controller = new AbortController();
       const line = new ProgressLine(!opts.quiet && !opts.json && Boolean(process.stderr.isTTY));
       const release = abortOnSignals(controller, () => line.clear());
+      const cleanup = new CleanupStack();
+      const log = (text: string) => {
+        line.clear();
+        if (!opts.json) process.stderr.write(`${text}\n`);
+      };
+      const common = {
+        source, excludes: opts.exclude, defaultExcludes: opts.defaultExcludes, oneFileSystem: opts.oneFileSystem,
+        workers: opts.workers, batchSize: opts.batchSize, signal: controller.signal,
+        onProgress: (p: CloneProgress) => line.update(progressText(p)),
+      };
       try {
-        const summary = await cloneTree({
-          source, target, excludes: opts.exclude, defaultExcludes: opts.defaultExcludes, oneFileSystem: opts.oneFileSystem,
-          workers: opts.workers, batchSize: opts.batchSize, force: opts.force, signal: controller.signal,
-          onProgress: (p) => line.update(progressText(p)),
-        });
+        let summary: CloneSummary;
+        let targetSummary: TargetSummary | undefined;
+        if (spec.kind === 'dir') {
+          summary = await cloneTree({ ...common, target: spec.path, force: opts.force });
+        } else {
+          // check the source and excludes before anything is made
+          const plan = planClone({ ...common, target: '/nonexistent/domu-forge-precheck' });
+          const opened = await openTarget(spec, {
+            cleanup, signal: controller.signal, log,
+            sizeHint: () => estimateUsage(plan.source, plan.patterns, opts.oneFileSystem === true),
+          });
+          summary = await cloneTree({ ...common, target: opened.root, resumeKey: describeTarget(spec), explainError: (e) => opened.explainError(e) });
+          if (controller.signal.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
+          line.update('clone: finishing the target (sync, unmount ...)', true);
+          targetSummary = await opened.close();
+        }
         line.clear();
         const status = summary.errors.length > 0 ? 23 : summary.changed.length > 0 ? 24 : 0;
-        if (opts.json) printJson({ ok: status === 0, status, ...summary });
-        else printCloneSummary(summary);
+        if (opts.json) printJson({ ok: status === 0, status, ...summary, ...(targetSummary ? { targetInfo: targetSummary } : {}) });
+        else {
+          printCloneSummary(spec.kind === 'dir' ? summary : { ...summary, target: describeTarget(spec) });
+          if (targetSummary) process.stdout.write(`  target: ${describeTarget(spec)}${targetSummary.size ? ` (${formatBytes(targetSummary.size)}${targetSummary.fs ? ` ${targetSummary.fs}` : ''})` : ''}\n`);
+        }
         process.exitCode = status;
+      } catch (e) {
+        line.clear();
+        const failures = await cleanup.runAll();
+        for (const f of failures) process.stderr.write(`domu-forge: cleanup: ${f}\n`);
+        throw e;
       } finally {
         line.clear();
         release();

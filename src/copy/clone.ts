@@ -34,6 +34,8 @@ export interface CloneOptions {
   resumeKey?: string;
   signal?: AbortSignal;
   onProgress?: (p: CloneProgress) => void;
+  /** Turns an ENOSPC into the target's own message ("image x.img (2 GiB) is full ..."). */
+  explainError?: (e: unknown) => DomuError | undefined;
 }
 
 export interface CloneProgress {
@@ -180,7 +182,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
     summary.bytes += r.bytes;
     summary.changed.push(...r.changed);
     for (const e of r.errors) {
-      if (e.code === 'ENOSPC') fatal ??= new DomuError('ENVIRONMENT', `the target is full: no space left on device writing ${e.path}`);
+      if (e.code === 'ENOSPC') fatal ??= targetFull(e.path);
       summary.errors.push(e);
     }
     for (const d of r.deferred) {
@@ -191,6 +193,10 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
     xattrs.add(r.done);
     entriesDone += task.op === 'entries' ? task.rels.length - r.deferred.length : task.op === 'link-groups' ? task.groups.reduce((n, g) => n + g.length, 0) : 0;
     progress();
+  };
+  const targetFull = (path: string): DomuError => {
+    const err = Object.assign(new Error(`no space left on device writing ${path}`), { code: 'ENOSPC' });
+    return options.explainError?.(err) ?? new DomuError('ENVIRONMENT', `the target is full: no space left on device writing ${path}`);
   };
   const pool = new CopyPool(workers, onResult);
   const stopped = () => options.signal?.aborted === true || fatal !== undefined;
@@ -247,7 +253,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
         created = makeDir(ev.rel);
       } catch (e) {
         summary.errors.push({ path: ev.rel, code: (e as NodeJS.ErrnoException).code ?? 'EIO', message: oneLine(e) });
-        if ((e as NodeJS.ErrnoException).code === 'ENOSPC') fatal ??= new DomuError('ENVIRONMENT', 'the target is full: no space left on device');
+        if ((e as NodeJS.ErrnoException).code === 'ENOSPC') fatal ??= targetFull(ev.rel);
         continue;
       }
       dirs.push(metaOf(ev.rel, ev.st));
