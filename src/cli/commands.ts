@@ -10,6 +10,7 @@ import { register as registerList } from './list.js';
 import { register as registerDelete } from './delete.js';
 import { register as registerImportDisk } from './import-disk.js';
 import { register as registerTar } from './tar.js';
+import { register as registerBootTest } from './boot-test.js';
 
 export function registerCommands(program: Command): void {
   registerClone(program);
@@ -21,4 +22,5 @@ export function registerCommands(program: Command): void {
   registerDelete(program);
   registerImportDisk(program);
   registerTar(program);
+  registerBootTest(program);
 }

@@ -1,0 +1,475 @@
+// bootTest(): prove a guest image boots, either with its own kernel straight under qemu (plain)
+// or as a PV guest started by `xl create` under a real Xen hypervisor that itself runs under
+// qemu (xen). The image is only ever attached through qemu snapshots and a read-only mount.
+
+import { promises as fsp, realpathSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DomuError, errnoCode, oneLine } from '../errors.js';
+import { runTool } from '../exec.js';
+import { CleanupStack } from '../build/cleanup.js';
+import { ConsoleFollower, judgeConsole, lastLines, type BootCriterion, type ConsoleVerdict } from './console.js';
+import { readGuestFiles, type GuestFiles } from './guest-files.js';
+import { plainQemuArgs, startQemu, xenQemuArgs, type QemuDisk } from './qemu.js';
+import { DOM0_MARKER, JOB_DISK_LABEL, ensureDom0, type Dom0 } from './dom0.js';
+import { parseXlConfig, parseXlDisk, renderXlDisk, renderXlSettings, type XlValue } from './xl-config.js';
+
+export type BootMode = 'plain' | 'xen';
+
+export interface BootTestOptions {
+  /** The guest's disk: an image file or block device holding its root filesystem. */
+  image: string;
+  mode?: BootMode;
+  /** The guest kernel and initrd; by default the newest in the image's /boot. */
+  kernel?: string;
+  initrd?: string;
+  /** The hostname the login prompt must show; by default the image's /etc/hostname. */
+  hostname?: string;
+  /** Xen mode: the guest's xl domain config (disks are re-pointed, networks dropped). */
+  config?: string;
+  /** Plain mode: the root= device; by default the fstab's UUID=/LABEL=, else /dev/vda (/dev/sda on IDE). */
+  root?: string;
+  /** Extra guest kernel arguments. */
+  append?: string;
+  /** Guest memory in MiB (plain: 1024; xen: the config's, else 512). */
+  memory?: number;
+  vcpus?: number;
+  /** Plain mode disk bus. */
+  diskBus?: 'virtio' | 'ide';
+  /** Seconds to wait for the guest, after qemu starts (the Dom0 build is not counted). */
+  timeoutSeconds?: number;
+  /** Where console logs go; by default /var/tmp/domu-forge-boot/<name>-<mode>-<time>/. */
+  logDir?: string;
+  /** Cache root for the Dom0 and .deb files. */
+  cacheDir?: string;
+  mirror?: string;
+  securityMirror?: string;
+  signal?: AbortSignal;
+  onProgress?: (message: string) => void;
+}
+
+export interface BootTestResult {
+  passed: boolean;
+  mode: BootMode;
+  image: string;
+  /** The hostname the prompt had to show. */
+  hostname: string;
+  /** What was required, in words. */
+  criterion: string;
+  /** Why it passed or failed. */
+  reason: string;
+  seconds: number;
+  consoleLog: string;
+  dom0Log?: string;
+  /** Hostnames seen in login prompts and virtualization kinds reported, in order. */
+  prompts: string[];
+  virtualization: string[];
+  kernel: { source: 'image' | 'given'; version?: string; cmdline?: string };
+  qemuArgs: string[];
+  dom0?: { key: string; dir: string; built: boolean; buildSeconds: number; versions: Record<string, string> };
+  /** Xen mode: the config the Dom0 ran, and the settings left out of it. */
+  guestConfig?: string;
+  dropped?: string[];
+  /** The last console lines, when it failed. */
+  tail?: string[];
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const DOM0_MEMORY_MIB = 512;
+const JOB_MOUNT = '/run/domu-forge-job';
+
+function isQcow2(head: Buffer): boolean {
+  return head.length >= 4 && head.readUInt32BE(0) === 0x514649fb;
+}
+
+async function checkImage(image: string): Promise<{ path: string; format: 'raw' | 'qcow2' }> {
+  let st;
+  try {
+    st = await fsp.stat(image);
+  } catch (e) {
+    throw new DomuError('BAD_INPUT', `image ${image} ${errnoCode(e) === 'ENOENT' ? 'does not exist' : `cannot be read: ${oneLine(e)}`}`);
+  }
+  if (!st.isFile() && !st.isBlockDevice()) throw new DomuError('BAD_INPUT', `image ${image} is neither a file nor a block device`);
+  const fh = await fsp.open(image, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    await fh.read(head, 0, 4, 0);
+    return { path: realpathSync(image), format: isQcow2(head) ? 'qcow2' : 'raw' };
+  } finally {
+    await fh.close();
+  }
+}
+
+async function checkFile(file: string, what: string): Promise<string> {
+  try {
+    const st = await fsp.stat(file);
+    if (!st.isFile()) throw new DomuError('BAD_INPUT', `${what} ${file} is not a regular file`);
+  } catch (e) {
+    if (e instanceof DomuError) throw e;
+    throw new DomuError('BAD_INPUT', `${what} ${file} does not exist`);
+  }
+  return path.resolve(file);
+}
+
+function validate(o: BootTestOptions): void {
+  if (o.mode !== undefined && o.mode !== 'plain' && o.mode !== 'xen') throw new DomuError('USAGE', `mode must be plain or xen, not ${String(o.mode)}`);
+  if (o.initrd && !o.kernel) throw new DomuError('USAGE', '--initrd needs --kernel');
+  if (o.config && o.mode !== 'xen') throw new DomuError('USAGE', '--config is for the Xen mode (--xen)');
+  if (o.root && o.mode === 'xen') throw new DomuError('USAGE', '--root is for the plain mode; under Xen the root comes from the config');
+  for (const [k, v, min, max] of [
+    ['timeout', o.timeoutSeconds, 10, 86400],
+    ['memory', o.memory, 64, 65536],
+    ['vcpus', o.vcpus, 1, 8],
+  ] as const) {
+    if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) throw new DomuError('USAGE', `--${k} must be an integer from ${min} to ${max}, not ${v}`);
+  }
+  if (o.hostname !== undefined && !/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(o.hostname)) throw new DomuError('USAGE', `--hostname ${o.hostname} is not a host name`);
+  if (o.append?.includes('\n')) throw new DomuError('USAGE', '--append cannot hold a newline');
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+}
+
+/** Run the boot test. Bad input throws a DomuError; a guest that does not boot gives `passed: false`. */
+export async function bootTest(options: BootTestOptions): Promise<BootTestResult> {
+  validate(options);
+  const mode: BootMode = options.mode ?? 'plain';
+  const progress = options.onProgress ?? (() => undefined);
+  const img = await checkImage(options.image);
+  const givenKernel = options.kernel ? await checkFile(options.kernel, 'kernel') : undefined;
+  const givenInitrd = options.initrd ? await checkFile(options.initrd, 'initrd') : undefined;
+  const configText = options.config ? await fsp.readFile(options.config, 'utf8').catch((e: unknown) => {
+    throw new DomuError('BAD_INPUT', `config ${options.config}: ${errnoCode(e) === 'ENOENT' ? 'does not exist' : oneLine(e)}`);
+  }) : undefined;
+  const xl = configText !== undefined ? parseXlConfig(configText, options.config) : undefined;
+  if (xl) checkPv(xl, options.config!);
+  const usesBootloader = xl?.some((s) => s.key === 'bootloader') ?? false;
+  if (process.getuid?.() !== 0) throw new DomuError('ENVIRONMENT', 'boot-test needs root (loop devices and mounts to read the image)');
+
+  const cleanup = new CleanupStack();
+  const started = Date.now();
+  try {
+    const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'domu-boot-'));
+    cleanup.push(`remove ${work}`, () => fsp.rm(work, { recursive: true, force: true }));
+
+    // what the image holds: kernel and initrd (unless given), hostname, fstab root
+    let guest: GuestFiles;
+    const needKernel = !givenKernel && !usesBootloader;
+    if (img.format === 'qcow2') {
+      if (needKernel || !options.hostname) throw new DomuError('BAD_INPUT', `${options.image} is a qcow2 image, which boot-test cannot read: give --kernel, --initrd and --hostname`);
+      guest = { kernel: givenKernel ?? '', kernelVersion: '' };
+    } else {
+      progress('reading the guest image (read-only)');
+      guest = await readGuestFiles(img.path, work, cleanup, { kernel: needKernel });
+    }
+    if (givenKernel) {
+      guest.kernel = givenKernel;
+      guest.kernelVersion = '';
+      if (givenInitrd) guest.initrd = givenInitrd;
+      else delete guest.initrd;
+    }
+    const hostname = options.hostname ?? guest.hostname;
+    if (!hostname) throw new DomuError('BAD_INPUT', `${options.image} has no /etc/hostname: give --hostname with the name its login prompt must show`);
+    const name = NAME_RE.test(hostname) ? hostname : 'domu-forge-guest';
+
+    const logDir = path.resolve(options.logDir ?? path.join('/var/tmp/domu-forge-boot', `${name}-${mode}-${stamp()}`));
+    await fsp.mkdir(logDir, { recursive: true });
+    const consoleLog = path.join(logDir, 'guest-console.log');
+    await fsp.rm(consoleLog, { force: true });
+
+    const criterion: BootCriterion = { hostname, virtualization: mode === 'xen' ? ['xen'] : ['qemu', 'kvm'] };
+    const criterionText = `the guest's login prompt shows "${hostname.split('.')[0]} login:" and its init reports "Detected virtualization ${criterion.virtualization.join('" or "')}"`;
+    const kernelInfo: BootTestResult['kernel'] = { source: givenKernel ? 'given' : 'image' };
+    if (guest.kernelVersion) kernelInfo.version = guest.kernelVersion;
+
+    let qemuArgs: string[];
+    let dom0Log: string | undefined;
+    let dom0: Dom0 | undefined;
+    let guestConfig: string | undefined;
+    let dropped: string[] | undefined;
+    let timeout: number;
+
+    if (mode === 'plain') {
+      const bus = options.diskBus ?? 'virtio';
+      const root = options.root ?? (guest.fstabRoot && /^(UUID|LABEL|PARTUUID)=/.test(guest.fstabRoot) ? guest.fstabRoot : bus === 'ide' ? '/dev/sda' : '/dev/vda');
+      const cmdline = `root=${root} ro console=ttyS0${options.append ? ` ${options.append}` : ''}`;
+      kernelInfo.cmdline = cmdline;
+      qemuArgs = plainQemuArgs({
+        kernel: guest.kernel,
+        initrd: guest.initrd,
+        append: cmdline,
+        disk: { file: img.path, format: img.format, bus },
+        memoryMiB: options.memory ?? 1024,
+        vcpus: options.vcpus ?? 1,
+        consoleLog,
+      });
+      timeout = options.timeoutSeconds ?? 600;
+    } else {
+      progress('preparing the Xen Dom0 (built once, then cached)');
+      dom0 = await ensureDom0({
+        cacheDir: options.cacheDir,
+        mirror: options.mirror,
+        securityMirror: options.securityMirror,
+        signal: options.signal,
+        onProgress: progress,
+      });
+      if (options.signal?.aborted) throw new DomuError('INTERRUPTED', 'boot-test was interrupted');
+      const job = await makeXenJob({ xl, configFile: options.config, image: img, guest, hostname: name, options, work, usesBootloader });
+      guestConfig = job.config;
+      dropped = job.dropped;
+      kernelInfo.cmdline = job.cmdline;
+      dom0Log = path.join(logDir, 'dom0-console.log');
+      await fsp.rm(dom0Log, { force: true });
+      qemuArgs = xenQemuArgs({
+        xen: dom0.xen,
+        xenArgs: `console=com1 com1=115200,8n1 dom0_mem=${DOM0_MEMORY_MIB}M,max:${DOM0_MEMORY_MIB}M dom0_max_vcpus=1 smep=0 smap=0 noreboot`,
+        dom0Kernel: dom0.kernel,
+        dom0Args: 'root=/dev/vda ro console=hvc0',
+        dom0Initrd: dom0.initrd,
+        disks: [{ file: dom0.image }, { file: job.jobImage }, ...job.disks],
+        memoryMiB: DOM0_MEMORY_MIB + job.memoryMiB + 256,
+        vcpus: 2,
+        dom0Log,
+        guestLog: consoleLog,
+      });
+      await fsp.writeFile(path.join(logDir, 'guest.cfg'), job.config);
+      timeout = options.timeoutSeconds ?? 900;
+    }
+
+    progress(`starting qemu (${mode})`);
+    const bootStart = Date.now();
+    const qemu = startQemu(qemuArgs, cleanup);
+    let qemuExit: { status: number | null; signal: NodeJS.Signals | null; stderr: string } | undefined;
+    void qemu.exited.then((x) => {
+      qemuExit = x;
+    });
+    const follower = new ConsoleFollower(consoleLog);
+    const dom0Follower = dom0Log ? new ConsoleFollower(dom0Log) : undefined;
+    let verdict: ConsoleVerdict;
+    for (;;) {
+      await sleep(500, options.signal);
+      if (options.signal?.aborted) throw new DomuError('INTERRUPTED', 'boot-test was interrupted');
+      const exitedNow = qemuExit;
+      verdict = judgeConsole(await follower.poll(), criterion);
+      if (verdict.state !== 'pending') break;
+      if (dom0Follower) {
+        const why = judgeDom0(await dom0Follower.poll());
+        if (why) {
+          verdict = { ...verdict, state: 'fail', reason: why };
+          break;
+        }
+      }
+      if (exitedNow) {
+        const why = exitedNow.stderr.trim() ? `: ${oneLine(exitedNow.stderr).slice(0, 300)}` : '';
+        verdict = { ...verdict, state: 'fail', reason: `qemu exited (${exitedNow.signal ?? `status ${exitedNow.status}`}) before the guest came up${why}` };
+        break;
+      }
+      const elapsed = (Date.now() - bootStart) / 1000;
+      if (elapsed > timeout) {
+        verdict = { ...verdict, state: 'fail', reason: `no pass within ${timeout}s: still ${verdict.reason}` };
+        break;
+      }
+      progress(`${mode} boot ${elapsed.toFixed(0)}s: ${verdict.reason}`);
+    }
+    const seconds = (Date.now() - bootStart) / 1000;
+    await qemu.stop();
+
+    const result: BootTestResult = {
+      passed: verdict.state === 'pass',
+      mode,
+      image: img.path,
+      hostname,
+      criterion: criterionText,
+      reason: verdict.reason,
+      seconds: Math.round(seconds * 10) / 10,
+      consoleLog,
+      prompts: verdict.prompts,
+      virtualization: verdict.virtualization,
+      kernel: kernelInfo,
+      qemuArgs,
+    };
+    if (dom0Log) result.dom0Log = dom0Log;
+    if (dom0) result.dom0 = { key: dom0.key, dir: dom0.dir, built: dom0.built, buildSeconds: dom0.buildSeconds, versions: dom0.versions };
+    if (guestConfig !== undefined) result.guestConfig = guestConfig;
+    if (dropped) result.dropped = dropped;
+    if (!result.passed) {
+      result.tail = lastLines(follower.text(), 15);
+      if (dom0Follower && result.tail.length === 0) result.tail = lastLines(dom0Follower.text(), 15);
+    }
+    void started;
+    return result;
+  } finally {
+    const failures = await cleanup.runAll();
+    if (failures.length > 0) progress(`cleanup: ${failures.join('; ')}`);
+  }
+}
+
+/** Throw BOOT_FAILED for a failed result (for pipelines that stop on failure). */
+export function assertBooted(result: BootTestResult): void {
+  if (!result.passed) {
+    throw new DomuError('BOOT_FAILED', `boot test (${result.mode}) failed: ${result.reason}`, { hint: `console log: ${result.consoleLog}` });
+  }
+}
+
+/** Fatal events on the Xen/Dom0 console: a Xen panic, a Dom0 panic, the runner's FAIL/GONE lines. */
+export function judgeDom0(raw: string): string | undefined {
+  const text = raw.replace(/\r/g, '');
+  const panic = /Panic on CPU \d+:\n(?:\(XEN\) )?([^\n]*)/.exec(text);
+  if (panic) return `Xen panicked: ${panic[1]!.replace(/^\(XEN\)\s*/, '').trim()}`;
+  const kp = /Kernel panic - not syncing[^\n]*/.exec(text);
+  if (kp) return `the Dom0 kernel panicked: ${kp[0]}`;
+  const m = new RegExp(`${DOM0_MARKER} (FAIL|GONE) ([^\\n]*)`).exec(text);
+  if (m) return m[1] === 'FAIL' ? `the Dom0 could not start the guest: ${m[2]!.trim()}` : `the guest domain ended before it came up: ${m[2]!.trim()}`;
+  return undefined;
+}
+
+function checkPv(xl: ReturnType<typeof parseXlConfig>, file: string): void {
+  const type = xl.find((s) => s.key === 'type')?.value ?? xl.find((s) => s.key === 'builder')?.value;
+  if (type !== undefined && type !== 'pv' && type !== 'linux' && type !== 'generic') {
+    throw new DomuError('ENVIRONMENT', `${file}: a ${String(type)} guest needs hardware virtualization, which Xen under emulated qemu lacks; boot-test --xen runs PV guests only`);
+  }
+}
+
+interface XenJob {
+  jobImage: string;
+  disks: QemuDisk[];
+  config: string;
+  cmdline: string;
+  memoryMiB: number;
+  dropped: string[];
+}
+
+/** Settings of the guest config carried over as they are; the rest is rewritten or dropped. */
+const KEPT = new Set(['name', 'memory', 'maxmem', 'vcpus', 'maxvcpus', 'on_poweroff', 'on_reboot', 'on_crash', 'on_watchdog', 'type', 'bootloader_args', 'extra', 'root', 'cmdline']);
+
+/**
+ * The per-run job disk (ext2, label DFJOB) the Dom0 reads: job.env, guest.cfg and the guest
+ * kernel. Disks of the config are re-pointed at the Dom0's virtio disks (vdc, vdd, ...).
+ */
+async function makeXenJob(a: {
+  xl?: ReturnType<typeof parseXlConfig>;
+  configFile?: string;
+  image: { path: string; format: 'raw' | 'qcow2' };
+  guest: GuestFiles;
+  hostname: string;
+  options: BootTestOptions;
+  work: string;
+  usesBootloader: boolean;
+}): Promise<XenJob> {
+  const jobDir = path.join(a.work, 'job');
+  await fsp.mkdir(jobDir);
+  const settings: { key: string; value: XlValue }[] = [];
+  const dropped: string[] = [];
+  const disks: QemuDisk[] = [];
+  const dom0Dev = (i: number) => `/dev/vd${String.fromCharCode('c'.charCodeAt(0) + i)}`;
+  let name = a.hostname;
+  let memory = a.options.memory ?? 512;
+  let cmdlineKey = 'extra';
+  let cmdline: string;
+
+  if (a.xl) {
+    const get = (k: string) => a.xl!.find((s) => s.key === k)?.value;
+    const n = get('name');
+    if (typeof n !== 'string' || !NAME_RE.test(n)) throw new DomuError('BAD_INPUT', `${a.configFile}: name must be a plain domain name, not ${JSON.stringify(n)}`);
+    name = n;
+    const mem = get('memory');
+    if (a.options.memory === undefined && typeof mem === 'number') memory = mem;
+    for (const s of a.xl) {
+      if (s.key === 'memory' || s.key === 'extra' || s.key === 'root' || s.key === 'cmdline' || s.key === 'vcpus' || s.key === 'name') continue;
+      if (KEPT.has(s.key)) settings.push({ key: s.key, value: s.value });
+      else if (s.key === 'bootloader') settings.push({ key: s.key, value: s.value });
+      else if (!['disk', 'kernel', 'ramdisk'].includes(s.key)) dropped.push(s.key);
+    }
+    const vcpus = a.options.vcpus ?? get('vcpus');
+    if (vcpus !== undefined) settings.push({ key: 'vcpus', value: vcpus });
+    const diskList = get('disk');
+    if (!Array.isArray(diskList) || diskList.length === 0) throw new DomuError('BAD_INPUT', `${a.configFile}: no disk = [ ... ] list`);
+    const rewritten: string[] = [];
+    let found = false;
+    for (const spec of diskList) {
+      if (typeof spec !== 'string') throw new DomuError('BAD_INPUT', `${a.configFile}: disk entries must be strings`);
+      const d = parseXlDisk(spec);
+      if (!d.target) {
+        dropped.push(`disk ${d.vdev} (no target)`);
+        continue;
+      }
+      let real: string | undefined;
+      try {
+        real = realpathSync(d.target);
+      } catch {
+        real = undefined;
+      }
+      if (real === a.image.path) {
+        found = true;
+        disks.push({ file: a.image.path, format: a.image.format });
+      } else if (real !== undefined) {
+        // another disk of the guest (swap, data): attached too, through a snapshot as well
+        const head = Buffer.alloc(4);
+        const fh = await fsp.open(real, 'r');
+        await fh.read(head, 0, 4, 0).finally(() => fh.close());
+        disks.push({ file: real, format: isQcow2(head) ? 'qcow2' : 'raw' });
+      } else {
+        dropped.push(`disk ${d.vdev} (${d.target} does not exist here)`);
+        continue;
+      }
+      rewritten.push(renderXlDisk({ target: dom0Dev(disks.length - 1), vdev: d.vdev, access: d.access }));
+    }
+    if (!found) throw new DomuError('BAD_INPUT', `${a.configFile}: no disk names the image ${a.image.path}`);
+    settings.push({ key: 'disk', value: rewritten });
+    const extra = get('extra') ?? get('cmdline');
+    cmdlineKey = get('cmdline') !== undefined ? 'cmdline' : 'extra';
+    const root = get('root');
+    cmdline = [typeof root === 'string' ? `root=${root}` : '', typeof extra === 'string' ? extra : ''].filter(Boolean).join(' ');
+    if (!/\bconsole=/.test(cmdline)) cmdline += ' console=hvc0';
+  } else {
+    const vdevMatch = /^\/dev\/(xvd[a-z]+[0-9]*)$/.exec(a.guest.fstabRoot ?? '');
+    const vdev = vdevMatch ? vdevMatch[1]! : 'xvda';
+    const root = a.guest.fstabRoot && /^(UUID|LABEL|PARTUUID)=/.test(a.guest.fstabRoot) ? a.guest.fstabRoot : `/dev/${vdev}`;
+    settings.push({ key: 'vcpus', value: a.options.vcpus ?? 1 });
+    disks.push({ file: a.image.path, format: a.image.format });
+    settings.push({ key: 'disk', value: [renderXlDisk({ target: dom0Dev(0), vdev, access: 'rw' })] });
+    cmdline = `root=${root} ro console=hvc0`;
+  }
+  // systemd's "Detected virtualization" line is info level: with `quiet` the console would not show it
+  if (/(^|\s)quiet(\s|$)/.test(cmdline)) cmdline += ' loglevel=7';
+  if (a.options.append) cmdline += ` ${a.options.append}`;
+  cmdline = cmdline.trim();
+  settings.unshift({ key: 'name', value: name }, { key: 'memory', value: memory });
+  settings.push({ key: cmdlineKey, value: cmdline });
+  if (!a.usesBootloader) {
+    await fsp.copyFile(a.guest.kernel, path.join(jobDir, 'vmlinuz'));
+    settings.push({ key: 'kernel', value: `${JOB_MOUNT}/vmlinuz` });
+    if (a.guest.initrd) {
+      await fsp.copyFile(a.guest.initrd, path.join(jobDir, 'initrd.img'));
+      settings.push({ key: 'ramdisk', value: `${JOB_MOUNT}/initrd.img` });
+    }
+  }
+  const config = `# written by domu-forge boot-test for the Dom0 under emulated Xen\n${renderXlSettings(settings)}`;
+  await fsp.writeFile(path.join(jobDir, 'guest.cfg'), config);
+  await fsp.writeFile(path.join(jobDir, 'job.env'), `GUEST_NAME='${name}'\n`);
+  const jobImage = path.join(a.work, 'job.img');
+  const bytes = (await fsp.readdir(jobDir)).length * 4096 + (await dirBytes(jobDir));
+  await runTool('mke2fs', ['-q', '-F', '-t', 'ext2', '-L', JOB_DISK_LABEL, '-d', jobDir, jobImage, `${Math.ceil(bytes / (1 << 20)) + 16}M`]);
+  return { jobImage, disks, config, cmdline, memoryMiB: memory, dropped };
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let n = 0;
+  for (const f of await fsp.readdir(dir)) n += (await fsp.stat(path.join(dir, f))).size;
+  return n;
+}
