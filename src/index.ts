@@ -21,3 +21,4 @@ export { validateDomain, assertValidDomain, type DomainProblem } from './xen/val
 export { renderXlConfig, renderXmConfig, type ConfigFormat } from './xen/render.js';
 export { writeDomainConfig, configPath, type WriteConfigOptions, type WriteConfigResult } from './xen/write.js';
 export { domainFromOptions, readDomainFile, parseMiB, type DomainOptions } from './xen/options.js';
+export { installDistribution, estimateInstallBytes, DEFAULT_CACHE_DIR, PackageCache, type InstallOptions, type DebianInstallOptions, type RpmInstallOptions, type InstallResult, type InstallProgress } from './install/index.js';

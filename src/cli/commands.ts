@@ -9,6 +9,7 @@ import { register as registerBuild } from './build.js';
 import { register as registerList } from './list.js';
 import { register as registerDelete } from './delete.js';
 import { register as registerImportDisk } from './import-disk.js';
+import { register as registerInstall } from './install.js';
 import { register as registerTar } from './tar.js';
 import { register as registerBootTest } from './boot-test.js';
 
@@ -21,6 +22,7 @@ export function registerCommands(program: Command): void {
   registerList(program);
   registerDelete(program);
   registerImportDisk(program);
+  registerInstall(program);
   registerTar(program);
   registerBootTest(program);
 }
