@@ -25,15 +25,21 @@ export function updateHosts(text: string, oldName: string | undefined, fqdn: str
     oldNames.add(oldName.split('.')[0]!);
   }
   const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
-  const out = lines.map((l) => {
+  const out: string[] = [];
+  for (const l of lines) {
     const m = /^(\s*)(\S+)(\s+)([^#]*?)(\s*#.*)?$/.exec(l);
-    if (!m || l.trim().startsWith('#')) return l;
-    const hosts = m[4]!.split(/\s+/).filter(Boolean);
-    if (!hosts.some((h) => oldNames.has(h))) return l;
+    const hosts = m ? m[4]!.split(/\s+/).filter(Boolean) : [];
+    if (!m || l.trim().startsWith('#') || !hosts.some((h) => oldNames.has(h))) {
+      out.push(l);
+      continue;
+    }
     const kept = hosts.filter((h) => !oldNames.has(h));
-    const merged = [...names.filter((n) => !kept.includes(n)), ...kept];
-    return `${m[1]}${m[2]}${m[3]}${merged.join(' ')}${m[5] ?? ''}`;
-  });
+    // a loopback line names this machine: it takes the new name; another address was the old
+    // host's own and only loses the old name
+    const loopback = /^127\./.test(m[2]!) && ip === undefined;
+    const merged = loopback ? [...names.filter((n) => !kept.includes(n)), ...kept] : kept;
+    if (merged.length > 0) out.push(`${m[1]}${m[2]}${m[3]}${merged.join(' ')}${m[5] ?? ''}`);
+  }
   const target = ip ?? '127.0.1.1';
   const has = out.some((l) => {
     const w = l.replace(/#.*/, '').trim().split(/\s+/);
