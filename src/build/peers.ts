@@ -1,5 +1,4 @@
-// Loading the stage modules that other parts of the tree provide (install, fixups, xen config, tar
-// in, boot test) by path at run time, with the slice of their interface the pipeline uses. A build
+// Loading the stage modules that other parts of the tree provide (install, boot test) by path at run time, with the slice of their interface the pipeline uses. A build
 // whose spec does not need a module never loads it; one that does and finds it missing gets a
 // clear error naming the module.
 
@@ -18,45 +17,9 @@ export async function loadPeer<T>(rel: string, what: string): Promise<T> {
   }
 }
 
-/** The part of src/xen the pipeline uses. */
-export interface XenModule {
-  domainFromOptions(o: Record<string, unknown>): XenDomainLike;
-  writeDomainConfig(domain: XenDomainLike, options: { output?: string; force?: boolean; dryRun?: boolean }): Promise<{ path: string; status: string; text: string }>;
-}
-
-export interface XenDomainLike {
-  name: string;
-  disks: Array<{ target: string; vdev: string; format?: string; backend: string }>;
-  vifs: Array<{ mac?: string; ip?: string }>;
-  [k: string]: unknown;
-}
-
 /** The part of src/install the pipeline uses. */
 export interface InstallModule {
   installDistribution(o: Record<string, unknown>): Promise<{ tool: string; packages: number; seconds: number; release: string; logFile: string; warnings: string[] }>;
-}
-
-/** The part of src/fixup the pipeline uses: its stages, run one by one on one shared context. */
-export interface FixupModule {
-  FIXUP_STAGES: ReadonlyArray<{ id: string; description: string; run(ctx: unknown): Promise<FixupStageResult> }>;
-  createFixupContext(root: string, options: Record<string, unknown>): Promise<{ domain: XenDomainLike } & Record<string, unknown>>;
-}
-
-export interface FixupContextModule {
-  consoleOf(ctx: unknown): string;
-}
-
-export interface FixupStageResult {
-  id: string;
-  status: 'changed' | 'unchanged' | 'skipped';
-  reason?: string;
-  actions: unknown[];
-  notes: string[];
-}
-
-/** The part of src/targets/tar-in.ts the pipeline uses. */
-export interface TarInModule {
-  extractTarball(o: Record<string, unknown>): Promise<unknown>;
 }
 
 /** The part of src/boot the pipeline uses. */

@@ -4,8 +4,10 @@
 // every undo step; on error or signal it unwinds them all.
 
 import { spawn } from 'node:child_process';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { mkdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { release as osRelease } from 'node:os';
 import { CleanupStack } from './cleanup.js';
 import { DomuError, isDomuError, oneLine } from '../errors.js';
 import { runTool } from '../exec.js';
@@ -15,7 +17,14 @@ import { openTarget, type OpenedTarget, type TargetSpec, type TargetSummary } fr
 import { verifyTree, type VerifyResult } from '../verify/index.js';
 import { readTree } from '../verify/tree.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
-import { loadPeer, type BootModule, type FixupContextModule, type FixupModule, type FixupStageResult, type InstallModule, type TarInModule, type XenDomainLike, type XenModule } from './peers.js';
+import { loadPeer, type BootModule, type InstallModule } from './peers.js';
+import { FIXUP_STAGES, createFixupContext, type FixupContext, type FixupOptions, type FixupStage, type StageResult } from '../fixup/index.js';
+import { consoleOf } from '../fixup/context.js';
+import { domainFromOptions, type DomainOptions } from '../xen/options.js';
+import { writeDomainConfig } from '../xen/write.js';
+import type { XenDomain } from '../xen/domain.js';
+import { extractTarball } from '../targets/tar-in.js';
+import type { TarSummary } from '../targets/tar-common.js';
 import { findGuest, recordGuest } from './inventory.js';
 import { openFromBase } from './from-base.js';
 import { installPackages } from './packages.js';
@@ -31,16 +40,16 @@ export interface BuildContext {
   target?: OpenedTarget;
   /** The guest root being written: the target's mount point, staging tree or directory. */
   root?: string;
-  domain?: XenDomainLike;
+  domain?: XenDomain;
   swapPath?: string;
   /** src/fixup's shared context, made by the first fixup stage. */
-  fixup?: Record<string, unknown>;
+  fixup?: FixupContext;
   results: {
     clone?: CloneSummary;
     install?: unknown;
-    extract?: unknown;
+    extract?: TarSummary;
     verify?: Omit<VerifyResult, 'differences'> & { differences: VerifyResult['differences'] };
-    fixups?: FixupStageResult[];
+    fixups?: StageResult[];
     config?: { path: string; status: string };
     target?: TargetSummary;
     bootTest?: unknown;
@@ -128,11 +137,37 @@ export function swapPathOf(spec: BuildSpec): string | undefined {
   return join(dirname(t.path), base === 'disk.img' ? 'swap.img' : `${base.replace(/\.(img|raw|qcow2|vmdk)$/, '')}-swap.img`);
 }
 
+function globEscape(p: string): string {
+  return p.replace(/[*?[\\]/g, (c) => `\\${c}`);
+}
+
+/**
+ * Exclusion patterns for what the build itself writes inside the clone source (the image file and
+ * its half-made siblings, the swap file, the tarball, the config), so a clone of / never copies
+ * the disk it is writing.
+ */
+export function ownPathExcludes(spec: BuildSpec): string[] {
+  const src = spec.source;
+  if (src.kind !== 'clone') return [];
+  const out: string[] = [];
+  const t = spec.target;
+  const files = [t.kind === 'image' || t.kind === 'tar' ? t.path : undefined, swapPathOf(spec), spec.domain.config];
+  for (const f of files) {
+    if (!f) continue;
+    const rel = relative(resolve(src.root), resolve(f));
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) continue;
+    out.push(`/${globEscape(rel)}`);
+    const dir = dirname(rel);
+    out.push(`/${dir === '.' ? '' : `${globEscape(dir)}/`}.${globEscape(basename(rel))}.*`);
+  }
+  return out;
+}
+
 /** Disk usage and entry count of a clone source under its excludes: sizes an image given no size. */
 async function cloneUsage(spec: BuildSpec): Promise<{ bytes: number; inodes: number }> {
   if (spec.source.kind !== 'clone') return { bytes: 0, inodes: 0 };
   const s = spec.source;
-  const tree = await readTree(s.root, { excludes: new ExcludeSet([...(s.defaultExcludes ? DEFAULT_EXCLUDES : []), ...s.exclude]), oneFileSystem: s.oneFileSystem });
+  const tree = await readTree(s.root, { excludes: new ExcludeSet([...(s.defaultExcludes ? DEFAULT_EXCLUDES : []), ...s.exclude, ...ownPathExcludes(spec)]), oneFileSystem: s.oneFileSystem });
   let bytes = 0;
   for (const e of tree.entries.values()) bytes += e.kind === 'file' ? Math.ceil(Number(e.size) / 4096) * 4096 : 4096;
   return { bytes, inodes: tree.entries.size };
@@ -146,13 +181,21 @@ function stage(id: string, title: string, run: Stage['run'], skipReason?: Stage[
   return s;
 }
 
+/** The kernel and initrd a spec names; "dom0" means the running Dom0's own, as the seed's duncan boots. */
+export function kernelOf(spec: BuildSpec): { kernel?: string; initrd?: string; fromDom0: boolean } {
+  const k = spec.domain.kernel;
+  if (k !== 'dom0') return { ...(k ? { kernel: k } : {}), ...(spec.domain.initrd ? { initrd: spec.domain.initrd } : {}), fromDom0: false };
+  const release = osRelease();
+  const initrd = spec.domain.initrd ?? (existsSync(`/boot/initrd.img-${release}`) ? `/boot/initrd.img-${release}` : undefined);
+  return { kernel: `/boot/vmlinuz-${release}`, ...(initrd ? { initrd } : {}), fromDom0: true };
+}
+
 /** The xl domain model for a spec (src/xen's domainFromOptions with our disk paths). */
-export async function domainOf(spec: BuildSpec): Promise<XenDomainLike> {
-  const xen = await loadPeer<XenModule>('../xen/options.js', 'the Xen domain model (src/xen)');
+export function domainOf(spec: BuildSpec): XenDomain {
   const disk = diskPathOf(spec);
   const swap = swapPathOf(spec);
   const n = spec.domain.network;
-  const opts: Record<string, unknown> = {
+  const opts: DomainOptions = {
     hostname: spec.name,
     type: spec.domain.type,
     memory: spec.domain.memory,
@@ -162,8 +205,8 @@ export async function domainOf(spec: BuildSpec): Promise<XenDomainLike> {
     imageDev: disk ?? `/srv/xen/domains/${spec.name}/disk.img`,
     dhcp: n.dhcp,
     ...(swap ? { swapDev: swap, swap: '1' } : {}),
-    ...(spec.domain.kernel ? { kernel: spec.domain.kernel } : {}),
-    ...(spec.domain.initrd ? { initrd: spec.domain.initrd } : {}),
+    ...(kernelOf(spec).kernel ? { kernel: kernelOf(spec).kernel! } : {}),
+    ...(kernelOf(spec).initrd ? { initrd: kernelOf(spec).initrd! } : {}),
     ...(spec.domain.extra ? { extra: spec.domain.extra } : {}),
     ...(n.ip ? { ip: n.ip } : {}),
     ...(n.netmask ? { netmask: n.netmask } : {}),
@@ -172,31 +215,30 @@ export async function domainOf(spec: BuildSpec): Promise<XenDomainLike> {
     ...(n.bridge ? { bridge: n.bridge } : {}),
     ...(n.nameservers.length ? { nameservers: n.nameservers } : {}),
   };
-  const domain = xen.domainFromOptions(opts);
+  const domain = domainFromOptions(opts);
   domain.name = spec.name;
-  if (spec.target.kind === 'image' && spec.target.format !== 'raw' && domain.disks[0]) domain.disks[0].format = spec.target.format;
+  if (spec.target.kind === 'image' && spec.target.format === 'qcow2' && domain.disks[0]) domain.disks[0].format = 'qcow2';
   return domain;
 }
 
 const noDisk = (spec: BuildSpec) => (diskPathOf(spec) === undefined ? `a ${spec.target.kind} target has no disk to configure or boot` : undefined);
 
 /** The fixup options (src/fixup's FixupOptions) for a spec. */
-function fixupOptionsOf(spec: BuildSpec, domain: XenDomainLike | undefined): Record<string, unknown> {
+function fixupOptionsOf(spec: BuildSpec, domain: XenDomain | undefined): FixupOptions {
   const src = spec.source;
   const excluded = src.kind === 'clone' ? [...(src.defaultExcludes ? DEFAULT_EXCLUDES : []), ...src.exclude.filter((p) => p.startsWith('/') && !/[*?[]/.test(p))] : [];
-  return { ...spec.fixups.options, hostname: spec.hostname, ...(domain ? { domain } : {}), ...(excluded.length ? { excluded } : {}) };
+  return { ...(spec.fixups.options as FixupOptions), hostname: spec.hostname, ...(domain ? { domain } : {}), ...(excluded.length ? { excluded } : {}) };
 }
 
 /** The fixup stages (ids fixup/NAME), from src/fixup when it is part of this build. */
-export async function fixupStages(): Promise<Array<{ id: string; description: string; run(ctx: unknown): Promise<FixupStageResult> }>> {
-  const fx = await loadPeer<FixupModule>('../fixup/index.js', 'the fixups (src/fixup)');
-  return [...fx.FIXUP_STAGES];
+export function fixupStages(): readonly FixupStage[] {
+  return FIXUP_STAGES;
 }
 
 /** The stages for a spec, in order, with the fixup stages loaded. */
 export async function planStages(spec: BuildSpec): Promise<Stage[]> {
   const wanted = (id: string) => (spec.fixups.only.length === 0 || spec.fixups.only.some((o) => id === o || id === `fixup/${o}`)) && !spec.fixups.skip.some((o) => id === o || id === `fixup/${o}`);
-  const all = await fixupStages();
+  const all = fixupStages();
   for (const [field, list] of [['only', spec.fixups.only], ['skip', spec.fixups.skip]] as const) {
     for (const id of list) {
       if (!all.some((f) => f.id === id || f.id === `fixup/${id}`)) {
@@ -208,7 +250,7 @@ export async function planStages(spec: BuildSpec): Promise<Stage[]> {
 }
 
 /** The stages for a spec, in order. */
-export function buildStages(spec: BuildSpec, fixups: ReadonlyArray<{ id: string; description: string; run(ctx: unknown): Promise<FixupStageResult> }> = []): Stage[] {
+export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = []): Stage[] {
   const src = spec.source;
   const stages: Stage[] = [
     stage('target/open', 'make and mount the target (image file, LVM volume, directory or tarball staging tree)', async (ctx) => {
@@ -248,7 +290,7 @@ export function buildStages(spec: BuildSpec, fixups: ReadonlyArray<{ id: string;
       const summary = await cloneTree({
         source: src.root,
         target: ctx.root!,
-        excludes: src.exclude,
+        excludes: [...src.exclude, ...ownPathExcludes(spec)],
         defaultExcludes: src.defaultExcludes,
         oneFileSystem: src.oneFileSystem,
         signal: ctx.signal,
@@ -276,16 +318,15 @@ export function buildStages(spec: BuildSpec, fixups: ReadonlyArray<{ id: string;
     }, (s) => (s.source.kind === 'install' ? undefined : `the source is not an install`)),
     stage('source/extract', 'extract the rootfs tarball into the target (extractTarball)', async (ctx) => {
       if (src.kind !== 'tarball') return;
-      const tarIn = await loadPeer<TarInModule>('../targets/tar-in.js', 'the tarball reader (src/targets/tar-in.ts)');
-      ctx.results.extract = await tarIn.extractTarball({ file: src.file, root: ctx.root!, target: ctx.root!, trusted: src.trusted, signal: ctx.signal });
-      return `extracted ${src.file}`;
+      ctx.results.extract = await extractTarball(src.file, ctx.root!, { trusted: src.trusted, signal: ctx.signal });
+      return `extracted ${ctx.results.extract.entries} entries from ${src.file}`;
     }, (s) => (s.source.kind === 'tarball' ? undefined : 'the source is not a tarball')),
     stage('verify', 'compare the clone with its source, every attribute (verifyTree)', async (ctx) => {
       if (src.kind !== 'clone') return;
       const r = await verifyTree({
         source: src.root,
         target: ctx.root!,
-        excludes: src.exclude,
+        excludes: [...src.exclude, ...ownPathExcludes(spec)],
         defaultExcludes: src.defaultExcludes,
         oneFileSystem: src.oneFileSystem,
         // clone keeps mtimes to the microsecond (Node's utimes), so compare at that precision
@@ -307,15 +348,19 @@ export function buildStages(spec: BuildSpec, fixups: ReadonlyArray<{ id: string;
     }, (s) => (s.packages.length > 0 ? undefined : 'no extra packages')),
     ...fixups.map((f) =>
       stage(f.id, f.description, async (ctx) => {
-        const fx = await loadPeer<FixupModule>('../fixup/index.js', 'the fixups (src/fixup)');
         if (!ctx.fixup) {
-          ctx.domain ??= noDisk(spec) ? undefined : await domainOf(spec);
-          ctx.fixup = await fx.createFixupContext(ctx.root!, fixupOptionsOf(spec, ctx.domain));
+          ctx.domain ??= noDisk(spec) ? undefined : domainOf(spec);
+          ctx.fixup = await createFixupContext(ctx.root!, fixupOptionsOf(spec, ctx.domain));
+        }
+        const k = kernelOf(spec);
+        if (f.id === 'fixup/kernel-modules' && k.fromDom0 && !existsSync(`/lib/modules/${osRelease()}`)) {
+          // A Dom0 that does not run from its own /boot (a container, a cloud VM) has no modules to give.
+          ctx.log(`warning: the Dom0's running kernel ${osRelease()} has no /lib/modules here; no modules copied`);
+          return `not done: /lib/modules/${osRelease()} does not exist on this Dom0`;
         }
         const r = await f.run(ctx.fixup);
         // The fixups settle the console from the guest's kernel; the config must say the same.
-        const cx = await loadPeer<FixupContextModule>('../fixup/context.js', 'the fixups (src/fixup)');
-        if (ctx.domain) ctx.domain = { ...ctx.domain, console: cx.consoleOf(ctx.fixup) };
+        if (ctx.domain) ctx.domain = { ...ctx.domain, console: consoleOf(ctx.fixup) };
         (ctx.results.fixups ??= []).push(r);
         if (r.status === 'skipped') return `not needed: ${r.reason ?? ''}`;
         return `${r.status}${r.actions.length ? `, ${r.actions.length} change(s)` : ''}${r.notes.length ? `; note: ${r.notes.join('; ')}` : ''}`;
@@ -327,15 +372,6 @@ export function buildStages(spec: BuildSpec, fixups: ReadonlyArray<{ id: string;
         return `ran ${script}`;
       }),
     ),
-    stage('xen/config', 'write the xl domain config (writeDomainConfig)', async (ctx) => {
-      const xen = await loadPeer<XenModule>('../xen/write.js', 'the xl config writer (src/xen)');
-      ctx.domain ??= await domainOf(spec);
-      // A config domu-forge wrote for this guest before is ours to replace; anyone else's is kept.
-      const ours = findGuest(spec.name)?.config === spec.domain.config;
-      const r = await xen.writeDomainConfig(ctx.domain, { output: spec.domain.config, force: ours || (spec.target.kind !== 'dir' && spec.target.kind !== 'tar' && spec.target.force) });
-      ctx.results.config = { path: r.path, status: r.status };
-      return `${r.status} ${r.path}`;
-    }, noDisk),
     stage('target/close', 'sync, unmount, detach, convert (always runs once the target is open)', async (ctx) => {
       if (!ctx.target) return;
       const t = ctx.target;
@@ -344,6 +380,23 @@ export function buildStages(spec: BuildSpec, fixups: ReadonlyArray<{ id: string;
       const s = ctx.results.target;
       return `${s.kind} ${s.path}${s.size ? `, ${(s.size / 2 ** 30).toFixed(2)} GiB` : ''}${s.fileBytes ? `, ${(s.fileBytes / 2 ** 20).toFixed(0)} MiB on disk` : ''}`;
     }, undefined, true, (ctx) => (ctx.target ? undefined : 'no target open')),
+    stage('xen/config', 'write the xl domain config (writeDomainConfig)', async (ctx) => {
+      ctx.domain ??= domainOf(spec);
+      // A config domu-forge wrote for this guest before is ours to replace; anyone else's is kept.
+      const ours = findGuest(spec.name)?.config === spec.domain.config;
+      // A Dom0 without its running kernel in /boot (a container or a cloud VM) still gets the config that
+      // names it, with a warning, rather than no config.
+      const k = kernelOf(spec);
+      const missingDom0Kernel = k.fromDom0 && k.kernel !== undefined && !existsSync(k.kernel);
+      if (missingDom0Kernel) ctx.log(`warning: the Dom0's kernel ${k.kernel} is not in /boot; the config names it anyway`);
+      const r = await writeDomainConfig(ctx.domain, {
+        output: spec.domain.config,
+        force: ours || (spec.target.kind !== 'dir' && spec.target.kind !== 'tar' && spec.target.force),
+        ...(missingDom0Kernel ? { checkPaths: false } : {}),
+      });
+      ctx.results.config = { path: r.path, status: r.status };
+      return `${r.status} ${r.path}${missingDom0Kernel ? ` (warning: ${k.kernel} is missing here)` : ''}`;
+    }, noDisk),
     stage('boot-test', 'boot the finished image and watch its console (bootTest)', async (ctx) => {
       if (!spec.bootTest) return;
       const boot = await loadPeer<BootModule>('../boot/index.js', 'the boot test (src/boot)');
@@ -354,8 +407,8 @@ export function buildStages(spec: BuildSpec, fixups: ReadonlyArray<{ id: string;
         timeout: spec.bootTest.timeout,
         hostname: spec.hostname,
         ...(ctx.results.config ? { config: ctx.results.config.path } : {}),
-        ...(spec.domain.kernel ? { kernel: spec.domain.kernel } : {}),
-        ...(spec.domain.initrd ? { initrd: spec.domain.initrd } : {}),
+        ...(kernelOf(spec).kernel ? { kernel: kernelOf(spec).kernel } : {}),
+        ...(kernelOf(spec).initrd ? { initrd: kernelOf(spec).initrd } : {}),
         cleanup: ctx.cleanup,
         signal: ctx.signal,
       });

@@ -110,10 +110,27 @@ export const SPEC_FLAGS: readonly SpecFlag[] = [
   simple('--kernel <file>', 'kernel', ['domain', 'kernel'], 'Dom0 path of the kernel the guest boots'),
   simple('--initrd <file>', 'initrd', ['domain', 'initrd'], 'Dom0 path of its initrd'),
   simple('--pygrub', 'pygrub', ['domain', 'pygrub'], "boot the guest's own kernel with PyGRUB", () => true),
-  simple('--ip <addr>', 'ip', ['domain', 'network', 'ip'], 'static IPv4 address'),
+  {
+    flags: '--ip <addr>',
+    key: 'ip',
+    description: 'static IPv4 address (replaces the spec\'s dhcp)',
+    apply: (r, v) => {
+      r.set(['domain', 'network', 'ip'], v, '--ip');
+      if (r.get(['domain', 'network', 'dhcp']) !== undefined) r.set(['domain', 'network', 'dhcp'], false, '--ip');
+    },
+  },
   simple('--netmask <mask>', 'netmask', ['domain', 'network', 'netmask'], 'netmask (255.255.255.0 or 24)'),
   simple('--gateway <addr>', 'gateway', ['domain', 'network', 'gateway'], 'default gateway'),
-  simple('--dhcp', 'dhcp', ['domain', 'network', 'dhcp'], 'configure the network with DHCP', () => true),
+  {
+    flags: '--dhcp',
+    key: 'dhcp',
+    description: 'configure the network with DHCP (replaces the spec\'s ip)',
+    apply: (r) => {
+      r.set(['domain', 'network', 'dhcp'], true, '--dhcp');
+      const net = r.get(['domain', 'network']);
+      if (net && typeof net === 'object') delete (net as Record<string, unknown>).ip;
+    },
+  },
   simple('--mac <mac>', 'mac', ['domain', 'network', 'mac'], 'MAC address (default: derived from the name, 00:16:3e:...)'),
   simple('--bridge <br>', 'bridge', ['domain', 'network', 'bridge'], 'the Dom0 bridge for the vif'),
   simple('--config <file>', 'config', ['domain', 'config'], 'where to write the xl config (default /etc/xen/NAME.cfg)'),

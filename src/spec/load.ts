@@ -171,7 +171,7 @@ function readDomain(r: SpecReader, name: string, allowAutoIp: boolean): DomainSe
       else memory = Math.round(bytes / (1 << 20));
     }
   }
-  const kernel = r.str([...P, 'kernel'], { pattern: /^\//, patternText: 'must be an absolute path in the Dom0' });
+  const kernel = r.str([...P, 'kernel'], { pattern: /^(\/|dom0$)/, patternText: 'must be an absolute path in the Dom0, or dom0 (the running kernel)' });
   const initrd = r.str([...P, 'initrd'], { pattern: /^\//, patternText: 'must be an absolute path in the Dom0' });
   const pygrub = r.bool([...P, 'pygrub'], false);
   if (pygrub && kernel) r.issue([...P, 'kernel'], 'give either kernel or pygrub, not both');
@@ -251,6 +251,9 @@ export function readBuildSpec(r: SpecReader, options: { allowAutoIp?: boolean; k
     }
   }
   if (bootTest && target && target.kind !== 'image' && target.kind !== 'lvm') r.issue(['bootTest'], 'needs an image or LVM target (a disk to boot)');
+  if (target && (target.kind === 'image' || target.kind === 'lvm') && domain.type !== 'hvm' && !domain.kernel && !domain.pygrub) {
+    r.issue(['domain'], `a ${domain.type} domain needs kernel (a Dom0 path, or dom0 for the running Dom0's) or pygrub: true`);
+  }
   const theName = name ?? options.defaultName;
   if (r.issues.length > before || !theName || !target || !source) return undefined;
   return {
