@@ -190,7 +190,13 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
       if (g) g.push(d.rel);
       else deferred.set(d.key, [d.rel]);
     }
-    xattrs.add(r.done);
+    // xattrs follow for every name the batch handled; the result lists only the exceptions
+    const names = task.op === 'entries' ? task.rels : task.op === 'link-groups' ? task.groups.map((g) => g[0]!) : task.dirs.map((d) => d.rel);
+    if (r.deferred.length + r.errors.length + r.changed.length === 0) xattrs.add(names);
+    else {
+      const skip = new Set<string>([...r.deferred.map((d) => d.rel), ...r.errors.map((e) => e.path), ...r.changed.filter((c) => c.code === 'VANISHED' || c.code === 'CHANGED_KIND').map((c) => c.path)]);
+      xattrs.add(names.filter((n) => !skip.has(n)));
+    }
     entriesDone += task.op === 'entries' ? task.rels.length - r.deferred.length : task.op === 'link-groups' ? task.groups.reduce((n, g) => n + g.length, 0) : 0;
     progress();
   };

@@ -13,7 +13,7 @@ import {
 } from './types.js';
 
 function newResult(): BatchResult {
-  return { copied: emptyCounts(), unchanged: 0, bytes: 0, done: [], deferred: [], errors: [], changed: [] };
+  return { copied: emptyCounts(), unchanged: 0, bytes: 0, deferred: [], errors: [], changed: [] };
 }
 
 function problem(rel: string, e: unknown): { path: string; code: string; message: string } {
@@ -56,28 +56,24 @@ function copyOne(batch: CopyBatch | LinkGroupBatch, rel: string, out: BatchResul
     }
     if (existingIsSame(dst, st, batch.mode, 'file')) {
       out.unchanged += 1;
-      out.done.push(rel);
       return st;
     }
     const change = copyRegular(src, dst, st, { fresh: batch.mode === 'fresh', umask: batch.umask });
     if (change) out.changed.push({ path: rel, code: change.toUpperCase(), message: `${change} while being copied` });
     out.copied.file += 1;
     out.bytes += Number(st.size);
-    out.done.push(rel);
     return st;
   }
   if (st.isSymbolicLink()) {
     const target = readlinkSync(src, { encoding: 'buffer' });
     if (existingIsSame(dst, st, batch.mode, 'symlink', target)) {
       out.unchanged += 1;
-      out.done.push(rel);
       return st;
     }
     symlinkSync(target, dst);
     if (batch.mode !== 'fresh' || st.uid !== 0n || st.gid !== 0n) lchownSync(dst, Number(st.uid), Number(st.gid));
     lutimesSync(dst, utimeArg(st.atimeNs), utimeArg(st.mtimeNs));
     out.copied.symlink += 1;
-    out.done.push(rel);
     return st;
   }
   // It changed kind since the walk read its directory.
@@ -142,9 +138,8 @@ function applyDirMeta(batch: DirMetaBatch): BatchResult {
       lchownSync(dst, d.uid, d.gid);
       chmodSync(dst, d.mode & 0o7777);
       utimesSync(dst, d.atime, d.mtime);
-      out.done.push(d.rel);
     } catch (e) {
-      out.errors.push(problem(d.rel || '.', e));
+      out.errors.push(problem(d.rel, e));
     }
   }
   return out;

@@ -24,7 +24,7 @@ export class CopyPool {
   readonly maxInFlight: number;
 
   constructor(workers: number, private readonly onResult: (task: WorkerTask, result: BatchResult) => void) {
-    this.pool = new Piscina({ filename: workerFile(), minThreads: workers, maxThreads: workers, idleTimeout: 60_000 });
+    this.pool = new Piscina({ filename: workerFile(), minThreads: workers, maxThreads: workers, idleTimeout: 60_000, recordTiming: false });
     this.maxInFlight = workers * 2;
   }
 

@@ -58,12 +58,12 @@ function copySmall(src: Buffer, dst: Buffer, st: BigIntStats, size: number, ctx:
   const sfd = openSync(src, O_RDONLY | O_NOFOLLOW);
   let got = 0;
   try {
-    // read one byte more than expected, to notice a file that grew
+    // Ask for one byte more than expected, to notice a file that grew. A regular file returns
+    // what it has in one read; only a short read (it shrank, or a special filesystem) reads on.
     for (;;) {
       const n = readSync(sfd, buffer, got, size + 1 - got, null);
-      if (n === 0) break;
       got += n;
-      if (got === size + 1) break;
+      if (n === 0 || got >= size) break;
     }
   } finally {
     closeSync(sfd);

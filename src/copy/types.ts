@@ -63,8 +63,6 @@ export interface BatchResult {
   /** Entries found identical in the target (update mode) and left alone. */
   unchanged: number;
   bytes: number;
-  /** Names done (copied, linked or unchanged) whose xattrs should follow. */
-  done: string[];
   deferred: DeferredLink[];
   errors: EntryProblem[];
   /** Entries that vanished, grew or shrank while being copied. */
