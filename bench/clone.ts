@@ -2,6 +2,7 @@
 // freshly made ext4 on a loop file. Prints median wall times and the engine's ratio to each peer.
 //
 //   npm run bench -- clone [--tree usr|small|PATH] [--cold] [--runs N] [--workers 2,4,8] [--batch 256]
+//                          [--io sync,async:64] [--uv 4,16] [--no-peers]
 //
 // Environment: BENCH_DIR (default /var/tmp/domu-forge-bench) holds the trees and loop files.
 
@@ -9,17 +10,17 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { Bench } from 'tinybench';
-import { dropCaches, makeFreshFs, type FreshFs } from './lib/fresh-fs.js';
+import { benchDir, dropCaches, makeFreshFs, type FreshFs } from './lib/fresh-fs.js';
 import { smallFilesTree, usrTree } from './lib/trees.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(repo, 'dist', 'cli', 'main.js');
 const TAR_META = '--numeric-owner --xattrs --xattrs-include=\'*\' --acls';
 
-interface Args { tree: string; cold: boolean; runs: number; workers: number[]; batch: number[]; peers: boolean; uv: number[] }
+interface Args { tree: string; cold: boolean; runs: number; workers: number[]; batch: number[]; peers: boolean; uv: number[]; io: string[] }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { tree: 'usr', cold: false, runs: 3, workers: [4], batch: [256], peers: true, uv: [4] };
+  const a: Args = { tree: 'usr', cold: false, runs: 3, workers: [4], batch: [256], peers: true, uv: [4], io: ['sync'] };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1] ?? '';
@@ -29,6 +30,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--workers') (a.workers = v.split(',').map(Number)), i++;
     else if (k === '--batch') (a.batch = v.split(',').map(Number)), i++;
     else if (k === '--uv') (a.uv = v.split(',').map(Number)), i++;
+    else if (k === '--io') (a.io = v.split(',')), i++;
     else if (k === '--no-peers') a.peers = false;
   }
   return a;
@@ -67,10 +69,12 @@ export async function benchClone(argv: string[]): Promise<void> {
     }, hooks);
   for (const w of args.workers) {
     for (const b of args.batch) {
-      for (const uv of args.uv) {
-        add(`domu-forge w=${w} b=${b}${args.uv.length > 1 ? ` uv=${uv}` : ''}`,
-          () => `node ${cli} clone --no-default-excludes --quiet --workers ${w} --batch-size ${b} ${src} ${fs!.mountpoint}/t >/dev/null`,
-          { ...process.env, UV_THREADPOOL_SIZE: String(uv), DOMU_FORGE_STATE_DIR: join(dirname(fs?.mountpoint ?? src), 'state') });
+      for (const io of args.io) {
+        for (const uv of io === 'sync' ? [args.uv[0]!] : args.uv) {
+          add(`domu-forge w=${w} b=${b}${io === 'sync' ? '' : ` ${io} uv=${uv}`}`,
+            () => `node ${cli} clone --no-default-excludes --quiet --workers ${w} --batch-size ${b} --io ${io} ${src} ${fs!.mountpoint}/t >/dev/null`,
+            { ...process.env, UV_THREADPOOL_SIZE: String(uv), DOMU_FORGE_STATE_DIR: join(benchDir(), 'state') });
+        }
       }
     }
   }
@@ -87,10 +91,10 @@ export async function benchClone(argv: string[]): Promise<void> {
   };
   const peers = args.peers ? ['tar pipe', 'cp -a', 'rsync'] : [];
   console.log(`\nclone benchmark: tree ${src} (${args.tree}), ${args.cold ? 'cold' : 'warm'} cache, ${args.runs} runs, fresh ext4 each run`);
-  console.log(['tool'.padEnd(28), 'median s'.padStart(9), 'peak RSS'.padStart(10), ...peers.map((p) => `vs ${p}`.padStart(12))].join(' '));
+  console.log(['tool'.padEnd(34), 'median s'.padStart(9), 'peak RSS'.padStart(10), ...peers.map((p) => `vs ${p}`.padStart(12))].join(' '));
   for (const t of bench.tasks) {
     const m = med(t.name) / 1000;
-    const row = [t.name.padEnd(28), m.toFixed(2).padStart(9), `${((peakRss.get(t.name) ?? 0) / 1024).toFixed(0)} MiB`.padStart(10)];
+    const row = [t.name.padEnd(34), m.toFixed(2).padStart(9), `${((peakRss.get(t.name) ?? 0) / 1024).toFixed(0)} MiB`.padStart(10)];
     for (const p of peers) row.push((med(t.name) / med(p)).toFixed(2).padStart(12));
     console.log(row.join(' '));
   }

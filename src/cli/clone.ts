@@ -55,7 +55,15 @@ export function printCloneSummary(s: CloneSummary): void {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
+function parseIo(io: string): number | undefined {
+  if (io === 'sync') return undefined;
+  const m = /^async(?::(\d+))?$/.exec(io);
+  if (!m || (m[1] !== undefined && Number(m[1]) < 1)) throw new DomuError('USAGE', `--io must be sync or async:N, not "${io}"`);
+  return m[1] === undefined ? 64 : Number(m[1]);
+}
+
 interface CloneCliOptions {
+  io: string;
   exclude: string[]; defaultExcludes: boolean; oneFileSystem?: boolean; workers?: number; batchSize: number;
   force?: boolean; json?: boolean; quiet?: boolean;
 }
@@ -71,6 +79,7 @@ export function register(program: Command): void {
     .option('-x, --one-file-system', 'do not enter other mounted filesystems (their mount points are kept, empty)')
     .option('--workers <n>', `worker threads (default ${defaultWorkerCount()} here)`, positiveInt('--workers'))
     .addOption(new Option('--batch-size <n>', 'entries per batch sent to a worker').argParser(positiveInt('--batch-size')).default(256))
+    .addOption(new Option('--io <mode>', 'fs calls inside the workers: sync, or async:N (N in flight on libuv\'s thread pool, sized by UV_THREADPOOL_SIZE); for benchmarking').default('sync'))
     .option('--json', 'print a machine-readable summary on stdout')
     .option('-q, --quiet', 'no progress line');
   addTargetOptions(cmd)
@@ -101,7 +110,7 @@ during the run (listed), 130 interrupted.`)
       };
       const common = {
         source, excludes: opts.exclude, defaultExcludes: opts.defaultExcludes, oneFileSystem: opts.oneFileSystem,
-        workers: opts.workers, batchSize: opts.batchSize, signal: controller.signal,
+        workers: opts.workers, batchSize: opts.batchSize, signal: controller.signal, asyncInFlight: parseIo(opts.io),
         onProgress: (p: CloneProgress) => line.update(progressText(p)),
       };
       try {

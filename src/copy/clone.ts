@@ -34,6 +34,8 @@ export interface CloneOptions {
   resumeKey?: string;
   signal?: AbortSignal;
   onProgress?: (p: CloneProgress) => void;
+  /** Inside the workers: synchronous fs calls (default), or asynchronous with this many in flight. */
+  asyncInFlight?: number;
   /** Turns an ENOSPC into the target's own message ("image x.img (2 GiB) is full ..."). */
   explainError?: (e: unknown) => DomuError | undefined;
 }
@@ -243,7 +245,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
     let kinds = '';
     const flush = async () => {
       if (rels.length === 0) return;
-      const task: WorkerTask = { op: 'entries', source, target, mode, umask, rels, kinds };
+      const task: WorkerTask = { op: 'entries', source, target, mode, umask, rels, kinds, ...(options.asyncInFlight ? { asyncInFlight: options.asyncInFlight } : {}) };
       rels = [];
       kinds = '';
       await pool.submit(task);

@@ -6,6 +6,7 @@ import {
   utimesSync, type BigIntStats,
 } from 'node:fs';
 import { copyRegular } from './regular.js';
+import { copyEntriesAsync } from './async-entries.js';
 import { sameMicros, utimeArg } from './times.js';
 import { joinRoot, kindOfStats } from '../walk/walk.js';
 import {
@@ -145,9 +146,10 @@ function applyDirMeta(batch: DirMetaBatch): BatchResult {
   return out;
 }
 
-export default function copyBatch(task: WorkerTask): BatchResult {
+export default function copyBatch(task: WorkerTask): BatchResult | Promise<BatchResult> {
   switch (task.op) {
     case 'entries':
+      if (task.asyncInFlight && task.mode === 'fresh') return copyEntriesAsync(task, task.asyncInFlight);
       return copyEntries(task);
     case 'link-groups':
       return copyLinkGroups(task);

@@ -9,6 +9,8 @@ export interface CopyBatch {
   target: string;
   mode: CopyMode;
   umask: number;
+  /** Asynchronous fs calls with this many in flight (fresh targets only); synchronous when absent. */
+  asyncInFlight?: number;
   /** Relative latin1 paths of regular files and symlinks (kinds from readdir: 'f' or 'l'). */
   rels: string[];
   kinds: string;
