@@ -196,6 +196,12 @@ export function guestSpec(fleet: Fleet, g: FleetGuest, base: { image: string; ke
   if (ip) {
     net.ip = ip;
     net.dhcp = false;
+  } else {
+    // A guest without an address uses DHCP; the base's netmask and gateway are for static guests.
+    delete net.ip;
+    delete net.netmask;
+    delete net.gateway;
+    net.dhcp = true;
   }
   if (g.mac) net.mac = g.mac;
   return {
@@ -293,9 +299,17 @@ export async function buildFleet(o: BuildFleetOptions): Promise<FleetResult> {
   // 2. addresses: static ones first, then leases from the pool
   const staticIps = new Set(fleet.guests.map((g) => g.ip).filter((ip): ip is string => ip !== undefined && ip !== 'auto'));
   const ips = new Map<string, string | undefined>();
+  const leaseErrors = new Map<string, string>();
   for (const g of fleet.guests) {
-    if (g.ip === 'auto') ips.set(g.name, leaseAddress(fleet.pool!, g.name, staticIps));
-    else ips.set(g.name, g.ip);
+    if (g.ip !== 'auto') ips.set(g.name, g.ip);
+    else {
+      try {
+        ips.set(g.name, leaseAddress(fleet.pool!, g.name, staticIps));
+      } catch (e) {
+        // An exhausted pool fails this guest only.
+        leaseErrors.set(g.name, isDomuError(e) ? e.message : oneLine(e));
+      }
+    }
   }
 
   // 3. the guests, a bounded number at a time
@@ -306,6 +320,8 @@ export async function buildFleet(o: BuildFleetOptions): Promise<FleetResult> {
     fleet.guests.map((g) =>
       limit(async (): Promise<FleetGuestResult> => {
         const g0 = performance.now();
+        const leaseError = leaseErrors.get(g.name);
+        if (leaseError) return { name: g.name, status: 'failed', seconds: 0, error: leaseError };
         const ip = ips.get(g.name);
         const spec = guestSpec(fleet, g, { image, key }, ip);
         const inputsKey = guestKey(spec);

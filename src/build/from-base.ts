@@ -41,7 +41,15 @@ export async function openFromBase(o: FromBaseOptions): Promise<OpenedTarget> {
   drops.push(o.cleanup.push(`remove half-made ${partial}`, () => rm(partial, { force: true })));
   await rm(partial, { force: true });
   await sparseCopy(o.base, partial);
-  if (size > baseSt.size) await runTool('truncate', ['-s', String(size), partial]);
+  if (size > baseSt.size) {
+    await runTool('truncate', ['-s', String(size), partial]);
+    // ext: grow offline (the kernel refuses an online resize of a filesystem made without reserved
+    // GDT blocks); resize2fs wants a freshly checked filesystem first. xfs grows online, below.
+    if (o.fs !== 'xfs') {
+      await runTool('e2fsck', ['-f', '-p', partial]);
+      await runTool('resize2fs', [partial]);
+    }
+  }
   const loop = (await runTool('losetup', ['--find', '--show', partial])).stdout.toString().trim();
   const detach = async () => void (await runTool('losetup', ['-d', loop], { allowFailure: true }));
   drops.push(o.cleanup.push(`detach ${loop}`, detach));
@@ -50,11 +58,7 @@ export async function openFromBase(o: FromBaseOptions): Promise<OpenedTarget> {
   await runTool('mount', ['-t', o.fs, loop, mnt]);
   const umount = async () => void (await runTool('umount', [mnt], { allowFailure: true }));
   drops.push(o.cleanup.push(`unmount ${mnt}`, umount));
-  if (size > baseSt.size) {
-    // Grow online: no e2fsck -f needed, as it would be for an offline resize2fs.
-    if (o.fs === 'xfs') await runTool('xfs_growfs', [mnt]);
-    else await runTool('resize2fs', [loop]);
-  }
+  if (size > baseSt.size && o.fs === 'xfs') await runTool('xfs_growfs', [mnt]);
   const uuid = await blkid(loop, 'UUID');
   const label = await blkid(loop, 'LABEL');
   return {

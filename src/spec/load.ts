@@ -181,6 +181,9 @@ function readDomain(r: SpecReader, name: string, allowAutoIp: boolean): DomainSe
   const gateway = r.str([...N, 'gateway'], { pattern: IPV4_RE, patternText: 'is not an IPv4 address' });
   const dhcp = r.bool([...N, 'dhcp'], ip === undefined);
   if (dhcp && ip !== undefined) r.issue([...N, 'dhcp'], 'give either dhcp or a static ip, not both');
+  for (const f of ['netmask', 'gateway'] as const) {
+    if (r.get([...N, f]) !== undefined && ip === undefined && !allowAutoIp && r.get([...N, 'ip']) === undefined) r.issue([...N, f], 'needs a static ip');
+  }
   const mac = r.str([...N, 'mac'], { pattern: MAC_RE, patternText: 'is not a MAC address (00:16:3e:xx:xx:xx)' });
   const bridge = r.str([...N, 'bridge'], { pattern: /^[A-Za-z0-9_.-]{1,15}$/, patternText: 'is not an interface name' });
   const nameservers = r.strList([...N, 'nameservers']);

@@ -1,0 +1,152 @@
+// Fleets on real images: a base cloned once and cached, five guests as sparse copies with their own
+// identity and addresses from a pool; a rerun rebuilds nothing; a changed guest input rebuilds that
+// guest only; a changed source rebuilds the base; one failing guest does not stop the others.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { buildFleet, parseFleet } from '../../src/build/fleet.js';
+import { listGuests } from '../../src/build/inventory.js';
+import { SpecError } from '../../src/spec/index.js';
+import { makeGuestTree } from './guest-tree.js';
+
+const CLI = resolve(__dirname, '../../dist/cli/main.js');
+
+describe('fleet builds (root, loop)', () => {
+  let dir: string;
+  let src: string;
+  let fleetFile: string;
+  const loopsUnder = () => execFileSync('losetup', ['-a']).toString().split('\n').filter((l) => l.includes(dir));
+
+  const fleetText = (guests: string, extra = '') => `
+fleet: thanes
+directory: images
+configDir: configs
+pool: 10.20.0.10-10.20.0.12
+concurrency: 3
+base:
+  target:
+    size: 48M
+    fs: ext4
+  source:
+    clone:
+      root: ${src}
+      defaultExcludes: false
+      exclude: [/tmp, /proc, /sys]
+  fixups:
+    skip: [kernel-modules]
+  domain:
+    memory: 128M
+    pygrub: true
+    network:
+      netmask: 24
+      gateway: 10.20.0.1
+${extra}
+guests:
+${guests}`;
+
+  const FIVE = `
+  - { name: cawdor, ip: auto }
+  - { name: glamis, ip: auto, size: 64M }
+  - { name: fife, ip: 10.20.0.50, mac: "00:16:3e:00:00:05" }
+  - { name: lochaber, ip: auto, memory: 256M }
+  - { name: menteith, hostname: menteith.scotland.example }`;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'fleet-test-'));
+    process.env.DOMU_FORGE_STATE_DIR = join(dir, 'state');
+    src = join(dir, 'guest');
+    makeGuestTree(src, 2);
+    // PyGRUB needs a kernel in the guest's /boot for its menu.lst
+    execFileSync('bash', ['-c', `cd ${src}/boot && echo k > vmlinuz-6.1.0-18-amd64 && echo i > initrd.img-6.1.0-18-amd64`]);
+    fleetFile = join(dir, 'thanes.yaml');
+  });
+  afterAll(() => {
+    for (const l of loopsUnder()) spawnSync('losetup', ['-d', l.split(':')[0]!]);
+    rmSync(dir, { recursive: true, force: true });
+    delete process.env.DOMU_FORGE_STATE_DIR;
+  });
+
+  it('builds the base once and five guests from it, with leased addresses', async () => {
+    writeFileSync(fleetFile, fleetText(FIVE));
+    const r = await buildFleet({ file: fleetFile });
+    expect(r.base.status).toBe('built');
+    const byName = Object.fromEntries(r.guests.map((g) => [g.name, g]));
+    for (const g of r.guests) expect(g.status, `${g.name}: ${g.error}`).toBe('built');
+    // pool addresses in order, the static one kept, no address for the DHCP guest
+    expect(byName.cawdor!.ip).toBe('10.20.0.10');
+    expect(byName.glamis!.ip).toBe('10.20.0.11');
+    expect(byName.lochaber!.ip).toBe('10.20.0.12');
+    expect(byName.fife!.ip).toBe('10.20.0.50');
+    expect(byName.menteith!.ip).toBeUndefined();
+    for (const name of ['cawdor', 'glamis', 'fife', 'lochaber', 'menteith']) {
+      const img = join(dir, 'images', `${name}.img`);
+      execFileSync('e2fsck', ['-fn', img]);
+      const cfg = readFileSync(join(dir, 'configs', `${name}.cfg`), 'utf8');
+      expect(cfg).toContain(`name        = "${name}"`);
+      expect(cfg).toContain(`target=${img}`);
+      // the guest's own hostname went into its image
+      const host = execFileSync('debugfs', ['-R', 'cat /etc/hostname', img], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+      expect(host).toBe(name === 'menteith' ? 'menteith.scotland.example' : name);
+    }
+    expect(readFileSync(join(dir, 'configs', 'fife.cfg'), 'utf8')).toContain('mac=00:16:3e:00:00:05');
+    expect(readFileSync(join(dir, 'configs', 'lochaber.cfg'), 'utf8')).toMatch(/memory\s+= 256/);
+    expect(readFileSync(join(dir, 'configs', 'cawdor.cfg'), 'utf8')).toContain('bootloader  = "pygrub"');
+    // glamis asked for a bigger disk: the copy was grown, and its filesystem with it
+    const blocks = execFileSync('dumpe2fs', ['-h', join(dir, 'images', 'glamis.img')], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    expect(Number(/Block count:\s+(\d+)/.exec(blocks)![1]) * Number(/Block size:\s+(\d+)/.exec(blocks)![1])).toBe(64 * 2 ** 20);
+    expect(listGuests().filter((g) => g.fleet === fleetFile).length).toBe(5);
+    expect(loopsUnder()).toEqual([]);
+  });
+
+  it('a rerun rebuilds nothing', async () => {
+    const r = await buildFleet({ file: fleetFile });
+    expect(r.base.status).toBe('cached');
+    expect(r.guests.map((g) => g.status)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
+    expect(r.guests.find((g) => g.name === 'cawdor')!.ip).toBe('10.20.0.10'); // the lease is kept
+  });
+
+  it('a changed guest input rebuilds that guest only', async () => {
+    writeFileSync(fleetFile, fleetText(FIVE.replace('{ name: lochaber, ip: auto, memory: 256M }', '{ name: lochaber, ip: auto, memory: 384M }')));
+    const r = await buildFleet({ file: fleetFile });
+    expect(r.base.status).toBe('cached');
+    expect(Object.fromEntries(r.guests.map((g) => [g.name, g.status]))).toEqual({ cawdor: 'unchanged', glamis: 'unchanged', fife: 'unchanged', lochaber: 'built', menteith: 'unchanged' });
+    expect(readFileSync(join(dir, 'configs', 'lochaber.cfg'), 'utf8')).toMatch(/memory\s+= 384/);
+  });
+
+  it('a changed source file changes the base key: the base and every guest are rebuilt', async () => {
+    const before = parseFleet(readFileSync(fleetFile, 'utf8'), fleetFile);
+    writeFileSync(join(src, 'etc', 'motd'), 'a new file in the source\n');
+    const r = await buildFleet({ file: fleetFile });
+    expect(r.base.status).toBe('built');
+    expect(r.guests.every((g) => g.status === 'built')).toBe(true);
+    expect(before.base.source.kind).toBe('clone');
+    expect(execFileSync('debugfs', ['-R', 'cat /etc/motd', join(dir, 'images', 'fife.img')], { stdio: ['ignore', 'pipe', 'ignore'] }).toString()).toBe('a new file in the source\n');
+    // the old base was dropped from the cache
+    expect(execFileSync('ls', [join(dir, 'state', 'fleet-bases')]).toString().split('\n').filter((f) => f.endsWith('.img')).length).toBe(1);
+  });
+
+  it('one failing guest does not stop the others; the CLI prints the summary table', () => {
+    writeFileSync(fleetFile, fleetText(`${FIVE}\n  - { name: banquo, size: 16M }\n  - { name: fleance, ip: auto }`));
+    const r = spawnSync('node', [CLI, 'build', fleetFile], { encoding: 'utf8', env: { ...process.env } });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/^banquo\s+failed\s+.*smaller than the base image/m);
+    // the pool (3 addresses) is exhausted by cawdor, glamis and lochaber: fleance cannot get one
+    expect(r.stdout + r.stderr).toMatch(/address pool 10\.20\.0\.10-10\.20\.0\.12 is exhausted/);
+  });
+
+  it('rejects a bad fleet file with every error located', () => {
+    writeFileSync(fleetFile, fleetText(`  - { name: a, ip: auto }\n  - { name: a, mac: nope }\n  - { name: b, ip: 10.0.0.300 }`).replace('pool: 10.20.0.10-10.20.0.12', 'pool: 10.20.0.12-10.20.0.10'));
+    try {
+      parseFleet(readFileSync(fleetFile, 'utf8'), fleetFile);
+      throw new Error('expected errors');
+    } catch (e) {
+      expect(e).toBeInstanceOf(SpecError);
+      const got = (e as SpecError).issues.map((i) => `${i.line}:${i.field}`);
+      expect(got).toEqual(expect.arrayContaining(['5:pool', '27:guests[1].name', '27:guests[1].mac', '28:guests[2].ip']));
+    }
+    expect(existsSync(join(dir, 'images', 'a.img'))).toBe(false);
+  });
+});
