@@ -47,7 +47,8 @@ export function printCloneSummary(s: CloneSummary): void {
   );
   if (s.unchanged > 0) out.push(`  ${s.unchanged} entries already identical, left alone`);
   for (const p of s.prunedDirs) out.push(`  recreated empty: ${p.path} (${p.reason})`);
-  for (const p of s.skipped) out.push(`  skipped: ${p.path}: ${p.message}`);
+  for (const p of s.skipped.slice(0, 20)) out.push(`  skipped: ${p.path}: ${p.message}`);
+  if (s.skipped.length > 20) out.push(`  ... and ${s.skipped.length - 20} more skipped (see --json)`);
   for (const w of s.warnings.slice(0, 20)) out.push(`  warning: ${w}`);
   if (s.warnings.length > 20) out.push(`  ... and ${s.warnings.length - 20} more warnings (see --json)`);
   for (const p of s.changed.slice(0, 50)) out.push(`  changed during the run: ${p.path}: ${p.message}`);

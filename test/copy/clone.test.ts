@@ -99,6 +99,19 @@ describe('clone of the fixture tree (root)', () => {
   });
 });
 
+describe('output (root)', () => {
+  it('draws a progress line on a terminal, and none when stderr is not one', () => {
+    const dst = join(scratch.dir, 'tty-dst');
+    const tty = execFileSync('script', ['-qec', `${process.execPath} ${join(repoRoot, 'dist/cli/main.js')} clone ${src} ${dst}`, '/dev/null'], {
+      env: { ...process.env, ...stateEnv },
+    }).toString('latin1');
+    expect(tty).toMatch(/\r\x1b\[2Kclone: copy \d+\/\d+\+? entries [\d.]+ (B|KiB|MiB|GiB)/);
+    expect(tty).toContain('cloned ');
+    const piped = runCli(['clone', src, join(scratch.dir, 'pipe-dst')], stateEnv);
+    expect(piped.stderr).toBe('');
+  });
+});
+
 describe('clone options (root)', () => {
   it('--exclude anchors like rsync, and --no-default-excludes copies /tmp', () => {
     const dst = join(scratch.dir, 'opt-dst');
