@@ -59,9 +59,10 @@ export async function writeTarball(root: string, file: string, opts: WriteTarbal
     const xattrs = await readXattrs(rootPath, opts.signal);
     const pack = tar.pack();
     const sink = openSink(opts.compression, fh.fd, temp);
+    const stop = new AbortController();
     const consume = (async () => {
       for await (const chunk of pack as AsyncIterable<Buffer>) {
-        if (!sink.stream.write(chunk)) await once(sink.stream, 'drain');
+        if (!sink.stream.write(chunk)) await once(sink.stream, 'drain', { signal: stop.signal });
       }
       sink.stream.end();
       await sink.done;
@@ -72,6 +73,7 @@ export async function writeTarball(root: string, file: string, opts: WriteTarbal
       await writer.writeTree();
       pack.finalize();
     } catch (e) {
+      stop.abort();
       pack.destroy(e as Error);
       sink.stream.destroy();
       await consume.catch(() => undefined);
@@ -280,6 +282,17 @@ class EntryWriter {
         Buffer.concat([paxBlock(header, data.length), data, Buffer.alloc(pad)]),
       );
     }
+    if ((header.type === 'character-device' || header.type === 'block-device') &&
+      ((header.devmajor ?? 0) > USTAR_MAX_ID || (header.devminor ?? 0) > USTAR_MAX_ID)) {
+      // tar-stream writes six octal digits; a minor up to 2^20-1 needs base-256
+      (this.pack as unknown as { push(b: Buffer): boolean }).push(ustarBlock({
+        name: header.name, typeflag: header.type === 'character-device' ? '3' : '4', mode: header.mode ?? 0, size: 0,
+        mtime: Math.floor((header.mtime?.getTime() ?? 0) / 1000), uid: Math.min(header.uid ?? 0, USTAR_MAX_ID), gid: Math.min(header.gid ?? 0, USTAR_MAX_ID),
+        devmajor: header.devmajor ?? 0, devminor: header.devminor ?? 0,
+      }));
+      this.summary.entries += 1;
+      return;
+    }
     let sink!: Sink;
     const done = new Promise<void>((res, rej) => {
       sink = this.pack.entry(header, (err) => (err ? rej(err) : res()));
@@ -322,7 +335,7 @@ class EntryWriter {
         } else if (got < want) buf = buf.subarray(0, got);
         left -= got;
         this.summary.bytes += got;
-        if (!sink.write(buf)) await once(sink, 'drain');
+        if (!sink.write(buf)) await drained(sink);
         if (this.opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
       }
       if (fh) {
@@ -365,20 +378,57 @@ function ustarName(name: Buffer, records: Buffer[], key: 'path' | 'linkpath'): s
 
 /** A ustar header block of type 'x' announcing `size` bytes of pax records for the next entry. */
 function paxBlock(entry: Hdr, size: number): Buffer {
-  const b = Buffer.alloc(512);
   const base = (entry.name ?? '').replace(/\/+$/, '').split('/').pop() || '.';
-  b.write(`./PaxHeaders/${base}`.slice(0, 99), 0, 'latin1');
-  const oct = (v: number, len: number, at: number) => b.write(`${v.toString(8).padStart(len - 1, '0')}\0`, at, 'latin1');
-  oct(0o644, 8, 100);
-  oct(0, 8, 108);
-  oct(0, 8, 116);
-  oct(size, 12, 124);
-  oct(Math.floor((entry.mtime?.getTime() ?? 0) / 1000), 12, 136);
-  b.write('x', 156, 'latin1');
+  return ustarBlock({ name: `./PaxHeaders/${base}`.slice(0, 99), typeflag: 'x', mode: 0o644, size, mtime: Math.floor((entry.mtime?.getTime() ?? 0) / 1000) });
+}
+
+/** A whole ustar header; numbers that do not fit in octal go in base-256, which GNU tar reads. */
+function ustarBlock(h: { name: string; typeflag: string; mode: number; size: number; mtime: number; uid?: number; gid?: number; devmajor?: number; devminor?: number }): Buffer {
+  const b = Buffer.alloc(512);
+  b.write(h.name, 0, 100, 'latin1');
+  const num = (v: number, len: number, at: number) => {
+    if (v.toString(8).length < len) {
+      b.write(`${v.toString(8).padStart(len - 1, '0')}\0`, at, 'latin1');
+      return;
+    }
+    let n = BigInt(v);
+    for (let i = at + len - 1; i > at; i--) {
+      b[i] = Number(n & 0xffn);
+      n >>= 8n;
+    }
+    b[at] = 0x80;
+  };
+  num(h.mode & 0o7777, 8, 100);
+  num(h.uid ?? 0, 8, 108);
+  num(h.gid ?? 0, 8, 116);
+  num(h.size, 12, 124);
+  num(h.mtime, 12, 136);
+  b.write(h.typeflag, 156, 'latin1');
   b.write('ustar\x0000', 257, 'latin1');
+  num(h.devmajor ?? 0, 8, 329);
+  num(h.devminor ?? 0, 8, 337);
   b.fill(0x20, 148, 156);
   let sum = 0;
   for (const byte of b) sum += byte;
   b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
   return b;
+}
+
+/** Wait for 'drain'; fail instead of hanging when the stream is destroyed meanwhile. */
+function drained(stream: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((res, rej) => {
+    const done = (err?: unknown) => {
+      stream.off('drain', onDrain);
+      stream.off('close', onClose);
+      stream.off('error', onError);
+      if (err) rej(err);
+      else res();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new Error('the tar stream was closed'));
+    const onError = (e: unknown) => done(e);
+    stream.on('drain', onDrain);
+    stream.on('close', onClose);
+    stream.on('error', onError);
+  });
 }

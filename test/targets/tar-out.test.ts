@@ -109,7 +109,7 @@ describe('writeTarball refusals and clean failure (root)', () => {
 describe('domu-forge pack (root)', () => {
   it('writes a tarball and prints a JSON summary', () => {
     const out = join(scratch.dir, 'cli.tar.zst');
-    const r = runCli(['pack', join(src, 'links'), out, '--compression', 'zstd', '--json']);
+    const r = runCli(['pack', join(src, 'links'), out, '--compress', 'zstd', '--json']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout);
