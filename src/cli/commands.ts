@@ -8,6 +8,7 @@ import { register as registerVerify } from './verify.js';
 import { register as registerBuild } from './build.js';
 import { register as registerList } from './list.js';
 import { register as registerDelete } from './delete.js';
+import { register as registerBench } from './bench.js';
 import { register as registerImportDisk } from './import-disk.js';
 import { register as registerInstall } from './install.js';
 import { register as registerTar } from './tar.js';
@@ -21,6 +22,7 @@ export function registerCommands(program: Command): void {
   registerBuild(program);
   registerList(program);
   registerDelete(program);
+  registerBench(program);
   registerImportDisk(program);
   registerInstall(program);
   registerTar(program);
