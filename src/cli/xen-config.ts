@@ -7,6 +7,7 @@ import type { XenDomain } from '../xen/domain.js';
 import { domainFromOptions, readDomainFile, type DomainOptions } from '../xen/options.js';
 import { DEFAULT_CONFIG_DIR, writeDomainConfig } from '../xen/write.js';
 import { printJson } from './output.js';
+import { consoleOf, createFixupContext } from '../fixup/context.js';
 
 const ACTIONS = ['destroy', 'restart', 'rename-restart', 'preserve', 'coredump-destroy', 'coredump-restart', 'soft-reset'];
 
@@ -143,6 +144,7 @@ export function register(program: Command): void {
     .option('--output-dir <dir>', `directory for NAME.cfg (default ${DEFAULT_CONFIG_DIR})`)
     .option('--xm', 'write the legacy xm (Python) form instead of xl')
     .option('--legacy-kernel', 'the guest kernel is a legacy XenLinux one (console xvc0)')
+    .option('--guest <root>', 'read the guest tree to pick the console its kernel uses (hvc0 or xvc0), as fixup does')
     .option('--no-check', 'do not check that the kernel, initrd and disks exist in this Dom0')
     .option('--force', 'replace an existing config file with other content')
     .option('--dry-run', 'check and print the config; write nothing')
@@ -158,9 +160,14 @@ Examples:
   domu-forge xen-config --hostname duncan --kernel /boot/vmlinuz-6.1.0-18-amd64 \\
       --initrd /boot/initrd.img-6.1.0-18-amd64 --dir /srv/xen --ip 192.0.2.10 --gateway 192.0.2.1 --memory 1G
   domu-forge xen-config --domain malcom.yaml --xm --output /etc/xen/malcom`)
-    .action(async (opts: DomainFlags & { output?: string; outputDir?: string; xm?: boolean; legacyKernel?: boolean; check: boolean; force?: boolean; dryRun?: boolean; json?: boolean }) => {
-      const domain = await domainFromFlags(opts);
+    .action(async (opts: DomainFlags & { output?: string; outputDir?: string; xm?: boolean; legacyKernel?: boolean; guest?: string; check: boolean; force?: boolean; dryRun?: boolean; json?: boolean }) => {
+      let domain = await domainFromFlags(opts);
       if (!domain) throw new DomuError('USAGE', 'give --hostname (with flags) or --domain FILE');
+      if (opts.guest && !domain.console) {
+        // the same detection the fixups make, so that config and guest agree
+        const ctx = await createFixupContext(opts.guest, { domain, dryRun: true });
+        domain = { ...domain, console: consoleOf(ctx) };
+      }
       const w: Parameters<typeof writeDomainConfig>[1] = { format: opts.xm ? 'xm' : 'xl', checkPaths: opts.check };
       if (opts.output) w.output = opts.output;
       if (opts.outputDir) w.outputDir = opts.outputDir;
