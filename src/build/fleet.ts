@@ -19,7 +19,7 @@ import { readTree } from '../verify/tree.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
 import { CleanupStack } from './cleanup.js';
 import { planStages, runBuild, type BuildResult } from './pipeline.js';
-import { findGuest, leaseAddress, parsePool } from './inventory.js';
+import { findGuest, leaseAddress, listGuests, parsePool } from './inventory.js';
 
 /** Bump when the way a base is made changes, so old cached bases are not reused. */
 export const BASE_RECIPE_VERSION = 1;
@@ -47,6 +47,8 @@ export interface Fleet {
   configDir: string;
   pool?: string;
   concurrency: number;
+  /** How a guest is made from the base: a sparse copy (standalone raw image) or a qcow2 overlay. */
+  method: 'copy' | 'overlay';
 }
 
 export interface FleetGuestResult {
@@ -76,7 +78,10 @@ export function isFleetText(text: string): boolean {
   }
 }
 
-const FLEET_FIELDS = ['fleet', 'base', 'guests', 'directory', 'configDir', 'pool', 'concurrency'];
+const FLEET_FIELDS = ['fleet', 'base', 'guests', 'directory', 'configDir', 'pool', 'concurrency', 'method'];
+
+/** Measured in bench/fleet.ts; see the README's Fleets section. */
+export const DEFAULT_FLEET_METHOD: Fleet['method'] = 'overlay';
 const GUEST_FIELDS = ['name', 'hostname', 'ip', 'mac', 'size', 'packages', 'memory', 'vcpus'];
 
 export function baseImagePath(fleet: string, key: string): string {
@@ -101,6 +106,7 @@ export function parseFleet(text: string, file: string): Fleet {
     }
   }
   const concurrency = r.int(['concurrency'], { min: 1, max: 64, fallback: 4 })!;
+  const method = r.oneOf(['method'], ['copy', 'overlay'] as const, DEFAULT_FLEET_METHOD)!;
 
   // The base: a build spec whose target is our cached image (only its size, fs and label come from the file).
   const b = r.scope(['base']);
@@ -157,7 +163,7 @@ export function parseFleet(text: string, file: string): Fleet {
   }
   if (r.issues.length > 0 || !base || !directory) throw new SpecError(r.issues);
   const dir = (p: string) => resolve(file === 'command line' ? process.cwd() : resolve(file, '..'), p);
-  return { name, file: resolve(file), base, guests, directory: dir(directory), configDir: dir(configDir), concurrency, ...(pool ? { pool } : {}) };
+  return { name, file: resolve(file), base, guests, directory: dir(directory), configDir: dir(configDir), concurrency, method, ...(pool ? { pool } : {}) };
 }
 
 function sha256(...parts: Array<string | Buffer>): string {
@@ -208,8 +214,16 @@ export function guestSpec(fleet: Fleet, g: FleetGuest, base: { image: string; ke
     name: g.name,
     hostname: g.hostname,
     file: fleet.file,
-    target: { kind: 'image', path: join(fleet.directory, `${g.name}.img`), format: 'raw', fs, populate: 'mount', force: true, ...(g.size ? { size: g.size } : {}) },
-    source: { kind: 'base', image: base.image, key: base.key },
+    target: {
+      kind: 'image',
+      path: join(fleet.directory, `${g.name}.${fleet.method === 'copy' ? 'img' : 'qcow2'}`),
+      format: fleet.method === 'copy' ? 'raw' : 'qcow2',
+      fs,
+      populate: 'mount',
+      force: true,
+      ...(g.size ? { size: g.size } : {}),
+    },
+    source: { kind: 'base', image: base.image, key: base.key, method: fleet.method },
     packages: g.packages,
     fixups: b.fixups,
     roles: b.roles,
@@ -288,10 +302,6 @@ export async function buildFleet(o: BuildFleetOptions): Promise<FleetResult> {
       };
     }
     writeState(recPath, { key, image, built: new Date().toISOString() } satisfies BaseRecord);
-    // Older bases of this fleet are stale now.
-    for (const f of await readdir(join(stateDir(), 'fleet-bases'))) {
-      if (f.startsWith(`${fleet.name}-`) && f.endsWith('.img') && join(stateDir(), 'fleet-bases', f) !== image) await rm(join(stateDir(), 'fleet-bases', f), { force: true });
-    }
   }
   const baseSeconds = (performance.now() - t0) / 1000;
   log(`base: ${baseStatus} ${image}`);
@@ -341,7 +351,7 @@ export async function buildFleet(o: BuildFleetOptions): Promise<FleetResult> {
           const r = await runBuild(spec, {
             signal,
             cleanup: own,
-            record: { fleet: fleet.file, inputsKey, ...(g.ip === 'auto' && fleet.pool ? { pool: fleet.pool } : {}) },
+            record: { fleet: fleet.file, inputsKey, ...(fleet.method === 'overlay' ? { base: image } : {}), ...(g.ip === 'auto' && fleet.pool ? { pool: fleet.pool } : {}) },
             log: (l) => log(`${g.name}: ${l}`),
             status: (s) => {
               statuses.set(g.name, s.split(':')[0]!);
@@ -363,7 +373,18 @@ export async function buildFleet(o: BuildFleetOptions): Promise<FleetResult> {
       }),
     ),
   );
+  await dropStaleBases(fleet.name, image);
   return { fleet: fleet.name, base: { status: baseStatus, key, image, seconds: baseSeconds }, guests, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Remove this fleet's older bases, except those a guest's qcow2 overlay still stands on. */
+async function dropStaleBases(fleet: string, current: string): Promise<void> {
+  const dir = join(stateDir(), 'fleet-bases');
+  const inUse = new Set(listGuests().map((g) => g.base).filter((b): b is string => b !== undefined));
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
+    const path = join(dir, f);
+    if (f.startsWith(`${fleet}-`) && f.endsWith('.img') && path !== current && !inUse.has(path)) await rm(path, { force: true });
+  }
 }
 
 /** For `list`: the size of a cached base, when there is one. */

@@ -28,6 +28,8 @@ export interface GuestRecord {
   /** The spec or fleet file it was built from. */
   spec?: string;
   fleet?: string;
+  /** The fleet base a qcow2 overlay guest is backed by (it must stay while the guest exists). */
+  base?: string;
   /** Hash of every input that shaped the guest (fleet reruns compare it). */
   inputsKey?: string;
   built: string;

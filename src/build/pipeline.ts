@@ -55,7 +55,7 @@ export interface BuildContext {
     bootTest?: unknown;
   };
   /** Extra fields for the inventory record (fleet builds set these). */
-  record?: { fleet?: string; inputsKey?: string; pool?: string };
+  record?: { fleet?: string; inputsKey?: string; pool?: string; base?: string };
 }
 
 export interface Stage {
@@ -257,9 +257,9 @@ export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = [])
       if (src.kind === 'base') {
         const t = spec.target;
         if (t.kind !== 'image') throw new DomuError('INTERNAL', 'a fleet guest is always an image file');
-        ctx.target = await openFromBase({ base: src.image, path: t.path, fs: t.fs, cleanup: ctx.cleanup, ...(t.size ? { size: t.size } : {}) });
+        ctx.target = await openFromBase({ base: src.image, method: src.method, path: t.path, fs: t.fs, cleanup: ctx.cleanup, ...(t.size ? { size: t.size } : {}) });
         ctx.root = ctx.target.root;
-        return `copy of the base ${basename(src.image)} mounted at ${ctx.root}`;
+        return `${src.method === 'copy' ? 'sparse copy' : 'qcow2 overlay'} of the base ${basename(src.image)} mounted at ${ctx.root}`;
       }
       const hint = src.kind === 'clone' ? () => cloneUsage(spec) : src.kind === 'tarball' ? async () => ((await import('node:fs')).statSync(src.file).size * 4) : undefined;
       if (!hint && (spec.target.kind === 'image' || spec.target.kind === 'lvm') && !spec.target.size) {
@@ -430,6 +430,7 @@ export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = [])
         ...(ctx.record?.fleet ? { fleet: ctx.record.fleet } : {}),
         ...(ctx.record?.inputsKey ? { inputsKey: ctx.record.inputsKey } : {}),
         ...(ctx.record?.pool ? { pool: ctx.record.pool } : {}),
+        ...(ctx.record?.base ? { base: ctx.record.base } : {}),
         built: new Date().toISOString(),
       });
       return `recorded ${spec.name}`;

@@ -35,7 +35,7 @@ export type SourceSection =
     }
   | { kind: 'tarball'; file: string; trusted: boolean }
   /** A fleet guest: a copy of the fleet's cached base image (made by the fleet builder, never in a spec file). */
-  | { kind: 'base'; image: string; key: string };
+  | { kind: 'base'; image: string; key: string; method: 'copy' | 'overlay' };
 
 export interface NetworkSection {
   ip?: string;

@@ -19,6 +19,15 @@ describe('fleet builds (root, loop)', () => {
   let src: string;
   let fleetFile: string;
   const loopsUnder = () => execFileSync('losetup', ['-a']).toString().split('\n').filter((l) => l.includes(dir));
+  /** A guest disk as a raw image (qcow2 overlays are converted, their backing base included). */
+  const rawOf = (name: string) => {
+    const qcow2 = join(dir, 'images', `${name}.qcow2`);
+    if (!existsSync(qcow2)) return join(dir, 'images', `${name}.img`);
+    const raw = join(dir, `${name}.raw`);
+    execFileSync('qemu-img', ['convert', '-O', 'raw', qcow2, raw]);
+    return raw;
+  };
+  const catIn = (image: string, path: string) => execFileSync('debugfs', ['-R', `cat ${path}`, image], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
 
   const fleetText = (guests: string, extra = '') => `
 fleet: thanes
@@ -82,20 +91,24 @@ ${guests}`;
     expect(byName.fife!.ip).toBe('10.20.0.50');
     expect(byName.menteith!.ip).toBeUndefined();
     for (const name of ['cawdor', 'glamis', 'fife', 'lochaber', 'menteith']) {
-      const img = join(dir, 'images', `${name}.img`);
-      execFileSync('e2fsck', ['-fn', img]);
+      // the default method: a qcow2 overlay on the cached base, which qemu-img finds consistent
+      const disk = join(dir, 'images', `${name}.qcow2`);
+      execFileSync('qemu-img', ['check', '-q', disk]);
+      expect(JSON.parse(execFileSync('qemu-img', ['info', '--output=json', disk]).toString())['backing-filename']).toBe(r.base.image);
+      const raw = rawOf(name);
+      execFileSync('e2fsck', ['-fn', raw]);
       const cfg = readFileSync(join(dir, 'configs', `${name}.cfg`), 'utf8');
       expect(cfg).toContain(`name        = "${name}"`);
-      expect(cfg).toContain(`target=${img}`);
-      // the guest's own hostname went into its image
-      const host = execFileSync('debugfs', ['-R', 'cat /etc/hostname', img], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-      expect(host).toBe(name === 'menteith' ? 'menteith.scotland.example' : name);
+      expect(cfg).toContain(`format=qcow2, vdev=xvda1, access=rw, target=${disk}`);
+      // the guest's own hostname went into its image; the base's payload is there, unchanged
+      expect(catIn(raw, '/etc/hostname').trim()).toBe(name === 'menteith' ? 'menteith.scotland.example' : name);
+      expect(Buffer.from(execFileSync('debugfs', ['-R', 'cat /usr/lib/payload.bin', raw], { stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 26 })).equals(readFileSync(join(src, 'usr/lib/payload.bin')))).toBe(true);
     }
     expect(readFileSync(join(dir, 'configs', 'fife.cfg'), 'utf8')).toContain('mac=00:16:3e:00:00:05');
     expect(readFileSync(join(dir, 'configs', 'lochaber.cfg'), 'utf8')).toMatch(/memory\s+= 256/);
     expect(readFileSync(join(dir, 'configs', 'cawdor.cfg'), 'utf8')).toContain('bootloader  = "pygrub"');
     // glamis asked for a bigger disk: the copy was grown, and its filesystem with it
-    const blocks = execFileSync('dumpe2fs', ['-h', join(dir, 'images', 'glamis.img')], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const blocks = execFileSync('dumpe2fs', ['-h', rawOf('glamis')], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
     expect(Number(/Block count:\s+(\d+)/.exec(blocks)![1]) * Number(/Block size:\s+(\d+)/.exec(blocks)![1])).toBe(64 * 2 ** 20);
     expect(listGuests().filter((g) => g.fleet === fleetFile).length).toBe(5);
     expect(loopsUnder()).toEqual([]);
@@ -123,8 +136,8 @@ ${guests}`;
     expect(r.base.status).toBe('built');
     expect(r.guests.every((g) => g.status === 'built')).toBe(true);
     expect(before.base.source.kind).toBe('clone');
-    expect(execFileSync('debugfs', ['-R', 'cat /etc/motd', join(dir, 'images', 'fife.img')], { stdio: ['ignore', 'pipe', 'ignore'] }).toString()).toBe('a new file in the source\n');
-    // the old base was dropped from the cache
+    expect(catIn(rawOf('fife'), '/etc/motd')).toBe('a new file in the source\n');
+    // the old base was dropped from the cache once no overlay stood on it
     expect(execFileSync('ls', [join(dir, 'state', 'fleet-bases')]).toString().split('\n').filter((f) => f.endsWith('.img')).length).toBe(1);
   });
 
@@ -135,6 +148,23 @@ ${guests}`;
     expect(r.stdout).toMatch(/^banquo\s+failed\s+.*smaller than the base image/m);
     // the pool (3 addresses) is exhausted by cawdor, glamis and lochaber: fleance cannot get one
     expect(r.stdout + r.stderr).toMatch(/address pool 10\.20\.0\.10-10\.20\.0\.12 is exhausted/);
+  });
+
+  it('method: copy makes standalone raw images, sparse', async () => {
+    const copyFile = join(dir, 'copies.yaml');
+    writeFileSync(copyFile, fleetText(`  - { name: ross }\n  - { name: angus, size: 64M }`).replace('fleet: thanes', 'fleet: copies').replace('concurrency: 3', 'concurrency: 2\nmethod: copy'));
+    const r = await buildFleet({ file: copyFile });
+    expect(r.guests.map((g) => g.status)).toEqual(['built', 'built']);
+    for (const name of ['ross', 'angus']) {
+      const img = join(dir, 'images', `${name}.img`);
+      execFileSync('e2fsck', ['-fn', img]);
+      expect(JSON.parse(execFileSync('qemu-img', ['info', '--output=json', img]).toString()).format).toBe('raw');
+      expect(catIn(img, '/etc/hostname').trim()).toBe(name);
+      // sparse: far fewer blocks on disk than the image's size
+      const [blocks, size] = execFileSync('stat', ['-c', '%b %s', img]).toString().trim().split(' ').map(Number);
+      expect(blocks! * 512).toBeLessThan(size! / 2);
+    }
+    expect(loopsUnder()).toEqual([]);
   });
 
   it('rejects a bad fleet file with every error located', () => {
