@@ -1,9 +1,10 @@
-// npm run bench -- <suite> [options]. Suites: clone (default), image-populate.
+// npm run bench -- <suite> [options]. Suites: clone (default), image-populate, tar-writer.
 import { benchClone } from './clone.js';
 import { benchImagePopulate } from './image-populate.js';
+import { benchTarWriter } from './tar-writer.js';
 
 const [suite = 'clone', ...rest] = process.argv.slice(2);
-const suites: Record<string, (argv: string[]) => Promise<void>> = { clone: benchClone, 'image-populate': benchImagePopulate };
+const suites: Record<string, (argv: string[]) => Promise<void>> = { clone: benchClone, 'image-populate': benchImagePopulate, 'tar-writer': benchTarWriter };
 const run = suites[suite];
 if (!run) {
   console.error(`unknown bench suite ${suite}; known: ${Object.keys(suites).join(', ')}`);

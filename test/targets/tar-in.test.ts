@@ -30,8 +30,8 @@ describe('extractTarball of a GNU tar pax archive of the fixture tree (root)', (
     summary = await extractTarball(archive, dst, { trusted: true });
   });
 
-  it('is identical by rsync -aHAXc (GNU tar leaves out the socket too)', () => {
-    expect(rsyncDiff(src, dst).trim().split('\n')).toEqual(['cS+++++++++ devs/socket']);
+  it('is identical by rsync -aHAXc (GNU tar leaves out the socket, and stores a hard-linked device twice)', () => {
+    expect(rsyncDiff(src, dst).trim().split('\n')).toEqual(['hD          devs/null-link => devs/null', 'cS+++++++++ devs/socket']);
     expect(summary.skipped).toEqual([]);
   });
 
@@ -40,7 +40,7 @@ describe('extractTarball of a GNU tar pax archive of the fixture tree (root)', (
   });
 
   it('counts what it made', () => {
-    expect(summary).toMatchObject({ devices: 3, fifos: 1, hardlinks: 4, compression: 'gzip' });
+    expect(summary).toMatchObject({ devices: 4, fifos: 1, hardlinks: 3, compression: 'gzip' });
   });
 });
 
