@@ -15,8 +15,10 @@ export function sh(script: string, cwd?: string): string {
  * setuid/setgid/sticky modes, nanosecond mtimes, a non-UTF-8 name and a 255-byte name.
  */
 export function makeRichTree(dir: string, extraMiB = 0): void {
-  sh(`
-    cd "$1"
+  // it chowns and chmods its directory: only ever a fresh one under a temporary directory
+  if (!/^\/(var\/)?tmp\/./.test(dir)) throw new Error(`makeRichTree: ${dir} is not under /tmp or /var/tmp`);
+  execFileSync('bash', ['-euo', 'pipefail', '-c', `
+    cd -- "\${1:?no directory}"
     mkdir -p d1/d2/d3 emptydir
     printf 'hello\\n' > f1; printf 'data\\n' > d1/f2; : > empty
     ln f1 hardlink1; ln d1/f2 d1/d2/hl2
@@ -38,7 +40,7 @@ export function makeRichTree(dir: string, extraMiB = 0): void {
     touch -h -d '1999-01-01 00:00:00.5' rel-sym
     touch -d '2010-10-10 10:10:10.987654321' d1/d2/d3 d1/d2 d1 .
     chmod 0751 .; chown 5:6 .
-  `.replace('"$1"', `'${dir}'`).replace('"$2"', String(extraMiB)));
+  `, 'bash', dir, String(extraMiB)], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /**
