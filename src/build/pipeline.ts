@@ -17,7 +17,8 @@ import { openTarget, type OpenedTarget, type TargetSpec, type TargetSummary } fr
 import { verifyTree, type VerifyResult } from '../verify/index.js';
 import { readTree } from '../verify/tree.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
-import { loadPeer, type BootModule, type InstallModule } from './peers.js';
+import { installDistribution, type InstallOptions, type InstallResult } from '../install/index.js';
+import { bootTest, type BootTestOptions, type BootTestResult } from '../boot/boot-test.js';
 import { FIXUP_STAGES, createFixupContext, type FixupContext, type FixupOptions, type FixupStage, type StageResult } from '../fixup/index.js';
 import { consoleOf } from '../fixup/context.js';
 import { domainFromOptions, type DomainOptions } from '../xen/options.js';
@@ -46,13 +47,13 @@ export interface BuildContext {
   fixup?: FixupContext;
   results: {
     clone?: CloneSummary;
-    install?: unknown;
+    install?: InstallResult;
     extract?: TarSummary;
     verify?: Omit<VerifyResult, 'differences'> & { differences: VerifyResult['differences'] };
     fixups?: StageResult[];
     config?: { path: string; status: string };
     target?: TargetSummary;
-    bootTest?: unknown;
+    bootTest?: BootTestResult;
   };
   /** Extra fields for the inventory record (fleet builds set these). */
   record?: { fleet?: string; inputsKey?: string; pool?: string; base?: string };
@@ -305,14 +306,13 @@ export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = [])
     }, (s) => (s.source.kind === 'clone' ? undefined : 'the source is not a clone')),
     stage('source/install', 'install the distribution into the target (installDistribution)', async (ctx) => {
       if (src.kind !== 'install') return;
-      const install = await loadPeer<InstallModule>('../install/index.js', 'the install stage (src/install)');
       const common = { root: ctx.root!, signal: ctx.signal, cleanup: ctx.cleanup, pygrub: spec.domain.pygrub, ...(src.arch ? { arch: src.arch } : {}) };
-      const opts: Record<string, unknown> =
+      const opts: InstallOptions =
         'dist' in src
           ? { ...common, distro: src.distro, suite: src.dist, include: src.include, ...(src.mirror ? { mirror: src.mirror } : {}), ...(src.variant ? { variant: src.variant } : {}), ...(src.tool ? { tool: src.tool } : {}) }
           : { ...common, distro: src.distro, repos: src.repos, packages: src.packages, ...(src.releaseRpm ? { releaseRpm: src.releaseRpm } : {}), ...(src.group !== undefined ? { group: src.group } : {}), ...(src.releasever ? { releasever: src.releasever } : {}) };
-      opts.onProgress = (p: { phase?: string; line?: string }) => ctx.status(`install: ${p.phase ?? ''} ${p.line ?? ''}`);
-      const r = await install.installDistribution(opts);
+      opts.onProgress = (p) => ctx.status(`install: ${p.phase}: ${p.unpacked} unpacked, ${p.configured} configured`);
+      const r = await installDistribution(opts);
       ctx.results.install = r;
       return `${r.release} by ${r.tool}: ${r.packages} packages in ${r.seconds.toFixed(0)}s (log ${r.logFile})`;
     }, (s) => (s.source.kind === 'install' ? undefined : `the source is not an install`)),
@@ -399,22 +399,24 @@ export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = [])
     }, noDisk),
     stage('boot-test', 'boot the finished image and watch its console (bootTest)', async (ctx) => {
       if (!spec.bootTest) return;
-      const boot = await loadPeer<BootModule>('../boot/index.js', 'the boot test (src/boot)');
-      const r = await boot.bootTest({
-        image: diskPathOf(spec)!,
+      const k = kernelOf(spec);
+      const opts: BootTestOptions = {
+        image: ctx.results.target?.path ?? diskPathOf(spec)!,
         mode: spec.bootTest.mode,
-        xen: spec.bootTest.mode === 'xen',
-        timeout: spec.bootTest.timeout,
         hostname: spec.hostname,
-        ...(ctx.results.config ? { config: ctx.results.config.path } : {}),
-        ...(kernelOf(spec).kernel ? { kernel: kernelOf(spec).kernel } : {}),
-        ...(kernelOf(spec).initrd ? { initrd: kernelOf(spec).initrd } : {}),
-        cleanup: ctx.cleanup,
+        timeoutSeconds: spec.bootTest.timeout,
+        memory: Math.max(spec.domain.memory, 512),
         signal: ctx.signal,
-      });
+        onProgress: (m) => ctx.status(`boot-test: ${m}`),
+        ...(ctx.results.config ? { config: ctx.results.config.path } : {}),
+        // PyGRUB guests boot their own kernel, found in the image's /boot
+        ...(!spec.domain.pygrub && k.kernel ? { kernel: k.kernel } : {}),
+        ...(!spec.domain.pygrub && k.initrd ? { initrd: k.initrd } : {}),
+      };
+      const r = await bootTest(opts);
       ctx.results.bootTest = r;
-      if (r.passed === false || r.ok === false) throw new DomuError('BOOT_FAILED', `boot test: the guest did not come up (${String(r.reason ?? r.verdict ?? 'see the console log')})`);
-      return 'booted';
+      if (!r.passed) throw new DomuError('BOOT_FAILED', `boot test (${r.mode}) failed: ${r.reason} (console log ${r.consoleLog})`);
+      return `${r.mode}: ${r.reason} in ${r.seconds.toFixed(0)}s (console log ${r.consoleLog})`;
     }, (s) => (s.bootTest ? noDisk(s) : 'bootTest: false')),
     stage('inventory', 'record the guest in the inventory (domu-forge list)', async (ctx) => {
       const disk = diskPathOf(spec) ?? (spec.target.kind === 'dir' || spec.target.kind === 'tar' ? spec.target.path : '');
