@@ -6,10 +6,14 @@ const MAX_EDIT_DISTANCE = 4000;
 
 type Op = { kind: ' ' | '-' | '+'; line: string };
 
+/** A last line without its newline differs from the same line with one (as in GNU diff). */
+const NO_NEWLINE = '\u0000no-newline';
+
 function splitLines(text: string): string[] {
   if (text === '') return [];
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
+  else lines[lines.length - 1] += NO_NEWLINE;
   return lines;
 }
 
@@ -107,11 +111,12 @@ export function unifiedDiff(path: string, before: string | undefined, after: str
     const aCount = body.filter((o) => o.kind !== '+').length;
     const bCount = body.filter((o) => o.kind !== '-').length;
     out.push(`@@ -${aCount === 0 ? aLine - 1 : aLine},${aCount} +${bCount === 0 ? bLine - 1 : bLine},${bCount} @@`);
-    for (const o of body) out.push(`${o.kind}${o.line}`);
+    for (const o of body) {
+      if (o.line.endsWith(NO_NEWLINE)) out.push(`${o.kind}${o.line.slice(0, -NO_NEWLINE.length)}`, '\\ No newline at end of file');
+      else out.push(`${o.kind}${o.line}`);
+    }
     i = stop;
     start = stop;
   }
-  const endsWithoutNewline = (t: string | undefined) => t !== undefined && t !== '' && !t.endsWith('\n');
-  if (endsWithoutNewline(before) || endsWithoutNewline(after)) out.push('\\ (a side has no newline at end of file)');
   return `${out.join('\n')}\n`;
 }
