@@ -163,7 +163,8 @@ export async function openImage(spec: ImageSpec, opts: OpenOptions): Promise<Ope
     root: staging,
     spec,
     filesystem: { fs, uuid, ...(spec.label !== undefined ? { label: spec.label } : {}) },
-    explainError,
+    // while the tree is written, it goes to the host's disk; the image itself is made at close
+    explainError: (e) => fullTargetError(e, `the staging tree for image ${path}`, undefined),
     close: async () => {
       const { size: sz, inodes } = await decideSize(() => measureTree(staging));
       await createRaw(sz);

@@ -10,7 +10,7 @@ import { runTool, type ToolResult } from '../exec.js';
 import type { LvmSpec, OpenOptions, OpenedTarget } from './index.js';
 import { checkFsType, checkLabel, makeFilesystem } from './mkfs.js';
 import { MiB, checkSizeForFs, estimateImageSize, ext2InodesFor, formatSize, normalizeHint } from './size.js';
-import { blockDeviceUsers, hasDeviceMapper } from './system.js';
+import { blockDeviceSize, blockDeviceUsers, hasDeviceMapper } from './system.js';
 import { mountForPopulate } from './mounted.js';
 import { fullTargetError } from './errors.js';
 
@@ -105,7 +105,8 @@ export async function openLvm(spec: LvmSpec, opts: OpenOptions): Promise<OpenedT
   log?.(`making ${fs} on ${device} (${formatSize(size)})`);
   await makeFilesystem(fs, device, { label: spec.label, uuid, inodes, extra: spec.mkfsOptions, signal });
   const mounted = await mountForPopulate(device, fs, cleanup, signal);
-  const finalSize = size;
+  // lvcreate rounds up to whole extents
+  const finalSize = await blockDeviceSize(device);
   return {
     root: mounted.root,
     spec,
