@@ -106,14 +106,16 @@ export async function detectInit(view: GuestView): Promise<InitSystem> {
   // /sbin/init as the guest resolves it: a link to systemd is systemd
   const init = await view.canonical('/sbin/init').catch(() => undefined);
   if (init?.guestPath.endsWith('/systemd')) return 'systemd';
-  const upstartMarks = ['/sbin/initctl', '/etc/init'];
-  const hasUpstart =
-    (await view.exists('/usr/share/doc/upstart')) || (await view.exists('/var/lib/dpkg/info/upstart.list')) ||
-    ((await Promise.all(upstartMarks.map((p) => view.exists(p)))).every(Boolean) && (await view.list('/etc/init')).some((n) => n.endsWith('.conf')) && !(await view.exists('/etc/inittab')));
-  if (hasUpstart && init?.stat) return 'upstart';
-  if (init?.stat && (await view.exists('/etc/inittab'))) return 'sysvinit';
-  if (await view.exists('/lib/systemd/systemd')) return 'systemd';
-  if (await view.exists('/etc/inittab')) return 'sysvinit';
+  const inittab = await view.readText('/etc/inittab', 1 << 20).catch(() => undefined);
+  // upstart: initctl and jobs in /etc/init; an inittab may remain, but only with the default runlevel
+  // (CentOS 6), never with respawn lines
+  const jobs = (await view.list('/etc/init')).some((n) => n.endsWith('.conf'));
+  const upstartDoc = (await view.list('/usr/share/doc')).some((n) => /^upstart\b/.test(n)) || (await view.exists('/var/lib/dpkg/info/upstart.list'));
+  const inittabActive = inittab !== undefined && /^[^#:\s][^:]*:[^:]*:respawn:/m.test(inittab);
+  if (init?.stat && (await view.exists('/sbin/initctl')) && jobs && (upstartDoc || !inittabActive)) return 'upstart';
+  if (init?.stat && inittab !== undefined) return 'sysvinit';
+  if ((await view.exists('/lib/systemd/systemd')) || (await view.exists('/usr/lib/systemd/systemd'))) return 'systemd';
+  if (inittab !== undefined) return 'sysvinit';
   return 'unknown';
 }
 

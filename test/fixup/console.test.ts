@@ -40,6 +40,21 @@ describe('console getty per init system (root)', () => {
     expect((await runFixups(root, { domain, only: ['console'] })).changes).toBe(0);
   });
 
+  it('CentOS 6: upstart despite a leftover inittab (default runlevel only); agetty', async () => {
+    const root = tree('centos6', {
+      'etc/redhat-release': 'CentOS release 6.10 (Final)\n',
+      'etc/inittab': '# inittab is only used by upstart for the default runlevel.\nid:3:initdefault:\n',
+      'sbin/init': '\x7fELF upstart\n',
+      'sbin/initctl': '\x7fELF\n',
+      'sbin/agetty': '\x7fELF\n',
+      'etc/init/tty.conf': 'stop on runlevel [S016]\nrespawn\nexec /sbin/mingetty $TTY\n',
+    });
+    const r = await runFixups(root, { domain, only: ['console'] });
+    expect(r.guest).toMatchObject({ init: 'upstart', distro: { id: 'centos', major: 6 } });
+    expect(readFileSync(join(root, 'etc/init/hvc0.conf'), 'utf8')).toContain('exec /sbin/agetty -L 9600 hvc0 vt100\n');
+    expect(readFileSync(join(root, 'etc/inittab'), 'utf8')).not.toContain('hvc0');
+  });
+
   it('sysvinit Debian: an inittab line with /sbin/getty; an existing getty on the device is left alone', async () => {
     const inittab = 'id:2:initdefault:\nsi::sysinit:/etc/init.d/rcS\n1:2345:respawn:/sbin/getty 38400 tty1\n#T0:23:respawn:/sbin/getty -L ttyS0 9600 vt100\n';
     const root = tree('sysv', { 'etc/debian_version': '7.11\n', 'etc/inittab': inittab, 'sbin/init': '\x7fELF sysvinit\n', 'sbin/getty': '\x7fELF\n' });

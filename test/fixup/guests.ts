@@ -3,7 +3,7 @@
 // overlayfs over a guest, so that the cached tree stays pristine and rsync can list what changed.
 
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 export const GUEST_CACHE = process.env.DOMU_FORGE_GUEST_CACHE || '/var/cache/domu-forge/test-guests';
@@ -24,14 +24,22 @@ export function debianGuest(): string {
   const base = join(GUEST_CACHE, 'fixup-bookworm-systemd');
   const marker = join(base, 'complete');
   const key = JSON.stringify([...DEBIAN_ARGS, DEBIAN_MIRROR]);
-  if (existsSync(marker) && readFileSync(marker, 'utf8').trim() === key) return join(base, 'root');
-  const tmp = `${base}.tmp`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  run('debootstrap', [...DEBIAN_ARGS, join(tmp, 'root'), DEBIAN_MIRROR]);
-  writeFileSync(join(tmp, 'complete'), `${key}\n`);
-  rmSync(base, { recursive: true, force: true });
-  renameSync(tmp, base);
+  const ready = () => existsSync(marker) && readFileSync(marker, 'utf8').trim() === key;
+  if (ready()) return join(base, 'root');
+  // test files run in parallel workers: one builds, the others wait on the lock and find it built
+  mkdirSync(GUEST_CACHE, { recursive: true });
+  const script = [
+    'set -e',
+    '[ -f "$1/complete" ] && [ "$(cat "$1/complete")" = "$2" ] && exit 0',
+    'rm -rf "$1.tmp" && mkdir -p "$1.tmp"',
+    'base=$1 key=$2',
+    'shift 2',
+    'debootstrap "$@"',
+    'printf "%s\\n" "$key" > "$base.tmp/complete"',
+    'rm -rf "$base" && mv "$base.tmp" "$base"',
+  ].join('\n');
+  run('flock', [`${base}.lock`, 'sh', '-c', script, 'sh', base, key, ...DEBIAN_ARGS, join(`${base}.tmp`, 'root'), DEBIAN_MIRROR]);
+  if (!ready()) throw new Error(`the Debian test guest was not built in ${base}`);
   return join(base, 'root');
 }
 

@@ -41,7 +41,7 @@ function pythonFields(text: string): Record<string, unknown> {
   return JSON.parse(out) as Record<string, unknown>;
 }
 
-describe('xl config of reference domains', () => {
+describe('xl config of reference domains (root)', () => {
   it('duncan: a Dom0 kernel, image files, static address, maxmem', () => {
     const d = domainFromOptions({
       hostname: 'duncan', kernel, initrd, dir: scratch.dir, swap: '512M', memory: '1G', maxmem: '2G', vcpus: 2,

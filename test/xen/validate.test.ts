@@ -33,7 +33,7 @@ const base = (): XenDomain => ({
 
 const problems = (d: XenDomain, opts = {}) => validateDomain(d, opts).map((p) => `${p.field}: ${p.message}`);
 
-describe('validateDomain', () => {
+describe('validateDomain (root)', () => {
   it('accepts a good domain', () => {
     expect(problems(base())).toEqual([]);
     expect(problems({ ...base(), kernel: undefined, bootloader: 'pygrub', disks: [{ target: blockdev, vdev: 'xvda1', backend: 'phy' }] })).toEqual([]);

@@ -30,7 +30,7 @@ function pythonFields(file: string): Record<string, unknown> {
   return JSON.parse(execFileSync('python3', ['-c', 'import json,sys\nd={}\nexec(open(sys.argv[1]).read(), {}, d)\nprint(json.dumps(d))', file], { encoding: 'utf8' })) as Record<string, unknown>;
 }
 
-describe('xen-config CLI', () => {
+describe('xen-config CLI (root)', () => {
   it('writes DIR/NAME.cfg from xen-create-image style flags; a rerun is unchanged', () => {
     const args = ['xen-config', '--hostname', 'banquo.example.org', '--pygrub', '--lvm', 'scotland', '--swap', '512M', '--memory', '1G', '--vcpus', '2', '--bridge', 'xenbr0', '--dhcp', '--no-check', '--output-dir', out];
     const r = runCli(args);
