@@ -247,8 +247,8 @@ export interface BuildFleetOptions {
   signal?: AbortSignal;
   cleanup?: CleanupStack;
   log?: (line: string) => void;
-  /** A progress line: one status per guest, joined. */
-  status?: (text: string) => void;
+  /** Live status of each guest being built (and of the base, as "base"); undefined when it is done. */
+  onGuest?: (name: string, status: string | undefined) => void;
   /** Rebuild every guest even when its inputs did not change. */
   rebuild?: boolean;
 }
@@ -290,8 +290,8 @@ export async function buildFleet(o: BuildFleetOptions): Promise<FleetResult> {
       skip: (await planStages(spec)).map((s) => s.id).filter((id) => /^(fixup|role\/|xen\/|boot-test|inventory)/.test(id)),
       signal,
       cleanup,
-      log: (l) => log(`base: ${l}`),
-      ...(o.status ? { status: (s: string) => o.status!(`base: ${s}`) } : {}),
+      log: (l) => (l.startsWith('warning') || /^(source|verify)/.test(l) ? log(`base: ${l}`) : undefined),
+      status: (s: string) => o.onGuest?.('base', s),
     });
     if (!r.ok) {
       return {
@@ -303,6 +303,7 @@ export async function buildFleet(o: BuildFleetOptions): Promise<FleetResult> {
     }
     writeState(recPath, { key, image, built: new Date().toISOString() } satisfies BaseRecord);
   }
+  o.onGuest?.('base', undefined);
   const baseSeconds = (performance.now() - t0) / 1000;
   log(`base: ${baseStatus} ${image}`);
 
@@ -323,8 +324,6 @@ export async function buildFleet(o: BuildFleetOptions): Promise<FleetResult> {
   }
 
   // 3. the guests, a bounded number at a time
-  const statuses = new Map<string, string>();
-  const showStatus = () => o.status?.([...statuses].map(([n, s]) => `${n}: ${s}`).join(' | '));
   const limit = pLimit(o.concurrency ?? fleet.concurrency);
   const guests = await Promise.all(
     fleet.guests.map((g) =>
@@ -342,8 +341,7 @@ export async function buildFleet(o: BuildFleetOptions): Promise<FleetResult> {
           return { ...out, status: 'unchanged', seconds: 0 };
         }
         if (signal.aborted) return { ...out, status: 'not-run', seconds: 0, note: 'interrupted' };
-        statuses.set(g.name, 'starting');
-        showStatus();
+        o.onGuest?.(g.name, 'starting');
         // Each guest has its own cleanup stack, so one failure unwinds only that guest.
         const own = new CleanupStack();
         const unlink = cleanup.push(`clean up guest ${g.name}`, async () => void (await own.runAll()));
@@ -352,19 +350,16 @@ export async function buildFleet(o: BuildFleetOptions): Promise<FleetResult> {
             signal,
             cleanup: own,
             record: { fleet: fleet.file, inputsKey, ...(fleet.method === 'overlay' ? { base: image } : {}), ...(g.ip === 'auto' && fleet.pool ? { pool: fleet.pool } : {}) },
-            log: (l) => log(`${g.name}: ${l}`),
-            status: (s) => {
-              statuses.set(g.name, s.split(':')[0]!);
-              showStatus();
-            },
+            // per-stage lines go to the guest's live status; only warnings are kept
+            log: (l) => (l.startsWith('warning') ? log(`${g.name}: ${l}`) : undefined),
+            status: (s) => o.onGuest?.(g.name, s),
           });
           const seconds = (performance.now() - g0) / 1000;
-          statuses.delete(g.name);
-          showStatus();
+          o.onGuest?.(g.name, undefined);
           log(`${g.name}: ${r.ok ? 'built' : `FAILED: ${r.error?.message}`} (${seconds.toFixed(1)}s)`);
           return r.ok ? { ...out, status: 'built', seconds, result: r } : { ...out, status: 'failed', seconds, error: r.error?.message ?? 'failed', result: r };
         } catch (e) {
-          statuses.delete(g.name);
+          o.onGuest?.(g.name, undefined);
           await own.runAll();
           return { ...out, status: 'failed', seconds: (performance.now() - g0) / 1000, error: isDomuError(e) ? e.message : oneLine(e) };
         } finally {

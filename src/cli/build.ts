@@ -36,6 +36,55 @@ export function printBuildResult(r: BuildResult): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+/** One live line per guest being built, redrawn in place on a terminal (stderr); silent otherwise. */
+class FleetProgress {
+  private readonly lines = new Map<string, string>();
+  private drawn = 0;
+  private last = 0;
+  private readonly enabled = Boolean(process.stderr.isTTY);
+
+  set(name: string, text: string | undefined): void {
+    if (text === undefined) this.lines.delete(name);
+    else this.lines.set(name, text);
+    const now = Date.now();
+    if (now - this.last >= 100 || text === undefined) this.draw();
+  }
+
+  private draw(): void {
+    if (!this.enabled) return;
+    this.last = Date.now();
+    const width = (process.stderr.columns || 100) - 1;
+    let out = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
+    const rows = [...this.lines].map(([n, t]) => `${n}: ${t}`.slice(0, width));
+    for (const row of rows) out += `\r\x1b[2K${row}\n`;
+    // clear what is left of a longer previous block
+    for (let i = rows.length; i < this.drawn; i++) out += '\r\x1b[2K\n';
+    if (this.drawn > rows.length) out += `\x1b[${this.drawn - rows.length}A`;
+    process.stderr.write(out);
+    this.drawn = rows.length;
+  }
+
+  /** Print a permanent line above the live block. */
+  log(line: string): void {
+    if (!this.enabled) {
+      process.stderr.write(`${line}\n`);
+      return;
+    }
+    const keep = new Map(this.lines);
+    this.lines.clear();
+    this.draw();
+    process.stderr.write(`${line}\n`);
+    for (const [k, v] of keep) this.lines.set(k, v);
+    this.drawn = 0;
+    this.draw();
+  }
+
+  clear(): void {
+    this.lines.clear();
+    this.draw();
+  }
+}
+
 function printFleetResult(r: FleetResult): void {
   const rows = [['guest', 'status', 'ip', 'time', 'note']];
   for (const g of r.guests) rows.push([g.name, g.status, g.ip ?? '', g.seconds > 0 ? formatDuration(g.seconds) : '', g.error ?? g.note ?? '']);
@@ -98,15 +147,18 @@ Examples:
       };
       try {
         if (file !== undefined && isFleetText(readSpecText(file))) {
+          const fp = new FleetProgress();
           const r = await buildFleet({
             file,
             signal: controller.signal,
             cleanup,
             ...(opts.concurrency !== undefined ? { concurrency: Number(opts.concurrency) } : {}),
-            log,
-            status: (t) => progress.update(t),
+            log: (line) => {
+              if (!opts.json) fp.log(line);
+            },
+            onGuest: (name, text) => fp.set(name, text),
           });
-          progress.clear();
+          fp.clear();
           if (opts.json) printJson(r);
           else printFleetResult(r);
           if (r.guests.some((g) => g.status === 'failed') || r.base.status === 'failed') process.exitCode = 1;

@@ -35,6 +35,7 @@ export async function openDevice(spec: DeviceSpec, opts: OpenOptions): Promise<O
   return {
     root: mounted.root,
     spec,
+    hostPaths: [mounted.root],
     filesystem: { fs, uuid, ...(spec.label !== undefined ? { label: spec.label } : {}) },
     explainError: (e) => fullTargetError(e, `device ${device}`, size),
     close: async () => {

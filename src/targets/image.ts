@@ -146,6 +146,7 @@ export async function openImage(spec: ImageSpec, opts: OpenOptions): Promise<Ope
     return {
       root: mounted.root,
       spec,
+      hostPaths: [path, raw, join(dirname(path), `.${basename(path)}.domu-forge-*`), mounted.root],
       filesystem: { fs, uuid, ...(spec.label !== undefined ? { label: spec.label } : {}) },
       explainError,
       close: async () => {
@@ -162,6 +163,7 @@ export async function openImage(spec: ImageSpec, opts: OpenOptions): Promise<Ope
   return {
     root: staging,
     spec,
+    hostPaths: [path, staging, raw, join(dirname(path), `.${basename(path)}.domu-forge-*`)],
     filesystem: { fs, uuid, ...(spec.label !== undefined ? { label: spec.label } : {}) },
     // while the tree is written, it goes to the host's disk; the image itself is made at close
     explainError: (e) => fullTargetError(e, `the staging tree for image ${path}`, undefined),

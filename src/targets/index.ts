@@ -91,6 +91,12 @@ export interface OpenedTarget {
   /** an empty directory to write the tree into (a mount point, a staging directory, or the target directory) */
   root: string;
   spec: TargetSpec;
+  /**
+   * Paths on the host that this target writes while it is open (the image and its temporary files,
+   * the mount point, the staging tree); a `*` matches any characters within a name. A clone of the
+   * host must leave them out, or it would copy the target into itself.
+   */
+  hostPaths?: string[];
   /** the filesystem that is being made, known before the tree is written (fstab can use its UUID or label) */
   filesystem?: { fs: FsType; uuid: string; label?: string };
   /** sync, unmount, detach, mke2fs -d, convert, write the tarball */
@@ -155,6 +161,7 @@ async function openDir(spec: DirSpec): Promise<OpenedTarget> {
   return {
     root: path,
     spec,
+    hostPaths: [path],
     explainError: (e) => fullTargetError(e, `directory ${path}`, undefined),
     close: async () => ({ kind: 'dir', path }),
   };
@@ -187,6 +194,7 @@ async function openTar(spec: TarSpec, opts: OpenOptions): Promise<OpenedTarget> 
   return {
     root: staging,
     spec,
+    hostPaths: [staging, path, join(dirname(path), `.${basename(path)}.partial-*`)],
     explainError: (e) => fullTargetError(e, `tarball ${path}`, undefined),
     close: async () => {
       // writeTarball writes beside `path` and renames into place itself

@@ -110,6 +110,7 @@ export async function openLvm(spec: LvmSpec, opts: OpenOptions): Promise<OpenedT
   return {
     root: mounted.root,
     spec,
+    hostPaths: [mounted.root],
     filesystem: { fs, uuid, ...(spec.label !== undefined ? { label: spec.label } : {}) },
     explainError: (e) => fullTargetError(e, `volume ${name}`, finalSize),
     close: async () => {

@@ -1,7 +1,7 @@
 // A fresh filesystem on a block device (loop device, LVM volume, disk), mounted on a private mount
 // point for the tree to be written into, then synced and unmounted. Shared by image, lvm and device.
 
-import { lstat, readdir, stat } from 'node:fs/promises';
+import { lstat, readdir, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DomuError } from '../errors.js';
 import { runTool } from '../exec.js';
@@ -42,7 +42,7 @@ export async function mountForPopulate(device: string, fs: FsType, cleanup: Clea
   const mounted = await mountFilesystem(device, mp.dir, fs, cleanup);
   if (isExt(fs)) {
     // hand out an empty root; lost+found is put back at the end when the tree has none
-    await runTool('rmdir', ['--', join(mp.dir, 'lost+found')], { allowFailure: true });
+    await rmdir(join(mp.dir, 'lost+found')).catch(() => undefined);
   }
   const left = await readdir(mp.dir);
   if (left.length > 0) throw new DomuError('INTERNAL', `the new filesystem on ${device} is not empty: ${left.join(', ')}`);

@@ -52,6 +52,8 @@ describe('image targets (root, loop)', () => {
       const { summary, opened } = await build({ kind: 'image', path, fs, size, label: `t-${fs}`, format: 'raw', populate: 'mount' });
       expect(summary).toMatchObject({ kind: 'image', path, fs, size, sizeEstimated: false, label: `t-${fs}`, format: 'raw', populate: 'mount' });
       expect(summary.uuid).toBe(opened.filesystem?.uuid);
+      // what a clone of the host must leave out: the image, its temporary files, the mount point
+      expect(opened.hostPaths).toEqual(expect.arrayContaining([path, opened.root, join(work, `.mount-${fs}.img.domu-forge-*`)]));
       expect(statSync(path).size).toBe(size);
       expect(statSync(path).mode & 0o777).toBe(0o600);
       expect(fsck(path, fs).status, fsck(path, fs).output).toBe(0);
