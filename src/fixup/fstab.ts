@@ -19,7 +19,8 @@ export function fstabLine(d: GuestDevice): string {
   const swap = d.mount.fs === 'swap';
   const options = d.mount.options ?? defaultMountOptions(d.mount.fs, d.mount.mountpoint);
   const pass = swap ? 0 : d.mount.mountpoint === '/' ? 1 : 2;
-  return [d.device, swap ? 'none' : d.mount.mountpoint, d.mount.fs, options, '0', String(pass)].join('\t');
+  const point = swap ? 'none' : d.mount.mountpoint.replace(/[\s\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+  return [d.device, point, d.mount.fs, options, '0', String(pass)].join('\t');
 }
 
 /** The new fstab text: the domain's entries in place of the old ones for the same mount points. */
