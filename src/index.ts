@@ -28,3 +28,4 @@ export { runBuild, planStages, checkStageIds, type BuildResult, type RunBuildOpt
 export { buildFleet, parseFleet, type Fleet, type FleetResult, type BuildFleetOptions } from './build/fleet.js';
 export { listGuests, findGuest, deleteGuest, leaseAddress, releaseLeases, type GuestRecord, type DeleteResult } from './build/inventory.js';
 export { benchStrategies, renderBenchSvg, type BenchStrategiesOptions, type BenchStrategiesResult, type StrategyResult } from './build/strategy-bench.js';
+export { bootTest, assertBooted, ensureDom0, judgeConsole, type BootTestOptions, type BootTestResult, type BootMode, type Dom0, type Dom0Options } from './boot/index.js';

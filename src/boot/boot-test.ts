@@ -64,12 +64,15 @@ export interface BootTestResult {
   /** Hostnames seen in login prompts and virtualization kinds reported, in order. */
   prompts: string[];
   virtualization: string[];
-  kernel: { source: 'image' | 'given'; version?: string; cmdline?: string };
+  /** Where the guest kernel came from: the image's /boot, --kernel or the config, or the config's bootloader (PyGRUB). */
+  kernel: { source: 'image' | 'given' | 'bootloader'; version?: string; cmdline?: string };
   qemuArgs: string[];
   dom0?: { key: string; dir: string; built: boolean; buildSeconds: number; versions: Record<string, string> };
   /** Xen mode: the config the Dom0 ran, and the settings left out of it. */
   guestConfig?: string;
   dropped?: string[];
+  /** What boot-test did differently from the config, and why. */
+  notes?: string[];
   /** The last console lines, when it failed. */
   tail?: string[];
 }
@@ -100,6 +103,10 @@ async function checkImage(image: string): Promise<{ path: string; format: 'raw' 
   }
 }
 
+async function isFile(file: string): Promise<boolean> {
+  return fsp.stat(file).then((st) => st.isFile(), () => false);
+}
+
 async function checkFile(file: string, what: string): Promise<string> {
   try {
     const st = await fsp.stat(file);
@@ -114,7 +121,6 @@ async function checkFile(file: string, what: string): Promise<string> {
 function validate(o: BootTestOptions): void {
   if (o.mode !== undefined && o.mode !== 'plain' && o.mode !== 'xen') throw new DomuError('USAGE', `mode must be plain or xen, not ${String(o.mode)}`);
   if (o.initrd && !o.kernel) throw new DomuError('USAGE', '--initrd needs --kernel');
-  if (o.config && o.mode !== 'xen') throw new DomuError('USAGE', '--config is for the Xen mode (--xen)');
   if (o.root && o.mode === 'xen') throw new DomuError('USAGE', '--root is for the plain mode; under Xen the root comes from the config');
   for (const [k, v, min, max] of [
     ['timeout', o.timeoutSeconds, 10, 86400],
@@ -151,14 +157,29 @@ export async function bootTest(options: BootTestOptions): Promise<BootTestResult
   const mode: BootMode = options.mode ?? 'plain';
   const progress = options.onProgress ?? (() => undefined);
   const img = await checkImage(options.image);
-  const givenKernel = options.kernel ? await checkFile(options.kernel, 'kernel') : undefined;
-  const givenInitrd = options.initrd ? await checkFile(options.initrd, 'initrd') : undefined;
-  const configText = options.config ? await fsp.readFile(options.config, 'utf8').catch((e: unknown) => {
-    throw new DomuError('BAD_INPUT', `config ${options.config}: ${errnoCode(e) === 'ENOENT' ? 'does not exist' : oneLine(e)}`);
+  let givenKernel = options.kernel ? await checkFile(options.kernel, 'kernel') : undefined;
+  let givenInitrd = options.initrd ? await checkFile(options.initrd, 'initrd') : undefined;
+  // plain mode boots the kernel straight, so a domain config has nothing to say there
+  const configFile = mode === 'xen' ? options.config : undefined;
+  const configText = configFile ? await fsp.readFile(configFile, 'utf8').catch((e: unknown) => {
+    throw new DomuError('BAD_INPUT', `config ${configFile}: ${errnoCode(e) === 'ENOENT' ? 'does not exist' : oneLine(e)}`);
   }) : undefined;
-  const xl = configText !== undefined ? parseXlConfig(configText, options.config) : undefined;
-  if (xl) checkPv(xl, options.config!);
+  const xl = configText !== undefined ? parseXlConfig(configText, configFile) : undefined;
+  if (xl) checkPv(xl, configFile!);
   const usesBootloader = xl?.some((s) => s.key === 'bootloader') ?? false;
+  // the config's kernel is a path in the real Dom0: boot it when this host has it, as xl would
+  const notes: string[] = [];
+  if (xl && !usesBootloader && !givenKernel) {
+    const k = xl.find((s) => s.key === 'kernel')?.value;
+    const r = xl.find((s) => s.key === 'ramdisk')?.value;
+    if (typeof k === 'string' && (await isFile(k))) {
+      givenKernel = path.resolve(k);
+      if (typeof r === 'string' && (await isFile(r))) givenInitrd = path.resolve(r);
+      else if (typeof r === 'string') notes.push(`ramdisk ${r} is not on this host: booting without one`);
+    } else if (typeof k === 'string') {
+      notes.push(`kernel ${k} is not on this host: booting the image's own kernel`);
+    }
+  }
   if (process.getuid?.() !== 0) throw new DomuError('ENVIRONMENT', 'boot-test needs root (loop devices and mounts to read the image)');
 
   const cleanup = new CleanupStack();
@@ -194,7 +215,7 @@ export async function bootTest(options: BootTestOptions): Promise<BootTestResult
 
     const criterion: BootCriterion = { hostname, virtualization: mode === 'xen' ? ['xen'] : ['qemu', 'kvm'] };
     const criterionText = `the guest's login prompt shows "${hostname.split('.')[0]} login:" and its init reports "Detected virtualization ${criterion.virtualization.join('" or "')}"`;
-    const kernelInfo: BootTestResult['kernel'] = { source: givenKernel ? 'given' : 'image' };
+    const kernelInfo: BootTestResult['kernel'] = { source: givenKernel ? 'given' : usesBootloader && mode === 'xen' ? 'bootloader' : 'image' };
     if (guest.kernelVersion) kernelInfo.version = guest.kernelVersion;
 
     let qemuArgs: string[];
@@ -229,7 +250,7 @@ export async function bootTest(options: BootTestOptions): Promise<BootTestResult
         onProgress: progress,
       });
       if (options.signal?.aborted) throw new DomuError('INTERRUPTED', 'boot-test was interrupted');
-      const job = await makeXenJob({ xl, configFile: options.config, image: img, guest, hostname: name, options, work, usesBootloader });
+      const job = await makeXenJob({ xl, configFile, image: img, guest, hostname: name, options, work, usesBootloader });
       guestConfig = job.config;
       dropped = job.dropped;
       kernelInfo.cmdline = job.cmdline;
@@ -307,6 +328,7 @@ export async function bootTest(options: BootTestOptions): Promise<BootTestResult
     if (dom0) result.dom0 = { key: dom0.key, dir: dom0.dir, built: dom0.built, buildSeconds: dom0.buildSeconds, versions: dom0.versions };
     if (guestConfig !== undefined) result.guestConfig = guestConfig;
     if (dropped) result.dropped = dropped;
+    if (notes.length > 0) result.notes = notes;
     if (!result.passed) {
       result.tail = lastLines(follower.text(), 15);
       if (dom0Follower && result.tail.length === 0) result.tail = lastLines(dom0Follower.text(), 15);
@@ -341,7 +363,7 @@ export function judgeDom0(raw: string): string | undefined {
 function checkPv(xl: ReturnType<typeof parseXlConfig>, file: string): void {
   const type = xl.find((s) => s.key === 'type')?.value ?? xl.find((s) => s.key === 'builder')?.value;
   if (type !== undefined && type !== 'pv' && type !== 'linux' && type !== 'generic') {
-    throw new DomuError('ENVIRONMENT', `${file}: a ${String(type)} guest needs hardware virtualization, which Xen under emulated qemu lacks; boot-test --xen runs PV guests only`);
+    throw new DomuError('ENVIRONMENT', `${file}: ${String(type).toUpperCase()} guests need hardware virtualization, which Xen under emulated qemu lacks; boot-test --xen runs PV guests only`);
   }
 }
 

@@ -1,4 +1,4 @@
-// The small Dom0 that the Xen boot test runs under emulated Xen: Debian bookworm (debootstrap)
+// The small Dom0 that the Xen boot test runs under emulated Xen: Debian bookworm (the install stage)
 // plus the Xen hypervisor and tools from bookworm-security, so that hypervisor and tools are the
 // same version, packed into an ext4 image and cached under a key made of every input that shapes it.
 
@@ -8,8 +8,9 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DomuError, errnoCode } from '../errors.js';
 import { CleanupStack } from '../build/cleanup.js';
+import { installDistribution } from '../install/index.js';
+import { PackageCache } from '../install/package-cache.js';
 import {
-  debootstrapRoot,
   makeExt4Image,
   prepareChroot,
   readFileInRoot,
@@ -21,7 +22,7 @@ import {
 import { newestKernel } from './guest-files.js';
 
 /** Bump when the recipe below changes in a way the key's other inputs do not show. */
-export const DOM0_RECIPE_VERSION = 3;
+export const DOM0_RECIPE_VERSION = 4;
 
 export const DEFAULT_CACHE_DIR = '/var/cache/domu-forge';
 export const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
@@ -33,7 +34,7 @@ export const JOB_DISK_LABEL = 'DFJOB';
 export const DOM0_MARKER = 'DOMU-FORGE-DOM0:';
 
 export interface Dom0Options {
-  /** Cache root; the Dom0 lives in <cacheDir>/xen-dom0/<key>/ and .debs in <cacheDir>/debs. */
+  /** Cache root: the Dom0 lives in <cacheDir>/xen-dom0/<key>/, downloads in <cacheDir>/packages/ (shared with `install`). */
   cacheDir?: string;
   suite?: string;
   mirror?: string;
@@ -164,9 +165,22 @@ export async function ensureDom0(options: Dom0Options = {}): Promise<Dom0> {
   cleanup.push(`remove ${tmp}`, () => fsp.rm(tmp, { recursive: true, force: true }));
   try {
     const root = path.join(tmp, 'root');
-    const debCache = path.join(cacheDir, 'debs');
-    progress(`Dom0: debootstrap ${suite}`);
-    await debootstrapRoot(root, { suite, mirror, include: DOM0_INCLUDE, debCacheDir: debCache, signal: options.signal });
+    await fsp.mkdir(root);
+    // domu-forge's own install stage: its package cache (a caching proxy) serves the guest builds too
+    progress(`Dom0: installing Debian ${suite} (minbase)`);
+    await installDistribution({
+      distro: 'debian',
+      suite,
+      mirror,
+      variant: 'minbase',
+      include: DOM0_INCLUDE,
+      root,
+      cacheDir,
+      rootCache: false,
+      logFile: path.join(tmp, 'install.log'),
+      cleanup,
+      signal: options.signal,
+    });
 
     progress(`Dom0: installing Xen ${xenVersion} from ${suite}-security`);
     await writeFileInRoot(
@@ -174,9 +188,14 @@ export async function ensureDom0(options: Dom0Options = {}): Promise<Dom0> {
       'etc/apt/sources.list',
       `deb ${mirror} ${suite} main\ndeb ${securityMirror} ${suite}-security main\n`,
     );
-    const release = await prepareChroot(root, cleanup, [{ host: debCache, guest: 'var/cache/apt/archives' }]);
-    await runInChroot(root, ['apt-get', 'update', '-q'], options.signal);
-    await runInChroot(root, ['apt-get', 'install', '-y', '-q', '--no-install-recommends', ...dom0Packages(xenVersion)], options.signal);
+    const cache = new PackageCache(path.join(cacheDir, 'packages'));
+    const proxy = await cache.start();
+    const dropProxy = cleanup.push('stop the package cache', () => cache.stop());
+    const release = await prepareChroot(root, cleanup);
+    const apt = ['apt-get', '-q', '-o', `Acquire::http::Proxy=${proxy}`];
+    await runInChroot(root, [...apt, 'update'], options.signal);
+    await runInChroot(root, [...apt, 'install', '-y', '--no-install-recommends', ...dom0Packages(xenVersion)], options.signal);
+    await runInChroot(root, ['apt-get', 'clean']);
     const versions: Record<string, string> = {};
     const q = await runInChroot(root, ['dpkg-query', '-W', '-f', '${Package} ${Version}\\n', ...dom0Packages(xenVersion), 'linux-image-amd64']);
     for (const line of q.trim().split('\n')) {
@@ -184,6 +203,8 @@ export async function ensureDom0(options: Dom0Options = {}): Promise<Dom0> {
       if (p && v) versions[p] = v;
     }
     await release();
+    await cache.stop();
+    dropProxy();
     const hv = versions[`xen-hypervisor-${xenVersion}-amd64`];
     const ut = versions[`xen-utils-${xenVersion}`];
     if (!hv || hv !== ut) throw new DomuError('INTERNAL', `Dom0: Xen hypervisor ${hv ?? '?'} and tools ${ut ?? '?'} differ`);

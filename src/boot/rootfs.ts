@@ -1,48 +1,12 @@
-// Small root-filesystem helpers the boot test needs to build its Dom0 (and tests their guests):
-// debootstrap into a directory, run apt inside it with the host safe, write files that never
-// follow a symlink out of the tree, and pack the tree into an ext4 image without mounting it.
+// Small root-filesystem helpers the boot test needs to build its Dom0: run apt inside a tree with
+// the host safe, read and write files that never follow a symlink out of the tree, and pack the
+// tree into an ext4 image without mounting it.
 
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
 import { runTool } from '../exec.js';
 import type { CleanupStack } from '../build/cleanup.js';
-
-export interface DebootstrapOptions {
-  suite: string;
-  mirror: string;
-  /** debootstrap variant; minbase keeps the tree and the boot small. */
-  variant?: string;
-  include?: readonly string[];
-  /** Shared .deb cache (absolute path), so that several builds download each package once. */
-  debCacheDir?: string;
-  arch?: string;
-  signal?: AbortSignal;
-}
-
-/** Run debootstrap into `root` (which must not exist yet or be empty). */
-export async function debootstrapRoot(root: string, options: DebootstrapOptions): Promise<void> {
-  const args = [`--variant=${options.variant ?? 'minbase'}`];
-  if (options.arch) args.push(`--arch=${options.arch}`);
-  if (options.include && options.include.length > 0) args.push(`--include=${options.include.join(',')}`);
-  if (options.debCacheDir) {
-    await fsp.mkdir(options.debCacheDir, { recursive: true });
-    args.push(`--cache-dir=${path.resolve(options.debCacheDir)}`);
-  }
-  args.push(options.suite, root, options.mirror);
-  const r = await runTool('debootstrap', args, { allowFailure: true, signal: options.signal });
-  if (r.status !== 0) {
-    // debootstrap puts its reason in debootstrap.log inside the target
-    let detail = oneLine(r.stderr).slice(-300);
-    try {
-      const log = await fsp.readFile(path.join(root, 'debootstrap', 'debootstrap.log'), 'utf8');
-      detail = oneLine(log.split('\n').slice(-5).join(' ')).slice(-300) || detail;
-    } catch {
-      /* no log */
-    }
-    throw new DomuError('INTERNAL', `debootstrap ${options.suite} failed (status ${r.status}): ${detail}`);
-  }
-}
 
 /**
  * Resolve `rel` inside `root` refusing every symlink on the way, creating missing directories

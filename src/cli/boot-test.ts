@@ -46,6 +46,7 @@ Examples:
   domu-forge boot-test --xen --config /etc/xen/banquo.cfg out/banquo.img --json`,
     )
     .action(async (image: string, o: Record<string, unknown>) => {
+      if (o.config && !o.xen) throw new DomuError('USAGE', '--config is for the Xen mode (--xen)');
       const progress = new ProgressLine();
       const controller = new AbortController();
       const release = abortOnSignals(controller);
@@ -86,6 +87,7 @@ Examples:
         w.write(`  criterion: ${result.criterion}\n`);
         if (result.kernel.cmdline) w.write(`  guest kernel: ${result.kernel.version ?? '(given)'} ${result.kernel.cmdline}\n`);
         if (result.dom0) w.write(`  Dom0: ${result.dom0.dir} (${result.dom0.built ? `built in ${formatDuration(result.dom0.buildSeconds)}` : 'cached'}; xen ${result.dom0.versions['xen-utils-4.17'] ?? '?'})\n`);
+        for (const n of result.notes ?? []) w.write(`  note: ${n}\n`);
         if (result.dropped?.length) w.write(`  left out of the guest config: ${result.dropped.join(', ')}\n`);
         w.write(`  console log: ${result.consoleLog}\n`);
         if (result.dom0Log) w.write(`  Dom0 console log: ${result.dom0Log}\n`);

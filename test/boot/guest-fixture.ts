@@ -1,59 +1,81 @@
-// A test guest for the boot test: Debian bookworm from real debootstrap (minbase + kernel +
-// systemd), with the few fixups a Xen guest needs, packed into an ext4 image. Built once and
-// cached under /var/cache/domu-forge/boot-test-guest/<key>/ (the .debs are shared with the Dom0).
-//
-// Until domu-forge's own `install debian` + `fixup` + image target are wired into this suite,
-// the fixups are written here: hostname, hosts, fstab on /dev/xvda, a getty on hvc0.
+// The test guest of the boot test, built by domu-forge itself: `domu-forge build` with a spec that
+// installs Debian bookworm (minbase + kernel + systemd) into an ext4 image file, runs the fixups
+// (fstab, hvc0 getty, menu.lst for PyGRUB, hostname ...) and writes the xl config. Built once and
+// kept under /var/cache/domu-forge/boot-test-guest/<key>/ (downloads shared with the Dom0 through
+// the install stage's package cache).
 
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { debootstrapRoot, makeExt4Image, symlinkInRoot, writeFileInRoot } from '../../src/boot/rootfs.js';
+import { cliPath } from '../helpers/run.js';
 
 export const GUEST_HOSTNAME = 'df-boot-guest';
 const CACHE = process.env.DOMU_FORGE_CACHE_DIR || '/var/cache/domu-forge';
-const MIRROR = 'http://deb.debian.org/debian';
-const INCLUDE = ['linux-image-amd64', 'systemd-sysv', 'udev'];
 
-const FSTAB = 'proc\t/proc\tproc\tdefaults\t0\t0\n/dev/xvda\t/\text4\terrors=remount-ro\t0\t1\n';
+function spec(dir: string): string {
+  return `# the boot test's guest (test/boot/guest-fixture.ts)
+name: ${GUEST_HOSTNAME}
+hostname: ${GUEST_HOSTNAME}
+target:
+  image: ${path.join(dir, 'guest.img')}
+  size: 1536M
+  fs: ext4
+source:
+  install:
+    distro: debian
+    dist: bookworm
+    mirror: http://deb.debian.org/debian
+    variant: minbase
+    include: [linux-image-amd64, systemd-sysv, udev]
+domain:
+  memory: 512M
+  vcpus: 1
+  pygrub: true
+  config: ${path.join(dir, 'guest.cfg')}
+`;
+}
 
 export interface TestGuest {
   image: string;
+  /** The xl config domu-forge wrote for it (PyGRUB, the image as a file disk). */
+  config: string;
   hostname: string;
   built: boolean;
   seconds: number;
 }
 
-/** The cached test guest image; build it when missing. Never modify the returned image in a test. */
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** The cached test guest; built when missing. Tests must never modify the image. */
 export async function testGuestImage(): Promise<TestGuest> {
-  const key = createHash('sha256').update(JSON.stringify({ v: 1, MIRROR, INCLUDE, FSTAB, GUEST_HOSTNAME })).digest('hex').slice(0, 16);
-  const dir = path.join(CACHE, 'boot-test-guest', key);
-  const image = path.join(dir, 'guest.img');
+  const dir = path.join(CACHE, 'boot-test-guest', createHash('sha256').update(spec('')).digest('hex').slice(0, 16));
+  const files = { image: path.join(dir, 'guest.img'), config: path.join(dir, 'guest.cfg'), hostname: GUEST_HOSTNAME };
   try {
     await fsp.access(path.join(dir, 'done'));
-    return { image, hostname: GUEST_HOSTNAME, built: false, seconds: 0 };
+    return { ...files, built: false, seconds: 0 };
   } catch {
     /* build it */
   }
   const started = Date.now();
-  const tmp = `${dir}.tmp-${process.pid}`;
-  await fsp.rm(tmp, { recursive: true, force: true });
-  await fsp.mkdir(tmp, { recursive: true });
-  try {
-    const root = path.join(tmp, 'root');
-    await debootstrapRoot(root, { suite: 'bookworm', mirror: MIRROR, include: INCLUDE, debCacheDir: path.join(CACHE, 'debs') });
-    await writeFileInRoot(root, 'etc/hostname', `${GUEST_HOSTNAME}\n`);
-    await writeFileInRoot(root, 'etc/hosts', `127.0.0.1\tlocalhost\n127.0.1.1\t${GUEST_HOSTNAME}\n`);
-    await writeFileInRoot(root, 'etc/fstab', FSTAB);
-    await symlinkInRoot(root, 'etc/systemd/system/getty.target.wants/serial-getty@hvc0.service', '/lib/systemd/system/serial-getty@.service');
-    await makeExt4Image(root, path.join(tmp, 'guest.img'), { label: 'df-boot-guest', headroomMiB: 256 });
-    await fsp.rm(root, { recursive: true, force: true });
-    await fsp.writeFile(path.join(tmp, 'done'), `${new Date().toISOString()}\n`);
-    await fsp.rm(dir, { recursive: true, force: true });
-    await fsp.rename(tmp, dir);
-  } catch (e) {
-    await fsp.rm(tmp, { recursive: true, force: true });
-    throw e;
+  await fsp.rm(dir, { recursive: true, force: true });
+  await fsp.mkdir(dir, { recursive: true });
+  const specFile = path.join(dir, 'guest.yaml');
+  await fsp.writeFile(specFile, spec(dir));
+  const r = await run(['build', specFile, '--json'], { DOMU_FORGE_STATE_DIR: path.join(dir, 'state') });
+  if (r.status !== 0) {
+    throw new Error(`domu-forge build of the test guest failed (status ${r.status}): ${r.stderr.slice(-2000)}`);
   }
-  return { image, hostname: GUEST_HOSTNAME, built: true, seconds: (Date.now() - started) / 1000 };
+  await fsp.writeFile(path.join(dir, 'build.json'), r.stdout);
+  await fsp.writeFile(path.join(dir, 'done'), `${new Date().toISOString()}\n`);
+  return { ...files, built: true, seconds: (Date.now() - started) / 1000 };
 }
