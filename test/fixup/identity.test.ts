@@ -1,7 +1,11 @@
 // updateHosts: the old host name goes, the new one is where the guest will look for it.
 
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { updateHosts } from '../../src/fixup/identity.js';
+import { runFixups } from '../../src/fixup/index.js';
 
 describe('updateHosts', () => {
   it('DHCP: the loopback line takes the new name, aliases stay, IPv6 lines untouched', () => {
@@ -18,5 +22,24 @@ describe('updateHosts', () => {
     const once = updateHosts('127.0.0.1 localhost\n', 'localhost', 'fleance');
     expect(once).toBe('127.0.0.1 localhost\n127.0.1.1\tfleance\n');
     expect(updateHosts(once, 'fleance', 'fleance')).toBe(once);
+  });
+});
+
+describe('identity on malformed guest files (root)', () => {
+  it('a shadow without a root line, or a bad hash, is a clear error and nothing is written', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'domu-identity-'));
+    try {
+      mkdirSync(join(root, 'etc'));
+      writeFileSync(join(root, 'etc', 'shadow'), 'garbage without fields\n');
+      writeFileSync(join(root, 'etc', 'hostname'), 'old\n');
+      await expect(runFixups(root, { only: ['identity'], hostname: 'new', rootPasswordHash: '$6$s$h' })).rejects.toThrow(
+        "fixup/identity: the guest's /etc/shadow has no root line",
+      );
+      await expect(runFixups(root, { only: ['identity'], rootPasswordHash: 'plain:text' })).rejects.toThrow(/the root password hash must be a crypt\(3\) hash/);
+      // the stage plans everything before it applies anything
+      expect(readFileSync(join(root, 'etc', 'hostname'), 'utf8')).toBe('old\n');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
