@@ -530,7 +530,8 @@ export async function runBuild(spec: BuildSpec, options: RunBuildOptions = {}): 
       report('done', note ?? undefined);
       ctx.log(`${s.id}: ${note ?? 'done'}`);
     } catch (e) {
-      const err = ctx.signal.aborted && !isDomuError(e) ? new DomuError('INTERRUPTED', 'interrupted') : e;
+      // Whatever a stage threw once the signal came, the cause is the interruption.
+      const err = ctx.signal.aborted ? new DomuError('INTERRUPTED', `interrupted during ${s.id}; everything it set up was released`) : e;
       const explained = ctx.target?.explainError(err);
       failure ??= explained ?? err;
       report('failed', oneLine(failure));

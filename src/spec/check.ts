@@ -97,7 +97,7 @@ export class SpecReader {
     const field = fieldName(path);
     const flag = this.flagOrigins.get(field);
     if (flag) this.issues.push({ file: 'command line', line: 0, field: flag, message });
-    else this.issues.push({ file: this.file, line: this.lineOf(rel), field, message });
+    else this.issues.push({ file: this.file, line: this.file === 'command line' ? 0 : this.lineOf(rel), field, message });
   }
 
   get(rel: Path): unknown {

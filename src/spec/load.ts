@@ -237,8 +237,16 @@ export function readBuildSpec(r: SpecReader, options: { allowAutoIp?: boolean; k
       if (!/^(fixup\/)?[a-z0-9-]+$/.test(id)) r.issue(['fixups', field, i], `"${id}" is not a fixup id (fixup/NAME)`);
     });
   }
+  // src/fixup's FixupOptions that a spec may set (the domain, hostname and excludes come from the spec itself)
+  r.section(['fixups', 'options'], ['console', 'blockMajor', 'kernelFlavour', 'init', 'networkSystem', 'removeNetGenerator', 'rootPasswordHash', 'authorizedKeys', 'selinux', 'modulesSource', 'kernelVersion']);
+  r.oneOf(['fixups', 'options', 'console'], ['hvc0', 'xvc0', 'ttyS0'] as const);
+  r.oneOf(['fixups', 'options', 'networkSystem'], ['ifupdown', 'ifcfg', 'netplan', 'networkd'] as const);
+  r.oneOf(['fixups', 'options', 'selinux'], ['disable', 'permissive', 'relabel', 'keep'] as const);
+  r.oneOf(['fixups', 'options', 'init'], ['systemd', 'upstart', 'sysvinit'] as const);
+  r.bool(['fixups', 'options', 'removeNetGenerator'], false);
+  if (r.get(['fixups', 'options', 'blockMajor']) !== undefined && ![202, 220].includes(r.get(['fixups', 'options', 'blockMajor']) as number)) r.issue(['fixups', 'options', 'blockMajor'], 'must be 202 (mainline) or 220 (XenSource)');
+  r.strList(['fixups', 'options', 'authorizedKeys']);
   const fixOpts = r.get(['fixups', 'options']);
-  if (fixOpts !== undefined && (fixOpts === null || typeof fixOpts !== 'object' || Array.isArray(fixOpts))) r.issue(['fixups', 'options'], 'must be a mapping');
   const roles = r.strList(['roles']).map((s, i) => specPath(r, ['roles', i], s));
   const domain = readDomain(r, name ?? options.defaultName ?? 'guest', options.allowAutoIp ?? false);
   const verify = r.bool(['verify'], source?.kind === 'clone');

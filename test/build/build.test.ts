@@ -3,7 +3,7 @@
 // failing stage leaves no image, mount or loop device; list and delete through the CLI.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,11 +20,13 @@ describe('build pipeline (root, loop)', () => {
   let kernel: string;
   const env = () => ({ ...process.env, DOMU_FORGE_STATE_DIR: join(dir, 'state') });
   const loopsUnder = () => execFileSync('losetup', ['-a']).toString().split('\n').filter((l) => l.includes(dir));
-  const mountsUnder = () => readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(dir) || l.includes('domu-forge-mnt'));
+  const mountsUnder = () => readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(dir));
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'build-test-'));
     process.env.DOMU_FORGE_STATE_DIR = join(dir, 'state');
+    // temporary mount points and work files land in this test's own folder, apart from other runs'
+    process.env.TMPDIR = dir;
     src = join(dir, 'guest');
     makeGuestTree(src);
     kernel = join(dir, 'vmlinuz-6.1.0-99-amd64');
@@ -34,6 +36,7 @@ describe('build pipeline (root, loop)', () => {
     for (const l of loopsUnder()) spawnSync('losetup', ['-d', l.split(':')[0]!]);
     rmSync(dir, { recursive: true, force: true });
     delete process.env.DOMU_FORGE_STATE_DIR;
+    delete process.env.TMPDIR;
   });
 
   const specText = (name: string, extra = '') => `
@@ -121,6 +124,30 @@ ${extra}`;
     expect(loopsUnder()).toEqual([]);
     expect(mountsUnder()).toEqual([]);
     expect(listGuests().map((g) => g.name)).not.toContain('macbeth');
+  });
+
+  it('SIGTERM mid-build stops cleanly: exit 130, no image, mount or loop device left', async () => {
+    const mark = join(dir, 'role-started');
+    const role = join(dir, 'slow-role.sh');
+    writeFileSync(role, `#!/bin/sh\ntouch ${mark}\nexec sleep 60\n`, { mode: 0o755 });
+    writeFileSync(join(dir, 'seyton.yaml'), specText('seyton', `roles: [${role}]`));
+    const child = spawn('node', [CLI, 'build', join(dir, 'seyton.yaml')], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+    for (let i = 0; i < 600 && !existsSync(mark); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(mark), stderr).toBe(true);
+    // the image is mounted and attached now
+    expect(mountsUnder().length).toBeGreaterThan(0);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(130);
+    expect(stdout).toMatch(/^seyton: FAILED \(interrupted during role\/slow-role; everything it set up was released\)/m);
+    expect(existsSync(join(dir, 'seyton.img'))).toBe(false);
+    expect(execFileSync('ls', ['-a', dir]).toString()).not.toMatch(/seyton\.img\./);
+    expect(loopsUnder()).toEqual([]);
+    expect(mountsUnder()).toEqual([]);
   });
 
   it('CLI: build with flags only, list, and delete (refused without a TTY or --yes)', () => {

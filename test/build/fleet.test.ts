@@ -66,6 +66,8 @@ ${guests}`;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'fleet-test-'));
     process.env.DOMU_FORGE_STATE_DIR = join(dir, 'state');
+    // temporary mount points and work files land in this test's own folder, apart from other runs'
+    process.env.TMPDIR = dir;
     src = join(dir, 'guest');
     makeGuestTree(src, 2);
     // PyGRUB needs a kernel in the guest's /boot for its menu.lst
@@ -76,6 +78,7 @@ ${guests}`;
     for (const l of loopsUnder()) spawnSync('losetup', ['-d', l.split(':')[0]!]);
     rmSync(dir, { recursive: true, force: true });
     delete process.env.DOMU_FORGE_STATE_DIR;
+    delete process.env.TMPDIR;
   });
 
   it('builds the base once and five guests from it, with leased addresses', async () => {

@@ -57,6 +57,10 @@ describe('build spec', () => {
       '    mac: zz:16:3e:00:00:01', // 15
       'colour: blue', // 16
       'verify: yes please', // 17
+      'fixups:', // 18
+      '  options:', // 19
+      '    console: ttyX', // 20
+      '    colour: red', // 21
     ].join('\n');
     const issues = issuesOf(text);
     const at = (field: string) => issues.find((i) => i.field === field);
@@ -72,6 +76,8 @@ describe('build spec', () => {
       ['domain.network.mac', 15, /is not a MAC address/],
       ['colour', 16, /unknown field/],
       ['verify', 17, /must be true or false/],
+      ['fixups.options.console', 20, /"ttyX" is not one of hvc0, xvc0, ttyS0/],
+      ['fixups.options.colour', 21, /unknown field/],
     ];
     for (const [field, line, message] of expected) {
       const i = at(field);
@@ -110,9 +116,11 @@ describe('build spec', () => {
       const issues = (e as SpecError).issues;
       expect(issues).toContainEqual({ file: 'command line', line: 0, field: '--size', message: '"big" is not a size (like 4G, 512M, or a number of MiB)' });
       expect(issues).toContainEqual({ file: 'command line', line: 0, field: '--mac', message: '"nope" is not a MAC address (00:16:3e:xx:xx:xx)' });
+      // no --kernel and no --pygrub: a PV guest could not boot
+      expect(issues).toContainEqual({ file: 'command line', line: 0, field: 'domain', message: "a pv domain needs kernel (a Dom0 path, or dom0 for the running Dom0's) or pygrub: true" });
     }
     // --hostname alone names the domain; --dir follows xen-create-image's layout.
-    const oneOff = loadBuildSpec(undefined, (r) => applySpecFlags(r, { hostname: 'web2.example.org', clone: '/srv', dir: '/srv/xen' }));
+    const oneOff = loadBuildSpec(undefined, (r) => applySpecFlags(r, { hostname: 'web2.example.org', clone: '/srv', dir: '/srv/xen', pygrub: true }));
     expect(oneOff.name).toBe('web2');
     expect(oneOff.hostname).toBe('web2.example.org');
     expect(oneOff.target).toMatchObject({ kind: 'image', path: '/srv/xen/domains/web2/disk.img' });
@@ -121,7 +129,7 @@ describe('build spec', () => {
   it('CLI: prints each error as file:line: field: message and exits 2 with nothing built', () => {
     const dir = mkdtempSync(join(tmpdir(), 'spec-cli-'));
     const file = join(dir, 'bad.yaml');
-    writeFileSync(file, 'name: ok\ntarget:\n  image: out.img\n  size: 4X\nsource:\n  clone: /\ndomain:\n  vcpus: many\n');
+    writeFileSync(file, 'name: ok\ntarget:\n  image: out.img\n  size: 4X\nsource:\n  clone: /\ndomain:\n  vcpus: many\n  pygrub: true\n');
     const r = spawnSync('node', [CLI, 'build', file], { encoding: 'utf8', env: { ...process.env, DOMU_FORGE_STATE_DIR: dir } });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`${file}:4: target.size: "4X" is not a size`);
