@@ -2,12 +2,12 @@
 // keeping what the clone keeps: raw-byte names, nanosecond mtimes, big ids, xattrs and ACLs
 // (SCHILY.xattr.*), hard links, devices, fifos and files over 8 GiB. GNU tar extracts it exactly.
 
-import { constants as fsc, createWriteStream, type BigIntStats } from 'node:fs';
-import { lstat, open, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
+import { closeSync, constants as fsc, fstatSync, writeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
+import { lstat, open, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Writable } from 'node:stream';
+import { Writable as NodeWritable, type Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
@@ -28,6 +28,9 @@ const USTAR_MAX_SIZE = 0o77777777777;
 const USTAR_MAX_TIME = 0o77777777777;
 const CHUNK = 1 << 20;
 const NS = 1_000_000_000n;
+const SLASH = Buffer.from('/');
+/** Archive bytes gathered before one write to the output. */
+const OUT_BATCH = 1 << 20;
 
 /**
  * Write the tree at `root` to the tarball `file` (written beside it under a temporary name and
@@ -58,12 +61,32 @@ export async function writeTarball(root: string, file: string, opts: WriteTarbal
     const tempStat = await fh.stat({ bigint: true });
     const xattrs = await readXattrs(rootPath, opts.signal);
     const pack = tar.pack();
-    const sink = openSink(opts.compression, fh.fd, temp);
+    const sink = openSink(opts.compression, fh.fd);
     const stop = new AbortController();
     const consume = (async () => {
+      // headers come in 512-byte pieces: gather them so the output sees few, large writes
+      let parts: Buffer[] = [];
+      let held = 0;
+      const flush = async () => {
+        const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, held);
+        parts = [];
+        held = 0;
+        if (!sink.stream.write(data)) await once(sink.stream, 'drain', { signal: stop.signal });
+      };
       for await (const chunk of pack as AsyncIterable<Buffer>) {
-        if (!sink.stream.write(chunk)) await once(sink.stream, 'drain', { signal: stop.signal });
+        if (chunk.length >= 65536) {
+          // file data: written as it is, not copied again
+          if (held > 0) await flush();
+          parts.push(chunk);
+          held = chunk.length;
+          await flush();
+          continue;
+        }
+        parts.push(chunk);
+        held += chunk.length;
+        if (held >= OUT_BATCH) await flush();
       }
+      if (held > 0) await flush();
       sink.stream.end();
       await sink.done;
     })();
@@ -103,14 +126,27 @@ function wrapError(e: unknown, signal?: AbortSignal): DomuError {
 }
 
 /** The compressed output: a Writable to push tar bytes into and a promise for when all is on disk. */
-function openSink(compression: TarCompression, fd: number, temp: string): { stream: Writable; done: Promise<void> } {
+function openSink(compression: TarCompression, fd: number): { stream: Writable; done: Promise<void> } {
   if (compression === 'xz' || compression === 'zstd') {
     const args = compression === 'xz' ? ['-T0', '-c', '-q'] : ['-T0', '-c', '-q', '-3'];
     const { child, done } = spawnFilter(compression, args, ['pipe', fd, 'pipe']);
     child.stdin!.on('error', () => undefined);
     return { stream: child.stdin!, done };
   }
-  const file = createWriteStream(temp, { fd, autoClose: false });
+  // plain writes to the page cache are quick: done on the main thread, they never leave it idle
+  // waiting for a thread-pool round trip per chunk
+  const file = new NodeWritable({
+    highWaterMark: 8 << 20,
+    write(chunk: Buffer, _enc, cb) {
+      try {
+        let off = 0;
+        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+        cb();
+      } catch (e) {
+        cb(e as Error);
+      }
+    },
+  });
   const fileDone = new Promise<void>((res, rej) => {
     file.on('finish', res);
     file.on('error', rej);
@@ -139,6 +175,7 @@ type EntryType = 'file' | 'link' | 'symlink' | 'directory' | 'character-device' 
 class EntryWriter {
   private readonly hardlinks = new Map<string, Buffer>();
   private lastProgress = 0;
+  private readonly rootBuf: Buffer;
 
   constructor(
     private readonly pack: tar.Pack,
@@ -147,7 +184,9 @@ class EntryWriter {
     private readonly summary: TarSummary,
     private readonly opts: WriteTarballOptions,
     private readonly skipIno: string,
-  ) {}
+  ) {
+    this.rootBuf = Buffer.from(rootPath);
+  }
 
   async writeTree(): Promise<void> {
     const st = await lstat(this.rootPath, { bigint: true });
@@ -157,14 +196,15 @@ class EntryWriter {
   }
 
   private abs(rel: Buffer): Buffer {
-    return rel.length === 0 ? Buffer.from(this.rootPath) : Buffer.concat([Buffer.from(this.rootPath), Buffer.from('/'), rel]);
+    return rel.length === 0 ? this.rootBuf : Buffer.concat([this.rootBuf, SLASH, rel]);
   }
 
+  // The walk and the reads use the synchronous calls: on a warm cache a syscall takes microseconds,
+  // while a trip through libuv's thread pool per call made the writer several times slower.
   private async writeDir(rel: Buffer): Promise<void> {
     let names: Buffer[];
     try {
-      const dirents = await readdir(this.abs(rel), { encoding: 'buffer' });
-      names = dirents.sort(Buffer.compare);
+      names = readdirSync(this.abs(rel), { encoding: 'buffer' }).sort(Buffer.compare);
     } catch (e) {
       if (errnoCode(e) === 'ENOENT') {
         this.summary.changed.push({ path: printable(rel), reason: 'directory vanished while being read' });
@@ -172,23 +212,15 @@ class EntryWriter {
       }
       throw e;
     }
-    const children = names.map((n) => (rel.length === 0 ? n : Buffer.concat([rel, Buffer.from('/'), n])));
-    // lstat a batch at a time: the thread pool runs them in parallel
-    for (let i = 0; i < children.length; i += 64) {
-      const batch = children.slice(i, i + 64);
-      const stats = await Promise.all(batch.map((c) => lstat(this.abs(c), { bigint: true }).catch((e: unknown) => e)));
-      for (let j = 0; j < batch.length; j++) {
-        const child = batch[j]!;
-        const st = stats[j];
-        if (!(st && typeof st === 'object' && 'mode' in st)) {
-          if (errnoCode(st) === 'ENOENT') this.summary.changed.push({ path: printable(child), reason: 'vanished while being read' });
-          else throw st;
-          continue;
-        }
-        const s = st as BigIntStats;
-        await this.writeEntry(child, s);
-        if (s.isDirectory()) await this.writeDir(child);
+    for (const name of names) {
+      const child = rel.length === 0 ? name : Buffer.concat([rel, SLASH, name]);
+      const st = lstatSync(this.abs(child), { bigint: true, throwIfNoEntry: false });
+      if (!st) {
+        this.summary.changed.push({ path: printable(child), reason: 'vanished while being read' });
+        continue;
       }
+      await this.writeEntry(child, st);
+      if (st.isDirectory()) await this.writeDir(child);
     }
   }
 
@@ -245,7 +277,7 @@ class EntryWriter {
       type = 'symlink';
       let target: Buffer;
       try {
-        target = await readlink(this.abs(rel), { encoding: 'buffer' });
+        target = readlinkSync(this.abs(rel), { encoding: 'buffer' });
       } catch (e) {
         if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'EINVAL') {
           this.summary.changed.push({ path: printable(rel), reason: 'vanished while being read' });
@@ -309,9 +341,9 @@ class EntryWriter {
 
   /** Exactly `size` bytes of the file: zero-padded if it shrank, cut if it grew (both listed). */
   private async copyContent(rel: Buffer, size: bigint, sink: Sink): Promise<void> {
-    let fh;
+    let fd: number | undefined;
     try {
-      fh = await open(this.abs(rel), fsc.O_RDONLY | fsc.O_NOFOLLOW);
+      fd = openSync(this.abs(rel), fsc.O_RDONLY | fsc.O_NOFOLLOW);
     } catch (e) {
       if (errnoCode(e) !== 'ENOENT' && errnoCode(e) !== 'ELOOP') throw e;
       this.summary.changed.push({ path: printable(rel), reason: 'vanished while being read (stored as zeros)' });
@@ -322,14 +354,17 @@ class EntryWriter {
         const want = Math.min(CHUNK, left);
         let buf = Buffer.allocUnsafe(want);
         let got = 0;
-        if (fh) {
-          const r = await fh.read(buf, 0, want, null);
-          got = r.bytesRead;
+        if (fd !== undefined) {
+          while (got < want) {
+            const n = readSync(fd, buf, got, want - got, null);
+            if (n === 0) break;
+            got += n;
+          }
         }
         if (got === 0) {
-          if (fh) this.summary.changed.push({ path: printable(rel), reason: 'shrank while being read (padded with zeros)' });
-          await fh?.close();
-          fh = undefined;
+          if (fd !== undefined) this.summary.changed.push({ path: printable(rel), reason: 'shrank while being read (padded with zeros)' });
+          if (fd !== undefined) closeSync(fd);
+          fd = undefined;
           buf.fill(0);
           got = want;
         } else if (got < want) buf = buf.subarray(0, got);
@@ -338,13 +373,12 @@ class EntryWriter {
         if (!sink.write(buf)) await drained(sink);
         if (this.opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
       }
-      if (fh) {
-        const after = await fh.stat({ bigint: true });
-        if (after.size > size) this.summary.changed.push({ path: printable(rel), reason: 'grew while being read (cut to its first size)' });
+      if (fd !== undefined && fstatSync(fd, { bigint: true }).size > size) {
+        this.summary.changed.push({ path: printable(rel), reason: 'grew while being read (cut to its first size)' });
       }
       (sink as unknown as { end(): void }).end();
     } finally {
-      await fh?.close();
+      if (fd !== undefined) closeSync(fd);
     }
   }
 }

@@ -8,6 +8,7 @@ import { extractTarball } from '../../src/targets/tar-in.js';
 import { writeTarball } from '../../src/targets/tar-out.js';
 import { repoRoot, rsyncDiff, runCli, scratchDir, sh } from '../helpers/run.js';
 import { gnuTarExtract, nsTimes } from './tar-helpers.js';
+import { fsck, sweep, tempDir, withImageMounted } from './helpers.js';
 
 const scratch = scratchDir('tar-in');
 const src = join(scratch.dir, 'src');
@@ -41,6 +42,25 @@ describe('extractTarball of a GNU tar pax archive of the fixture tree (root)', (
 
   it('counts what it made', () => {
     expect(summary).toMatchObject({ devices: 4, fifos: 1, hardlinks: 3, compression: 'gzip' });
+  });
+});
+
+describe('domu-forge unpack into an image file (root, loop)', () => {
+  const work = tempDir('tar-in-image');
+  afterAll(() => sweep(work));
+
+  it('makes an image sized from the archive that fsck finds clean and rsync finds identical', async () => {
+    const image = join(work, 'guest.img');
+    const r = runCli(['unpack', join(scratch.dir, 'gnu.tar.gz'), '--image', image, '--label', 'guest', '--trusted', '--json']);
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j).toMatchObject({ ok: true, target: { kind: 'image', path: image, fs: 'ext4', label: 'guest', sizeEstimated: true } });
+    expect(fsck(image, 'ext4').status).toBe(0);
+    await withImageMounted(image, (root) => {
+      expect(rsyncDiff(src, root).trim().split('\n')).toEqual(['hD          devs/null-link => devs/null', 'cS+++++++++ devs/socket']);
+      expect(nsTimes(root).filter((l) => !l.startsWith('lost+found'))).toEqual(noSocket(nsTimes(src)));
+    }, 'ext4');
+    expect(readdirSync(work)).toEqual(['guest.img']);
   });
 });
 
