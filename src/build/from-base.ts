@@ -124,6 +124,7 @@ export async function openFromBase(o: FromBaseOptions): Promise<OpenedTarget> {
     root: mnt,
     spec: { kind: 'image', path: o.path, fs: o.fs, format: method === 'copy' ? 'raw' : 'qcow2', populate: 'mount' },
     filesystem: { fs: o.fs, uuid, ...(label ? { label } : {}) },
+    hostPaths: [mnt, partial, o.path],
     explainError: (e) => (/No space left/.test(oneLine(e)) ? new DomuError('ENVIRONMENT', `${o.path} is full; give the guest a larger size`) : undefined),
     close: async (): Promise<TargetSummary> => {
       await runTool('sync', ['-f', mnt]);

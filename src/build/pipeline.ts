@@ -164,6 +164,20 @@ export function ownPathExcludes(spec: BuildSpec): string[] {
   return out;
 }
 
+/** The target's own paths on the host (mount point, staging tree, half-made files) inside the clone source, as excludes. */
+function hostPathExcludes(ctx: BuildContext): string[] {
+  const src = ctx.spec.source;
+  if (src.kind !== 'clone') return [];
+  const out: string[] = [];
+  for (const p of ctx.target?.hostPaths ?? []) {
+    const rel = relative(resolve(src.root), resolve(p));
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) continue;
+    // their "*" is a wildcard within a name; everything else is literal
+    out.push(`/${rel.replace(/[?[\\]/g, (c) => `\\${c}`)}`);
+  }
+  return out;
+}
+
 /** Disk usage and entry count of a clone source under its excludes: sizes an image given no size. */
 async function cloneUsage(spec: BuildSpec): Promise<{ bytes: number; inodes: number }> {
   if (spec.source.kind !== 'clone') return { bytes: 0, inodes: 0 };
@@ -291,7 +305,7 @@ export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = [])
       const summary = await cloneTree({
         source: src.root,
         target: ctx.root!,
-        excludes: [...src.exclude, ...ownPathExcludes(spec)],
+        excludes: [...src.exclude, ...ownPathExcludes(spec), ...hostPathExcludes(ctx)],
         defaultExcludes: src.defaultExcludes,
         oneFileSystem: src.oneFileSystem,
         signal: ctx.signal,
@@ -326,7 +340,7 @@ export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = [])
       const r = await verifyTree({
         source: src.root,
         target: ctx.root!,
-        excludes: [...src.exclude, ...ownPathExcludes(spec)],
+        excludes: [...src.exclude, ...ownPathExcludes(spec), ...hostPathExcludes(ctx)],
         defaultExcludes: src.defaultExcludes,
         oneFileSystem: src.oneFileSystem,
         // clone keeps mtimes to the microsecond (Node's utimes), so compare at that precision

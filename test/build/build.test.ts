@@ -26,7 +26,8 @@ describe('build pipeline (root, loop)', () => {
     dir = mkdtempSync(join(tmpdir(), 'build-test-'));
     process.env.DOMU_FORGE_STATE_DIR = join(dir, 'state');
     // temporary mount points and work files land in this test's own folder, apart from other runs'
-    process.env.TMPDIR = dir;
+    process.env.TMPDIR = join(dir, 'tmp');
+    execFileSync('mkdir', ['-p', join(dir, 'tmp')]);
     src = join(dir, 'guest');
     makeGuestTree(src);
     kernel = join(dir, 'vmlinuz-6.1.0-99-amd64');
@@ -124,6 +125,17 @@ ${extra}`;
     expect(loopsUnder()).toEqual([]);
     expect(mountsUnder()).toEqual([]);
     expect(listGuests().map((g) => g.name)).not.toContain('macbeth');
+  });
+
+  it('a clone of a tree that holds the image leaves out the image, its half-made siblings and the config', async () => {
+    const self = parseBuildSpec(specText('fleance').replace(`root: ${src}`, `root: ${dir}`).replace('exclude: [/tmp, /proc, /sys]', 'exclude: [/state, /guest, /mnt, /tmp]').replace('size: 64M', 'size: 128M'), join(dir, 'fleance.yaml'));
+    const r = await runBuild(self, { skip: ['fixup'] });
+    expect(r.error, JSON.stringify(r.verify?.differences)).toBeUndefined();
+    expect(r.verify?.identical).toBe(true);
+    const listing = execFileSync('debugfs', ['-R', 'ls -l /', join(dir, 'fleance.img')], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    expect(listing).toContain('vmlinuz-6.1.0-99-amd64');
+    expect(listing).toContain('lennox.img'); // other files of the source are copied
+    expect(listing).not.toMatch(/fleance\.img|fleance\.cfg/);
   });
 
   it('SIGTERM mid-build stops cleanly: exit 130, no image, mount or loop device left', async () => {
