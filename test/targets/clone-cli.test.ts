@@ -102,7 +102,7 @@ describe('clone --image through the CLI (root, loop)', () => {
       expect(root, `the run ended before it was seen writing: ${stderr}`).toBeDefined();
       child.kill(signal);
       const [status] = (await once(child, 'exit')) as [number | null];
-      expect(status).toBe(130);
+      expect(status, stderr).toBe(130);
       expect(stderr.trim().split('\n').filter((l) => !/^domu-forge: (interrupted|.*interrupted)/.test(l) && l.trim() && !l.startsWith('image size') && !l.startsWith('making ') && !l.startsWith('hint:'))).toEqual([]);
       expect(mountsOfLoops(loopsUnder(work))).toEqual([]);
       expect(readFileSync('/proc/self/mountinfo', 'latin1')).not.toContain(` ${root} `);

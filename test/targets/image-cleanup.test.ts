@@ -57,7 +57,7 @@ describe('image cleanup on signals and a full disk (root, loop)', () => {
       const path = join(work, `${name.replace(/\W+/g, '-')}.img`);
       const { status, root, stderr } = await interrupt({ ...base, path } as TargetSpec, signal);
       expect(stderr).toBe('');
-      expect(status).toBe(130);
+      expect(status, stderr).toBe(130);
       expect(mounted(root)).toBe(false);
       expect(existsSync(root)).toBe(false);
       expect(loopsUnder(work)).toEqual([]);
