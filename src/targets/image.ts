@@ -2,14 +2,14 @@
 // (exact) or from a staging tree with `mke2fs -d` (no mount; whole-second timestamps), then
 // converted to qcow2/VMDK if asked, and renamed into place only when complete.
 
-import { chmod, lstat, mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, open, rename, rm, stat, statfs } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DomuError, oneLine } from '../errors.js';
 import { runTool } from '../exec.js';
 import type { ImageSpec, OpenOptions, OpenedTarget, TargetSummary, UsageHint } from './index.js';
 import { checkFsType, checkLabel, isExt, makeFilesystem } from './mkfs.js';
-import { checkSizeForFs, estimateImageSize, ext2InodesFor, formatSize, normalizeHint } from './size.js';
+import { MiB, checkSizeForFs, estimateImageSize, ext2InodesFor, formatSize, normalizeHint } from './size.js';
 import { attachLoop, removeStagingTree } from './system.js';
 import { mountForPopulate } from './mounted.js';
 import { convertRaw, partialName } from './disk-format.js';
@@ -103,6 +103,7 @@ export async function openImage(spec: ImageSpec, opts: OpenOptions): Promise<Ope
       // a given size: still make sure a staged tree gets enough inodes
       const usage = spec.populate === 'mkfs-d' ? await measure() : undefined;
       const inodes = usage && isExt(fs) ? ext2InodesFor(size, usage.inodes) : undefined;
+      await checkHostSpace(size, usage);
       return inodes === undefined ? { size } : { size, inodes };
     }
     const usage = await measure();
@@ -110,8 +111,23 @@ export async function openImage(spec: ImageSpec, opts: OpenOptions): Promise<Ope
     size = estimateImageSize(usage, fs);
     sizeEstimated = true;
     log?.(`image size ${formatSize(size)} (${formatSize(usage.bytes)} of data plus headroom)`);
+    await checkHostSpace(size, usage);
     const inodes = isExt(fs) ? ext2InodesFor(size, usage.inodes) : undefined;
     return inodes === undefined ? { size } : { size, inodes };
+  };
+
+  /**
+   * The image is sparse, so the host disk fills only as the tree is written; when it fills, the
+   * loop device sees I/O errors, not ENOSPC. Refuse when the tree clearly cannot fit; warn when the
+   * image could outgrow the free space.
+   */
+  const checkHostSpace = async (sz: number, usage: UsageHint | undefined): Promise<void> => {
+    const st = await statfs(dirname(path));
+    const free = st.bavail * st.bsize;
+    if (usage && free < usage.bytes + 64 * MiB) {
+      throw new DomuError('ENVIRONMENT', `the disk holding ${dirname(path)} has ${formatSize(free)} free; the tree needs about ${formatSize(usage.bytes)}`);
+    }
+    if (free < sz) log?.(`warning: the disk holding ${dirname(path)} has ${formatSize(free)} free; the sparse image can grow to ${formatSize(sz)}`);
   };
 
   const finishImage = async (): Promise<TargetSummary> => {

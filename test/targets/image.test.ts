@@ -148,6 +148,33 @@ describe('image targets (root, loop)', () => {
     expect(fsck(path, 'ext4').status).toBe(0);
   });
 
+  it('checks the host disk: refuses a tree that cannot fit, warns when the sparse image could outgrow it', async () => {
+    const small = join(work, 'small-host');
+    mkdirSync(small);
+    sh(`mount -t tmpfs -o size=48m tmpfs '${small}'`);
+    mountPoints.push(small);
+    try {
+      const cleanup = new CleanupStack();
+      const path = join(small, 'x.img');
+      const err = await openTarget({ kind: 'image', path, fs: 'ext4', format: 'raw', populate: 'mount' }, {
+        cleanup, sizeHint: async () => 100 * MiB,
+      }).catch((e: unknown) => e);
+      expect((err as DomuError).code).toBe('ENVIRONMENT');
+      expect((err as Error).message).toBe(`the disk holding ${small} has 48 MiB free; the tree needs about 100 MiB`);
+      expect(cleanup.size).toBe(0);
+      expect(readdirSync(small)).toEqual([]);
+      const log: string[] = [];
+      const opened = await openTarget({ kind: 'image', path, fs: 'ext4', size: 64 * MiB, format: 'raw', populate: 'mount' }, { cleanup, log: (l) => log.push(l) });
+      mountPoints.push(opened.root);
+      expect(log).toContain(`warning: the disk holding ${small} has 48 MiB free; the sparse image can grow to 64 MiB`);
+      execFileSync('cp', ['-a', `${src}/.`, opened.root]);
+      await opened.close();
+      expect(fsck(path, 'ext4').status).toBe(0);
+    } finally {
+      sh(`umount '${small}'`);
+    }
+  });
+
   it('refuses bad input with clear messages before touching anything', async () => {
     const cleanup = new CleanupStack();
     const base = { kind: 'image', fs: 'ext4', format: 'raw', populate: 'mount' } as const;
