@@ -39,6 +39,21 @@ export const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
   createrepo_c: 'createrepo-c',
   xz: 'xz-utils',
   zstd: 'zstd',
+  'mklost+found': 'e2fsprogs',
+  debugfs: 'e2fsprogs',
+  blkid: 'util-linux',
+  partx: 'util-linux',
+  sfdisk: 'fdisk',
+  lvs: 'lvm2',
+  vgs: 'lvm2',
+  vgmknodes: 'lvm2',
+  du: 'coreutils',
+  sync: 'coreutils',
+  cp: 'coreutils',
+  xargs: 'findutils',
+  setcap: 'libcap2-bin',
+  getcap: 'libcap2-bin',
+  pygrub: 'xen-utils-4.17',
 };
 
 export interface ToolResult {

@@ -9,8 +9,8 @@ import { EXIT_STATUS } from '../errors.js';
 
 export function makeProgram(): Command {
   const program = new Command('domu-forge')
-    .description('Build Xen DomU root filesystems and images: exact parallel clones of a working Dom0,\n' +
-      'distribution installs into an alternate root, Xen fixups, domain configs.')
+    .description('Build Xen DomU root filesystems and images: exact parallel clones of a working Dom0, ' +
+      'distribution installs into an alternate root, Xen fixups, domain configs, boot tests.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
@@ -43,6 +43,14 @@ async function main(argv: string[]): Promise<number> {
     const json = program.commands.some((c) => c.opts().json === true);
     return reportError(e, { json });
   }
+}
+
+// `domu-forge ... | head` closes the pipe early: that is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode === undefined ? 0 : Number(process.exitCode));
+    throw e;
+  });
 }
 
 main(process.argv).then(
