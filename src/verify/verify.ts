@@ -1,13 +1,14 @@
 // verifyTree(): compare a source tree with a target (a tree, an image file or a volume, opened
 // read-only) on every attribute the clone keeps, and return the differences grouped by kind.
 
-import pLimit from 'p-limit';
+import { Piscina } from 'piscina';
+import { fileURLToPath } from 'node:url';
+import type { CompareBatch, CompareResult } from './compare.worker.js';
 import { CleanupStack } from '../build/cleanup.js';
 import { DomuError } from '../errors.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
-import { sameContent } from './content.js';
 import { openReadOnly } from './mount-ro.js';
-import { dirChildren, majorMinor, pathIn, readLinkBytes, readTree, type Tree, type TreeEntry } from './tree.js';
+import { dirChildren, majorMinor, readLinkBytes, readTree, type Tree, type TreeEntry } from './tree.js';
 import { readXattrs, type XattrMap } from './xattrs.js';
 import { resolve, relative, isAbsolute } from 'node:path';
 
@@ -63,7 +64,7 @@ export interface VerifyOptions {
   ignoreLostFound?: boolean;
   /** Compare xattrs and ACLs. Default true. */
   xattrs?: boolean;
-  /** Files compared at once. Default 8. */
+  /** Worker threads comparing file contents. Default 4. */
   concurrency?: number;
   cleanup?: CleanupStack;
   onProgress?: (p: VerifyProgress) => void;
@@ -91,6 +92,13 @@ export interface VerifyResult {
   differences: Difference[];
   counts: Partial<Record<DifferenceKind, number>>;
   seconds: number;
+}
+
+/** The worker file. Under vitest this module runs from src/*.ts; workers always load the build. */
+function compareWorkerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) return here.replace(/\/src\/verify\/verify\.ts$/, '/dist/verify/compare.worker.js');
+  return here.replace(/verify\.js$/, 'compare.worker.js');
 }
 
 /** A latin1 path made readable: UTF-8 shown as is, other bytes and control characters as \xNN. */
@@ -313,21 +321,36 @@ export async function verifyTree(options: VerifyOptions): Promise<VerifyResult> 
       add('extra', rel, undefined, b.kind);
     }
 
+    // Content: batches of files to a small worker pool that reads synchronously (many small
+    // files cost a thread-pool round trip per call otherwise), large files split across batches.
     let bytes = 0;
-    const limit = pLimit(options.concurrency ?? 8);
-    await Promise.all(
-      contentQueue.map(({ rel, size }) =>
-        limit(async () => {
-          try {
-            if (!(await sameContent(pathIn(source, rel), pathIn(targetRoot, rel), size))) add('content', rel);
-          } catch (e) {
-            add('unreadable', rel, (e as Error).message.split('\n')[0]);
-          }
-          bytes += Number(size);
+    const pool = new Piscina<CompareBatch, CompareResult>({ filename: compareWorkerFile(), minThreads: 1, maxThreads: options.concurrency ?? 4, idleTimeout: 1000 });
+    try {
+      const batches: CompareBatch[] = [];
+      let items: CompareBatch['items'] = [];
+      let batchBytes = 0;
+      for (const { rel, size } of contentQueue) {
+        items.push([rel, Number(size)]);
+        batchBytes += Number(size);
+        if (items.length >= 512 || batchBytes >= 64 * 2 ** 20) {
+          batches.push({ source, target: targetRoot, items });
+          items = [];
+          batchBytes = 0;
+        }
+      }
+      if (items.length > 0) batches.push({ source, target: targetRoot, items });
+      await Promise.all(
+        batches.map(async (b) => {
+          const r = await pool.run(b);
+          for (const rel of r.different) add('content', rel);
+          for (const e of r.errors) add('unreadable', e.rel, e.message);
+          bytes += r.bytes;
           options.onProgress?.({ phase: 'compare', entries: both.length, bytes });
         }),
-      ),
-    );
+      );
+    } finally {
+      await pool.destroy();
+    }
 
     if (wantX) {
       const [xa, xb] = await Promise.all([sourceX, targetX]);
