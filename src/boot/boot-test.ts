@@ -457,7 +457,8 @@ async function makeXenJob(a: {
     cmdlineKey = get('cmdline') !== undefined ? 'cmdline' : 'extra';
     const root = get('root');
     cmdline = [typeof root === 'string' ? `root=${root}` : '', typeof extra === 'string' ? extra : ''].filter(Boolean).join(' ');
-    if (!/\bconsole=/.test(cmdline)) cmdline += ' console=hvc0';
+    // with PyGRUB the menu.lst line is the command line and xl appends extra to it
+    if (!a.usesBootloader && !/\bconsole=/.test(cmdline)) cmdline += ' console=hvc0';
   } else {
     const vdevMatch = /^\/dev\/(xvd[a-z]+[0-9]*)$/.exec(a.guest.fstabRoot ?? '');
     const vdev = vdevMatch ? vdevMatch[1]! : 'xvda';
@@ -472,7 +473,7 @@ async function makeXenJob(a: {
   if (a.options.append) cmdline += ` ${a.options.append}`;
   cmdline = cmdline.trim();
   settings.unshift({ key: 'name', value: name }, { key: 'memory', value: memory });
-  settings.push({ key: cmdlineKey, value: cmdline });
+  if (cmdline !== '') settings.push({ key: cmdlineKey, value: cmdline });
   if (!a.usesBootloader) {
     await fsp.copyFile(a.guest.kernel, path.join(jobDir, 'vmlinuz'));
     settings.push({ key: 'kernel', value: `${JOB_MOUNT}/vmlinuz` });
