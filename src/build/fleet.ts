@@ -335,6 +335,9 @@ export async function buildFleet(o: BuildFleetOptions): Promise<FleetResult> {
         const spec = guestSpec(fleet, g, { image, key }, ip);
         const inputsKey = guestKey(spec);
         const prev = findGuest(g.name);
+        if (prev && prev.fleet !== fleet.file) {
+          return { name: g.name, status: 'failed', seconds: 0, error: `a guest named ${g.name} already exists (built from ${prev.fleet ?? prev.spec ?? 'elsewhere'}); delete it first or rename this one` };
+        }
         const out = { name: g.name, image: spec.target.kind === 'image' ? spec.target.path : '', ...(ip ? { ip } : {}) };
         if (!o.rebuild && prev?.inputsKey === inputsKey && existsSync(out.image) && (!prev.config || existsSync(prev.config))) {
           log(`${g.name}: unchanged`);

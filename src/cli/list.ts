@@ -37,7 +37,7 @@ A disk or config that has gone missing since the build is marked "(missing)".`)
           `${g.disk.kind} ${g.disk.path}${d.present ? '' : ' (missing)'}`,
           d.bytes !== undefined ? formatBytes(d.bytes) : '',
           g.config ? `${g.config}${g.configPresent ? '' : ' (missing)'}` : '',
-          g.ip ?? (g.mac ? 'dhcp' : ''),
+          g.ip ?? (g.config ? 'dhcp' : ''),
           g.built.replace('T', ' ').slice(0, 16),
         ]);
       }

@@ -99,12 +99,32 @@ export const SPEC_FLAGS: readonly SpecFlag[] = [
   simple('--arch <arch>', 'arch', ['source', 'install', 'arch'], 'with --install: the guest architecture'),
   simple('--include <pkgs>', 'include', ['source', 'install', 'include'], 'with --install debian/ubuntu: extra packages, comma-separated'),
   simple('--release-rpm <file|url>', 'releaseRpm', ['source', 'install', 'releaseRpm'], 'with --install centos/...: the release package'),
+  simple('--variant <variant>', 'variant', ['source', 'install', 'variant'], 'with --install debian/ubuntu: minbase, buildd, important, standard'),
+  simple('--tool <tool>', 'tool', ['source', 'install', 'tool'], 'with --install debian/ubuntu: debootstrap, mmdebstrap or auto'),
+  {
+    flags: '--repo <url>',
+    key: 'repo',
+    repeatable: true,
+    description: 'with --install centos/...: an extra repository baseurl (repeatable)',
+    apply: (r, v) => {
+      const prev = r.get(['source', 'install', 'repos']);
+      r.set(['source', 'install', 'repos'], [...(Array.isArray(prev) ? prev : []), ...(v as string[])], '--repo');
+    },
+  },
+  simple('--group <group>', 'group', ['source', 'install', 'group'], 'with --install centos/...: the comps group (default Base)'),
+  simple('--releasever <v>', 'releasever', ['source', 'install', 'releasever'], 'with --install centos/...: $releasever'),
+  simple('--workers <n>', 'workers', ['source', 'clone', 'workers'], 'with --clone: copy workers'),
   {
     flags: '--tarball <file>',
     key: 'tarball',
     description: 'source: extract a rootfs tarball',
     apply: (r, v) => setKind(r, 'source', SOURCE_KINDS, 'tarball', { file: v }, '--tarball'),
   },
+  simple('--trusted', 'trusted', ['source', 'tarball', 'trusted'], 'with --tarball: create the device files it holds', () => true),
+  simple('--packages <pkgs>', 'packages', ['packages'], 'extra packages after the source stage, comma-separated'),
+  simple('--type <type>', 'type', ['domain', 'type'], 'domain type: pv, pvh, hvm'),
+  simple('--extra <args>', 'extra', ['domain', 'extra'], 'extra kernel command line'),
+  simple('--console <dev>', 'console', ['fixups', 'options', 'console'], 'the guest console: hvc0, xvc0, ttyS0'),
   simple('--memory <size>', 'memory', ['domain', 'memory'], 'guest memory (512M; a bare number is MiB)'),
   simple('--vcpus <n>', 'vcpus', ['domain', 'vcpus'], 'virtual CPUs'),
   simple('--kernel <file>', 'kernel', ['domain', 'kernel'], 'Dom0 path of the kernel the guest boots'),
@@ -146,6 +166,15 @@ export const SPEC_FLAGS: readonly SpecFlag[] = [
   },
   simple('--no-verify', 'verify', ['verify'], 'do not compare the clone with its source'),
   simple('--boot-test [mode]', 'bootTest', ['bootTest'], 'boot the finished image: plain (qemu) or xen', (v) => ({ mode: v === true ? 'plain' : v })),
+  {
+    flags: '--boot-timeout <seconds>',
+    key: 'bootTimeout',
+    description: 'with --boot-test: seconds to wait for the guest (default 300)',
+    apply: (r, v) => {
+      const prev = r.get(['bootTest']);
+      r.set(['bootTest'], { ...(prev && typeof prev === 'object' ? prev : { mode: 'plain' }), timeout: v }, '--boot-timeout');
+    },
+  },
 ];
 
 /** Apply every flag the user gave. `opts` is commander's option object. */

@@ -155,9 +155,12 @@ ${guests}`;
 
   it('method: copy makes standalone raw images, sparse', async () => {
     const copyFile = join(dir, 'copies.yaml');
-    writeFileSync(copyFile, fleetText(`  - { name: ross }\n  - { name: angus, size: 64M }`).replace('fleet: thanes', 'fleet: copies').replace('concurrency: 3', 'concurrency: 2\nmethod: copy'));
+    writeFileSync(copyFile, fleetText(`  - { name: ross }\n  - { name: angus, size: 64M }\n  - { name: cawdor }`).replace('fleet: thanes', 'fleet: copies').replace('concurrency: 3', 'concurrency: 2\nmethod: copy'));
     const r = await buildFleet({ file: copyFile });
-    expect(r.guests.map((g) => g.status)).toEqual(['built', 'built']);
+    expect(r.guests.map((g) => g.status)).toEqual(['built', 'built', 'failed']);
+    // a name another fleet already uses is refused, and that guest is left alone
+    expect(r.guests[2]!.error).toMatch(/a guest named cawdor already exists \(built from .*thanes\.yaml\)/);
+    expect(existsSync(join(dir, 'images', 'cawdor.qcow2'))).toBe(true);
     for (const name of ['ross', 'angus']) {
       const img = join(dir, 'images', `${name}.img`);
       execFileSync('e2fsck', ['-fn', img]);
