@@ -217,7 +217,9 @@ export class GuestFs {
     return ((await fsp.readlink(r.hostPath, { encoding: 'buffer' })) as Buffer).toString('latin1');
   }
 
-  // ---- writing. Each call re-resolves its path right before acting.
+  // ---- writing. Each call re-resolves its path right before acting, then works inside the
+  // resolved directory through /proc/self/fd: a path component swapped for a symlink after the
+  // resolution cannot redirect the write (the emulation of openat() relative to a pinned directory).
 
   /** Resolve the parent of a guest path; it must exist and be a directory. */
   private async parentOf(path: string): Promise<{ dir: Resolved; name: Buffer; guestPath: string }> {
@@ -229,6 +231,33 @@ export class GuestFs {
     if (!dir.stat.isDirectory()) throw guestError(`guest path ${dir.guestPath} is not a directory`);
     const guestPath = dir.guestPath === '/' ? `/${name.toString('latin1')}` : `${dir.guestPath}/${name.toString('latin1')}`;
     return { dir, name, guestPath };
+  }
+
+  /**
+   * Open the resolved directory (O_DIRECTORY|O_NOFOLLOW), check that it is the very directory the
+   * resolution found (device and inode), and give `fn` a path to it through /proc/PID/fd/N, which
+   * the kernel follows to that open directory whatever its path has become since.
+   */
+  private async pinned<T>(dir: Resolved, fn: (base: Buffer) => Promise<T>): Promise<T> {
+    let fh: import('node:fs/promises').FileHandle;
+    try {
+      fh = await fsp.open(dir.hostPath, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
+    } catch (e) {
+      throw guestError(`cannot open guest directory ${dir.guestPath}: ${oneLine(e)}`, e);
+    }
+    try {
+      const st = await fh.stat({ bigint: true });
+      if (!dir.stat || st.dev !== dir.stat.dev || st.ino !== dir.stat.ino) {
+        throw guestError(`guest directory ${dir.guestPath} changed while it was being written to; nothing written there`);
+      }
+      return await fn(Buffer.from(`/proc/${process.pid}/fd/${fh.fd}`));
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private static tmpName(name: Buffer): Buffer {
+    return Buffer.from(`.${name.toString('latin1').slice(0, 40)}.domu-forge-${randomBytes(6).toString('hex')}`, 'latin1');
   }
 
   /**
@@ -245,21 +274,22 @@ export class GuestFs {
     const uid = attrs.uid ?? (target.stat ? Number(target.stat.uid) : 0);
     const gid = attrs.gid ?? (target.stat ? Number(target.stat.gid) : 0);
     const body = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
-    const tmp = joinHost(dir.hostPath, [Buffer.from(`.${name.toString('latin1').slice(0, 40)}.domu-forge-${randomBytes(6).toString('hex')}`, 'latin1')]);
-    const final = joinHost(dir.hostPath, [name]);
-    const fh = await fsp.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
-    try {
-      await fh.writeFile(body);
-      await fh.chown(uid, gid);
-      await fh.chmod(mode); // after chown, which clears set-id bits
-      await fh.sync();
-      await fh.close();
-      await fsp.rename(tmp, final);
-    } catch (e) {
-      await fh.close().catch(() => undefined);
-      await fsp.unlink(tmp).catch(() => undefined);
-      throw guestError(`cannot write guest file ${guestPath}: ${oneLine(e)}`, e);
-    }
+    await this.pinned(dir, async (base) => {
+      const tmp = joinHost(base, [GuestFs.tmpName(name)]);
+      const fh = await fsp.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+      try {
+        await fh.writeFile(body);
+        await fh.chown(uid, gid);
+        await fh.chmod(mode); // after chown, which clears set-id bits
+        await fh.sync();
+        await fh.close();
+        await fsp.rename(tmp, joinHost(base, [name]));
+      } catch (e) {
+        await fh.close().catch(() => undefined);
+        await fsp.unlink(tmp).catch(() => undefined);
+        throw guestError(`cannot write guest file ${guestPath}: ${oneLine(e)}`, e);
+      }
+    });
     return guestPath;
   }
 
@@ -271,22 +301,33 @@ export class GuestFs {
       return;
     }
     const { dir, name } = await this.parentOf(r.guestPath);
-    const host = joinHost(dir.hostPath, [name]);
-    await fsp.mkdir(host, { mode: 0o700 });
-    await fsp.chown(host, owner.uid ?? 0, owner.gid ?? 0);
-    await this.chmodDir(r.guestPath, mode);
+    await this.pinned(dir, async (base) => {
+      const host = joinHost(base, [name]);
+      await fsp.mkdir(host, { mode: 0o700 });
+      await fsp.lchown(host, owner.uid ?? 0, owner.gid ?? 0);
+      const fh = await fsp.open(host, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
+      try {
+        await fh.chmod(mode);
+      } finally {
+        await fh.close();
+      }
+    });
   }
 
   /** chmod a directory without following a symlink in its place (open O_DIRECTORY|O_NOFOLLOW, fchmod). */
   async chmodDir(path: string, mode: number): Promise<void> {
     const r = await this.resolve(path, { followLast: false });
     if (!r.stat?.isDirectory()) throw guestError(`guest path ${r.guestPath} is not a directory`);
-    const fh = await fsp.open(r.hostPath, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
-    try {
-      await fh.chmod(mode);
-    } finally {
-      await fh.close();
-    }
+    if (r.guestPath === '/') throw guestError('the guest root itself is not changed');
+    const { dir, name } = await this.parentOf(r.guestPath);
+    await this.pinned(dir, async (base) => {
+      const fh = await fsp.open(joinHost(base, [name]), C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
+      try {
+        await fh.chmod(mode);
+      } finally {
+        await fh.close();
+      }
+    });
   }
 
   /** Make a device node with the mknod tool (Node has no mknod). The name must not exist yet. */
@@ -294,9 +335,11 @@ export class GuestFs {
     const r = await this.resolve(path, { followLast: false });
     if (r.stat) throw guestError(`guest path ${r.guestPath} already exists`);
     const { dir, name } = await this.parentOf(r.guestPath);
-    const host = joinHost(dir.hostPath, [name]);
-    await runTool('mknod', ['-m', mode.toString(8), host.toString('latin1'), type, String(major), String(minor)], {
-      env: { ...process.env, LC_ALL: 'C' },
+    await this.pinned(dir, async (base) => {
+      const host = joinHost(base, [name]);
+      await runTool('mknod', ['-m', mode.toString(8), host.toString('latin1'), type, String(major), String(minor)], {
+        env: { ...process.env, LC_ALL: 'C' },
+      });
     });
   }
 
@@ -305,7 +348,7 @@ export class GuestFs {
     const r = await this.resolve(path, { followLast: false });
     if (r.stat) throw guestError(`guest path ${r.guestPath} already exists`);
     const { dir, name } = await this.parentOf(r.guestPath);
-    await fsp.symlink(guestBytes(target), joinHost(dir.hostPath, [name]));
+    await this.pinned(dir, (base) => fsp.symlink(guestBytes(target), joinHost(base, [name])));
   }
 
   /** Remove a file, symlink or node (never a directory, never following the last symlink). */
@@ -313,7 +356,8 @@ export class GuestFs {
     const r = await this.resolve(path, { followLast: false });
     if (!r.stat) return;
     if (r.stat.isDirectory()) throw guestError(`guest path ${r.guestPath} is a directory; not removed`);
-    await fsp.unlink(r.hostPath);
+    const { dir, name } = await this.parentOf(r.guestPath);
+    await this.pinned(dir, (base) => fsp.unlink(joinHost(base, [name])));
   }
 
   /** Rename an entry within the guest (the last components are not followed). */
@@ -322,8 +366,9 @@ export class GuestFs {
     if (!a.stat) throw guestError(`guest path ${a.guestPath} does not exist`);
     const b = await this.resolve(to, { followLast: false });
     if (b.stat) throw guestError(`guest path ${b.guestPath} already exists`);
-    const { dir, name } = await this.parentOf(b.guestPath);
-    await fsp.rename(a.hostPath, joinHost(dir.hostPath, [name]));
+    const pa = await this.parentOf(a.guestPath);
+    const pb = await this.parentOf(b.guestPath);
+    await this.pinned(pa.dir, (baseA) => this.pinned(pb.dir, (baseB) => fsp.rename(joinHost(baseA, [pa.name]), joinHost(baseB, [pb.name]))));
   }
 
   /**
@@ -334,13 +379,15 @@ export class GuestFs {
     const r = await this.resolve(path, { followLast: false });
     if (r.stat) throw guestError(`guest path ${r.guestPath} already exists`);
     const { dir, name } = await this.parentOf(r.guestPath);
-    const tmp = joinHost(dir.hostPath, [Buffer.from(`.${name.toString('latin1')}.domu-forge-${randomBytes(6).toString('hex')}`, 'latin1')]);
-    try {
-      await runTool('cp', ['-a', '-T', '--', hostSource, tmp.toString('latin1')]);
-      await fsp.rename(tmp, joinHost(dir.hostPath, [name]));
-    } catch (e) {
-      await runTool('rm', ['-rf', '--one-file-system', '--', tmp.toString('latin1')], { allowFailure: true });
-      throw e;
-    }
+    await this.pinned(dir, async (base) => {
+      const tmp = joinHost(base, [GuestFs.tmpName(name)]);
+      try {
+        await runTool('cp', ['-a', '-T', '--', hostSource, tmp.toString('latin1')]);
+        await fsp.rename(tmp, joinHost(base, [name]));
+      } catch (e) {
+        await runTool('rm', ['-rf', '--one-file-system', '--', tmp.toString('latin1')], { allowFailure: true });
+        throw e;
+      }
+    });
   }
 }

@@ -2,7 +2,7 @@
 // "canary" directory that the guest's symlinks and hard links point at must stay untouched.
 
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, linkSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, lstatSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GuestFs } from '../../src/fixup/guest-fs.js';
@@ -188,6 +188,50 @@ describe('symlink and hard-link escapes: nothing outside the guest is written (r
     expect(statSync(join(c.dir, 'etc', 'hostname')).nlink).toBe(1);
     expect(readFileSync(join(root, 'etc', 'hostname'), 'utf8')).toBe('escapee\n');
     expect(readFileSync(join(root, 'etc', 'machine-id'), 'utf8')).toBe('');
+    c.untouched();
+  });
+});
+
+/** A GuestFs whose tree is changed by "another process" right after a given path is resolved. */
+class RacedGuestFs extends GuestFs {
+  constructor(root: string, private readonly at: string, private readonly swap: () => void) {
+    super(root);
+  }
+
+  override async resolve(path: string, options: { followLast?: boolean } = {}) {
+    const r = await super.resolve(path, options);
+    if (path === this.at) this.swap();
+    return r;
+  }
+}
+
+describe('a directory swapped for a symlink between resolution and write (root)', () => {
+  it('the parent itself swapped: refused, the host untouched', async () => {
+    const c = canary('race-parent');
+    const root = freshGuest();
+    mkdirSync(join(root, 'etc'));
+    const g = new RacedGuestFs(root, '/etc', () => {
+      renameSync(join(root, 'etc'), join(root, 'etc.real'));
+      symlinkSync(join(c.dir, 'etc'), join(root, 'etc'));
+    });
+    await expect(g.writeFile('/etc/hostname', 'raced\n')).rejects.toThrow(/cannot open guest directory \/etc/);
+    c.untouched();
+  });
+
+  it('a component above the parent swapped: the pinned directory is not the resolved one, refused', async () => {
+    const c = canary('race-above');
+    const raced = () => {
+      const root = freshGuest();
+      mkdirSync(join(root, 'etc', 'network'), { recursive: true });
+      writeFileSync(join(root, 'etc', 'network', 'interfaces'), 'guest\n');
+      return new RacedGuestFs(root, '/etc/network', () => {
+        renameSync(join(root, 'etc'), join(root, 'etc.real'));
+        symlinkSync(join(c.dir, 'etc'), join(root, 'etc'));
+      });
+    };
+    await expect(raced().writeFile('/etc/network/interfaces', 'raced\n')).rejects.toThrow('guest directory /etc/network changed while it was being written to; nothing written there');
+    await expect(raced().remove('/etc/network/interfaces')).rejects.toThrow(/changed while it was being written to/);
+    await expect(raced().symlink('/etc/network/x', '/dev/null')).rejects.toThrow(/changed while it was being written to/);
     c.untouched();
   });
 });
