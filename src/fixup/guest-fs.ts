@@ -65,6 +65,18 @@ export function guestBytes(p: string): Buffer {
   return Buffer.from(p, 'latin1');
 }
 
+/**
+ * Give `to` the extended attributes of `from` (SELinux label, ACLs, user.*), so that a replaced file
+ * keeps them as it keeps mode and owner. Two tool calls per edited file: Node has no xattr calls.
+ */
+async function copyXattrs(from: Buffer, to: Buffer): Promise<void> {
+  const dump = await runTool('getfattr', ['--absolute-names', '-d', '-m', '-', '-e', 'hex', '--', from.toString('latin1')], { allowFailure: true });
+  const attrs = dump.stdout.toString('latin1').split('\n').filter((l) => /^[^#\s][^=]*=/.test(l));
+  if (attrs.length === 0) return;
+  const input = `# file: ${to.toString('latin1')}\n${attrs.join('\n')}\n`;
+  await runTool('setfattr', ['--restore=-'], { input: Buffer.from(input, 'latin1') });
+}
+
 export function guestError(message: string, cause?: unknown): DomuError {
   return new DomuError('BAD_INPUT', message, cause === undefined ? {} : { cause });
 }
@@ -283,6 +295,7 @@ export class GuestFs {
         await fh.chmod(mode); // after chown, which clears set-id bits
         await fh.sync();
         await fh.close();
+        if (target.stat) await copyXattrs(joinHost(base, [name]), tmp);
         await fsp.rename(tmp, joinHost(base, [name]));
       } catch (e) {
         await fh.close().catch(() => undefined);

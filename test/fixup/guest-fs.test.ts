@@ -114,18 +114,25 @@ describe('untrusted guest files (root)', () => {
 });
 
 describe('writes keep mode and owner, and are atomic (root)', () => {
-  it('an edited /etc/shadow stays 0640 root:42; a new file is 0644 root:root', async () => {
+  it('an edited /etc/shadow stays 0640 root:42 with its ACL and xattrs; a new file is 0644 root:root', async () => {
     const root = freshGuest();
     mkdirSync(join(root, 'etc'));
     writeFileSync(join(root, 'etc', 'shadow'), 'root:*:19000:0:99999:7:::\n');
     chownSync(join(root, 'etc', 'shadow'), 0, 42);
     chmodSync(join(root, 'etc', 'shadow'), 0o640);
+    execFileSync('setfattr', ['-n', 'user.origin', '-v', 'guest', join(root, 'etc', 'shadow')]);
+    execFileSync('setfacl', ['-m', 'u:7:r', join(root, 'etc', 'shadow')]);
+    const xattrs = () => execFileSync('getfattr', ['--absolute-names', '-d', '-m', '-', '-e', 'hex', join(root, 'etc', 'shadow')], { encoding: 'utf8' });
+    const before = xattrs();
+    expect(before).toContain('system.posix_acl_access=');
     const r = await runFixups(root, { domain, only: ['identity'], rootPasswordHash: '$6$salt$abcdefghijklmnop' });
     expect(r.changes).toBeGreaterThan(0);
     const st = statSync(join(root, 'etc', 'shadow'));
     expect(st.mode & 0o7777).toBe(0o640);
     expect([st.uid, st.gid]).toEqual([0, 42]);
     expect(readFileSync(join(root, 'etc', 'shadow'), 'utf8')).toBe('root:$6$salt$abcdefghijklmnop:19000:0:99999:7:::\n');
+    // and its extended attributes (here an ACL and a user.* attribute; an SELinux label the same way)
+    expect(xattrs()).toBe(before);
     const hosts = statSync(join(root, 'etc', 'hosts'));
     expect([hosts.mode & 0o7777, hosts.uid, hosts.gid]).toEqual([0o644, 0, 0]);
     // no temporary files left behind
