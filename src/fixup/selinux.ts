@@ -1,5 +1,5 @@
 // fixup/selinux: SELinux labels do not survive a copy made without them, and the files the fixups
-// replace are new inodes without labels. So an enabled SELinux is disabled, set permissive, or
+// create have none (edited ones keep theirs). So an enabled SELinux is disabled, set permissive, or
 // made to relabel the whole guest at its first boot (/.autorelabel), as chosen; by default it
 // relabels.
 
