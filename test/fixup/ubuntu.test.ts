@@ -80,6 +80,14 @@ describe('fixups on an Ubuntu 22.04 shaped tree with netplan (root)', () => {
     expect(existsSync(at('etc/udev/rules.d/70-persistent-net.rules'))).toBe(false);
   });
 
+  it('netplan itself (netplan.io) accepts the file and renders it for networkd', () => {
+    execFileSync('netplan', ['generate', '--root-dir', o.merged], { stdio: 'pipe' });
+    const unit = readFileSync(at('run/systemd/network/10-netplan-xen-vif0.network'), 'utf8');
+    expect(unit).toContain(`[Match]\nPermanentMACAddress=${vifMac(domain, 0)}\n`);
+    expect(unit).toContain('Address=198.51.100.5/24\nDNS=198.51.100.53\n');
+    expect(unit).toContain('[Route]\nDestination=0.0.0.0/0\nGateway=198.51.100.1\n');
+  });
+
   it('removes the container markers and the policy-rc.d blocker', () => {
     for (const p of ['.dockerenv', 'run/.containerenv', 'usr/sbin/policy-rc.d']) expect(existsSync(at(p)), p).toBe(false);
   });
