@@ -2,7 +2,10 @@
 // Both write an archive file of the same format (pax, xattrs, ACLs, numeric owners) beside the
 // tree; prints the median wall times and the ratio writeTarball / GNU tar.
 //
-//   npm run bench -- tar-writer [--tree PATH] [--runs N] [--compress none|gzip|xz|zstd]
+//   npm run bench -- tar-writer [--tree PATH] [--runs N] [--compress none|gzip|xz|zstd] [--extract]
+//
+// --extract also compares extractTarball with GNU tar -x on GNU tar's archive of the tree (each run
+// into a new directory beside the tree, removed afterwards).
 //
 // Default tree: a copy of /usr/share (about 800 MiB, 56,000 entries here), made once under BENCH_DIR.
 
@@ -11,6 +14,7 @@ import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { writeTarball } from '../src/targets/tar-out.js';
+import { extractTarball } from '../src/targets/tar-in.js';
 import type { TarCompression } from '../src/targets/tar-common.js';
 import { benchDir } from './lib/fresh-fs.js';
 
@@ -31,10 +35,12 @@ export async function benchTarWriter(argv: string[]): Promise<void> {
   let tree: string | undefined;
   let runs = 3;
   let compression: TarCompression = 'none';
+  let extract = false;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--tree') tree = argv[++i];
     else if (argv[i] === '--runs') runs = Number(argv[++i]);
     else if (argv[i] === '--compress') compression = argv[++i] as TarCompression;
+    else if (argv[i] === '--extract') extract = true;
   }
   const src = tree ?? usrShareTree();
   const out = join(benchDir(), 'bench-out.tar');
@@ -48,6 +54,19 @@ export async function benchTarWriter(argv: string[]): Promise<void> {
     const r = spawnSync('tar', ['--format=pax', '--xattrs', '--xattrs-include=*', '--acls', '--numeric-owner', ...GNU_FLAG[compression], '-cf', out, '-C', src, '.'], { encoding: 'utf8' });
     if (r.status !== 0 && r.status !== 1) throw new Error(`tar failed: ${r.stderr}`);
   }, clean);
+  const archive = join(benchDir(), 'bench-in.tar');
+  const into = join(benchDir(), 'bench-extract');
+  if (extract) {
+    execFileSync('tar', ['--format=pax', '--xattrs', '--xattrs-include=*', '--acls', '--numeric-owner', ...GNU_FLAG[compression], '-cf', archive, '-C', src, '.'], { stdio: 'ignore' });
+    const fresh = { afterEach: () => rmSync(into, { recursive: true, force: true }) };
+    bench.add('extractTarball', async () => {
+      await extractTarball(archive, into, { trusted: true });
+    }, fresh);
+    bench.add('GNU tar -x', () => {
+      execFileSync('mkdir', ['-p', into]);
+      execFileSync('tar', ['--xattrs', '--xattrs-include=*', '--numeric-owner', '-xpf', archive, '-C', into]);
+    }, fresh);
+  }
   spawnSync('sh', ['-c', `tar -C '${src}' -cf - . | cat >/dev/null`]); // warm the cache once
   await bench.run();
   const med = (name: string) => {
@@ -61,4 +80,12 @@ export async function benchTarWriter(argv: string[]): Promise<void> {
   console.log(`  writeTarball  ${ours.toFixed(2)} s`);
   console.log(`  GNU tar       ${gnu.toFixed(2)} s`);
   console.log(`  ratio writeTarball / GNU tar: ${(ours / gnu).toFixed(2)}`);
+  if (extract) {
+    const x = med('extractTarball');
+    const gx = med('GNU tar -x');
+    console.log(`  extractTarball ${x.toFixed(2)} s (both passes)`);
+    console.log(`  GNU tar -x     ${gx.toFixed(2)} s`);
+    console.log(`  ratio extractTarball / GNU tar -x: ${(x / gx).toFixed(2)}`);
+    rmSync(archive, { force: true });
+  }
 }
