@@ -209,6 +209,28 @@ describe('verify against an image file (root, loop)', () => {
     expect(readFileSync(img).equals(before)).toBe(true); // nothing written, not even a journal replay
   });
 
+  it('checks a block device (as an LVM volume is one) through a read-only mount', async () => {
+    // this host's kernel has no device-mapper for a real LVM volume; a loop device is the same kind of target
+    const dev = execFileSync('losetup', ['--find', '--show', '--read-only', img]).toString().trim();
+    try {
+      const r = await verifyTree({ source: src, target: dev, defaultExcludes: false, excludes: ['/tmp'] });
+      expect(r.targetKind).toBe('block device');
+      expect(r.differences).toEqual([]);
+      expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(dev);
+    } finally {
+      execFileSync('losetup', ['-d', dev]);
+    }
+  });
+
+  it('reads a qcow2 image through a temporary raw copy, removed afterwards', async () => {
+    const qcow2 = join(dir, 'disk.qcow2');
+    execFileSync('qemu-img', ['convert', '-O', 'qcow2', img, qcow2]);
+    const r = await verifyTree({ source: src, target: qcow2, defaultExcludes: false, excludes: ['/tmp'] });
+    expect(r.differences).toEqual([]);
+    expect(loopsOf(qcow2)).toBe('');
+    expect(execFileSync('bash', ['-c', 'ls -d ${TMPDIR:-/tmp}/domu-forge-verify-* 2>/dev/null || true']).toString().trim()).toBe('');
+  });
+
   it('reports a change made inside the image, and releases everything after a difference', async () => {
     const mnt = join(dir, 'mnt');
     sh(`mount -o loop ${img} ${mnt} && setfattr -n user.x -v 1 ${mnt}/big; umount ${mnt}`);
