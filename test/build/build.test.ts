@@ -138,6 +138,18 @@ ${extra}`;
     expect(listing).not.toMatch(/fleance\.img|fleance\.cfg/);
   });
 
+  it('extracts a rootfs tarball (source: tarball) into the image', async () => {
+    const tarball = join(dir, 'guest.tar.gz');
+    execFileSync('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=*', '--acls', '-czf', tarball, '-C', src, '--exclude=./dev/null', '.']);
+    const text = specText('malcolm').replace(/source:\n  clone:\n    root: .*\n    defaultExcludes: false\n    exclude: \[\/tmp, \/proc, \/sys\]\n/, `source:\n  tarball: ${tarball}\n`);
+    const r = await runBuild(parseBuildSpec(text, join(dir, 'malcolm.yaml')));
+    expect(r.error).toBeUndefined();
+    expect(Object.fromEntries(r.stages.map((s) => [s.id, s.status]))).toMatchObject({ 'source/extract': 'done', 'source/clone': 'not-applicable', verify: 'not-applicable', 'fixup/identity': 'done' });
+    const img = join(dir, 'malcolm.img');
+    expect(execFileSync('debugfs', ['-R', 'cat /etc/hostname', img], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()).toBe('malcolm');
+    expect(execFileSync('debugfs', ['-R', 'ea_get /usr/lib/payload.bin user.origin', img], { stdio: ['ignore', 'pipe', 'ignore'] }).toString()).toContain('fixture');
+  });
+
   it('SIGTERM mid-build stops cleanly: exit 130, no image, mount or loop device left', async () => {
     const mark = join(dir, 'role-started');
     const role = join(dir, 'slow-role.sh');
