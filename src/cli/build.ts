@@ -120,11 +120,12 @@ Stages, in order (ids for --stop-after and --skip):
   target/swap     make the swap disk (only with --swap)
   source/clone    clone a root tree         | source/install  debootstrap/mmdebstrap, rpm + dnf
   source/extract  extract a rootfs tarball
-  verify          compare the clone with its source (clones only)
-  fixup           the guest fixups (fstab, console, drivers, network, identity ...)
+  verify          compare the clone with its source (clones only), before the fixups change it
+  packages        extra packages (--packages)
+  fixup/NAME      the guest fixups, one stage each ("--skip fixup" skips them all)
   role/NAME       role scripts (--role), with the guest root as $1
-  xen/config      write the xl config (default /etc/xen/NAME.cfg)
   target/close    sync, unmount, detach, convert (runs after --stop-after too)
+  xen/config      write the xl config (default /etc/xen/NAME.cfg)
   boot-test       boot the image and watch the console (--boot-test)
   inventory       record the guest for domu-forge list / delete
 

@@ -59,7 +59,7 @@ export const SPEC_FLAGS: readonly SpecFlag[] = [
   { flags: '--tar <file>', key: 'tar', description: 'target: a rootfs tarball', apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'tar', v, '--tar') },
   simple('--format <fmt>', 'format', ['target', 'format'], 'image format: raw, qcow2, vmdk'),
   simple('--size <size>', 'size', ['target', 'size'], 'disk size (4G, 512M; a bare number is MiB)'),
-  simple('--swap <size>', 'swap', ['target', 'swap'], 'also make a swap disk of this size (xvdb)'),
+  simple('--swap <size>', 'swap', ['target', 'swap'], 'also make a swap disk of this size (xvda2 in the config)'),
   simple('--fs <fs>', 'fs', ['target', 'fs'], 'filesystem: ext2, ext3, ext4, xfs'),
   simple('--label <label>', 'label', ['target', 'label'], 'filesystem label'),
   simple('--compress <how>', 'compress', ['target', 'compress'], 'tarball compression: none, gzip, xz, zstd'),
