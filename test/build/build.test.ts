@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseBuildSpec } from '../../src/spec/index.js';
 import { runBuild } from '../../src/build/pipeline.js';
-import { listGuests } from '../../src/build/inventory.js';
+import { deleteGuest, listGuests } from '../../src/build/inventory.js';
 import { makeGuestTree } from './guest-tree.js';
 
 const CLI = resolve(__dirname, '../../dist/cli/main.js');
@@ -148,6 +148,17 @@ ${extra}`;
     const img = join(dir, 'malcolm.img');
     expect(execFileSync('debugfs', ['-R', 'cat /etc/hostname', img], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()).toBe('malcolm');
     expect(execFileSync('debugfs', ['-R', 'ea_get /usr/lib/payload.bin user.origin', img], { stdio: ['ignore', 'pipe', 'ignore'] }).toString()).toContain('fixture');
+  });
+
+  it('makes a swap disk beside the image, names it in the config, and delete removes both', async () => {
+    const r = await runBuild(parseBuildSpec(specText('siward').replace('  size: 64M', '  size: 64M\n  swap: 16M'), join(dir, 'siward.yaml')));
+    expect(r.error).toBeUndefined();
+    const swap = join(dir, 'siward-swap.img');
+    expect(execFileSync('blkid', ['-p', '-o', 'value', '-s', 'TYPE', swap]).toString().trim()).toBe('swap');
+    expect(readFileSync(join(dir, 'siward.cfg'), 'utf8')).toContain(`vdev=xvda2, access=rw, target=${swap}`);
+    const del = await deleteGuest('siward');
+    expect(del.removed).toEqual([join(dir, 'siward.img'), swap, join(dir, 'siward.cfg')]);
+    expect(existsSync(swap)).toBe(false);
   });
 
   it('SIGTERM mid-build stops cleanly: exit 130, no image, mount or loop device left', async () => {
