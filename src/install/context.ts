@@ -8,6 +8,8 @@ import { requireTool, type InstallLog, type InstallProgress } from './progress.j
 import type { InstallResult } from './types.js';
 
 export class InstallContext {
+  /** Set once anything but the marker has been written into the root. */
+  rootTouched = false;
   readonly progress: InstallProgress = { phase: 'preflight', retrieved: 0, unpacked: 0, configured: 0, line: '' };
 
   constructor(

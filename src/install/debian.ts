@@ -8,7 +8,7 @@ import { DomuError } from '../errors.js';
 import { DEFAULT_MIRROR, readSuiteRelease, suiteHasPackage } from './archive.js';
 import { ensureGuestLines, readGuestFile, removeGuestFile, unmountUnder, writeGuestFile } from './guest-files.js';
 import type { InstallContext } from './context.js';
-import { hasToolIn, parseAptLine, parseDebootstrapLine, runLogged } from './progress.js';
+import { hasToolIn, parseAptLine, parseDebootstrapLine, requireTool, runLogged } from './progress.js';
 import { findRoot, rootCacheKey, storeRoot, treeBytes, unpackRoot } from './root-cache.js';
 import { checkSpace, spaceError } from './target-root.js';
 import type { DebianInstallOptions, DebianTool, DebianVariant } from './types.js';
@@ -74,15 +74,11 @@ export function validateDebianOptions(o: DebianInstallOptions): void {
   if (o.arch !== undefined && !/^[a-z0-9-]+$/.test(o.arch)) throw new DomuError('USAGE', `not an architecture: ${JSON.stringify(o.arch)}`);
 }
 
-export async function installDebian(o: DebianInstallOptions, ctx: InstallContext): Promise<void> {
+/** Everything that can be checked before the root is touched: options, the tool, the keyring. */
+export function preflightDebian(o: DebianInstallOptions): { tool: DebianTool; keyring: string } {
   validateDebianOptions(o);
-  const variant = o.variant ?? 'important';
-  const tool = pickDebianTool(o.tool, variant, o.env);
-  ctx.requireTool(tool);
-  const arch = o.arch ?? hostArch('deb');
-  const mirror = (o.mirror ?? DEFAULT_MIRROR[o.distro]).replace(/\/+$/, '');
-  const components = o.components?.length ? o.components : ['main'];
-  const include = [...new Set(o.include ?? [])];
+  const tool = pickDebianTool(o.tool, o.variant ?? 'important', o.env);
+  requireTool(tool, o.env);
   const keyring = o.keyring ?? KEYRING[o.distro]!.file;
   if (!existsSync(keyring)) {
     const pkg = o.keyring ? undefined : KEYRING[o.distro]!.pkg;
@@ -90,6 +86,16 @@ export async function installDebian(o: DebianInstallOptions, ctx: InstallContext
       hint: pkg ? `install it with: apt-get install ${pkg}` : 'give an existing file with --keyring',
     });
   }
+  return { tool, keyring };
+}
+
+export async function installDebian(o: DebianInstallOptions, ctx: InstallContext): Promise<void> {
+  const { tool, keyring } = preflightDebian(o);
+  const variant = o.variant ?? 'important';
+  const arch = o.arch ?? hostArch('deb');
+  const mirror = (o.mirror ?? DEFAULT_MIRROR[o.distro]).replace(/\/+$/, '');
+  const components = o.components?.length ? o.components : ['main'];
+  const include = [...new Set(o.include ?? [])];
   ctx.result.arch = arch;
   ctx.result.release = o.suite;
 
@@ -121,12 +127,14 @@ export async function installDebian(o: DebianInstallOptions, ctx: InstallContext
   if (cached) {
     ctx.phase('unpacking from the root cache');
     ctx.log.note(`root cache hit ${key}: ${cached.tarball}`);
+    ctx.rootTouched = true;
     await unpackRoot(cached, o.root, o.signal);
     ctx.result.tool = `${cached.meta.tool} (root cache)`;
     ctx.result.fromRootCache = true;
     return;
   }
 
+  ctx.rootTouched = true;
   if (o.pygrub) {
     // before any package: the kernel's postinst builds its initrd from it
     await writeGuestFile(o.root, '/etc/modules', PYGRUB_MODULES.map((m) => `${m}\n`).join(''));

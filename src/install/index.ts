@@ -8,11 +8,12 @@ import path from 'node:path';
 import { CleanupStack } from '../build/cleanup.js';
 import { DomuError, isDomuError, oneLine } from '../errors.js';
 import { InstallContext } from './context.js';
-import { countDpkgPackages, estimateDebianBytes, installDebian } from './debian.js';
+import { countDpkgPackages, estimateDebianBytes, installDebian, preflightDebian } from './debian.js';
 import { PackageCache } from './package-cache.js';
 import { defaultLogFile, InstallLog } from './progress.js';
-import { countRpmPackages, installRpm, RPM_INSTALL_BYTES } from './rpm.js';
+import { countRpmPackages, installRpm, preflightRpm, RPM_INSTALL_BYTES } from './rpm.js';
 import { claimRoot, releaseRoot } from './target-root.js';
+import { unmountUnder } from './guest-files.js';
 import { DEBIAN_DISTROS, RPM_DISTROS, isDebianOptions, type InstallOptions, type InstallResult } from './types.js';
 
 export * from './types.js';
@@ -73,13 +74,17 @@ export async function installDistribution(options: InstallOptions): Promise<Inst
   log.note(`install ${o.distro} ${release} into ${root}`);
   const drops: Array<() => void> = [];
   let ctx: InstallContext | undefined;
+  let claimed = false;
   try {
     if (o.signal?.aborted) throw new DomuError('INTERRUPTED', 'install was interrupted before it started');
     const proxy = await cache.start();
     drops.push(cleanup.push('stop the package cache', () => cache.stop()));
     if (scratch) drops.push(cleanup.push(`remove ${scratch}`, () => fsp.rm(scratch, { recursive: true, force: true })));
     ctx = new InstallContext(log, cache, cacheDir, cacheEnabled, proxy, cleanup, result, o.env, o.onProgress);
+    if (isDebianOptions(o)) preflightDebian(o);
+    else preflightRpm(o);
     await claimRoot(root, log);
+    claimed = true;
     if (isDebianOptions(o)) await installDebian(o, ctx);
     else await installRpm(o, ctx);
     if (o.signal?.aborted) throw ctx.interrupted();
@@ -90,6 +95,9 @@ export async function installDistribution(options: InstallOptions): Promise<Inst
       ? (ctx?.interrupted() ?? new DomuError('INTERRUPTED', 'install was interrupted'))
       : isDomuError(e) ? e : new DomuError('INTERNAL', oneLine(e), { cause: e });
     log.note(`failed: ${err.message}${err.hint ? ` (${err.hint})` : ''}`);
+    await unmountUnder(root).catch((u: unknown) => log.note(`unmount failed: ${oneLine(u)}`));
+    // failed before anything went in: leave the root as it was found
+    if (claimed && !ctx?.rootTouched) await releaseRoot(root).catch(() => undefined);
     // the caller's stack is the caller's to run; a private one is ours
     if (!o.cleanup) {
       const failures = await cleanup.runAll();

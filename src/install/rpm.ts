@@ -11,7 +11,7 @@ import { runTool } from '../exec.js';
 import type { InstallContext } from './context.js';
 import { readGuestFile, unmountUnder, writeGuestFile } from './guest-files.js';
 import { MirrorUnreachable } from './package-cache.js';
-import { hasToolIn, parseRpmLine, runLogged } from './progress.js';
+import { hasToolIn, parseRpmLine, requireTool, runLogged } from './progress.js';
 import { checkSpace, spaceError } from './target-root.js';
 import type { RpmInstallOptions, SelinuxMode } from './types.js';
 
@@ -68,11 +68,17 @@ export function validateRpmOptions(o: RpmInstallOptions): void {
   }
 }
 
-export async function installRpm(o: RpmInstallOptions, ctx: InstallContext): Promise<void> {
+/** Everything that can be checked before the root is touched: options and tools. Returns the host's package manager. */
+export function preflightRpm(o: RpmInstallOptions): 'dnf' | 'yum' {
   validateRpmOptions(o);
-  ctx.requireTool('rpm');
+  requireTool('rpm', o.env);
   const pm = hasToolIn('dnf', o.env) ? 'dnf' : hasToolIn('yum', o.env) ? 'yum' : undefined;
   if (!pm) throw new DomuError('MISSING_TOOL', 'dnf is not installed (nor yum)', { hint: 'install it with: apt-get install dnf' });
+  return pm;
+}
+
+export async function installRpm(o: RpmInstallOptions, ctx: InstallContext): Promise<void> {
+  const pm = preflightRpm(o);
   const selinux = o.selinux ?? 'permissive';
   if (hostSelinuxEnforcing()) {
     ctx.warn('SELinux is enforcing on this host; installing into an alternate root may be denied (setenforce 0 for the install)');
@@ -96,6 +102,7 @@ export async function installRpm(o: RpmInstallOptions, ctx: InstallContext): Pro
     for (const repo of o.repos ?? []) await checkRepo(repo, ctx);
     const releaseFile = o.releaseRpm ? await obtainReleaseRpm(o.releaseRpm, ctx, home) : undefined;
 
+    ctx.rootTouched = true;
     // the seed's modprobe aliases, before any package: the kernel's initramfs is built from them
     await writeGuestFile(o.root, '/etc/modprobe.d/xen.conf', 'alias scsi_hostadapter xenblk\nalias eth0 xennet\n');
     ctx.result.written.push('/etc/modprobe.d/xen.conf');
