@@ -1,10 +1,11 @@
-// npm run bench -- <suite> [options]. Suites: clone (default), image-populate, tar-writer.
+// npm run bench -- <suite> [options]. Suites: clone (default), image-populate, tar-writer, install.
 import { benchClone } from './clone.js';
 import { benchImagePopulate } from './image-populate.js';
 import { benchTarWriter } from './tar-writer.js';
+import { benchInstall } from './install.js';
 
 const [suite = 'clone', ...rest] = process.argv.slice(2);
-const suites: Record<string, (argv: string[]) => Promise<void>> = { clone: benchClone, 'image-populate': benchImagePopulate, 'tar-writer': benchTarWriter };
+const suites: Record<string, (argv: string[]) => Promise<void>> = { clone: benchClone, 'image-populate': benchImagePopulate, 'tar-writer': benchTarWriter, install: benchInstall };
 const run = suites[suite];
 if (!run) {
   console.error(`unknown bench suite ${suite}; known: ${Object.keys(suites).join(', ')}`);
