@@ -49,6 +49,8 @@ interface Entry {
   xattrs: Xattrs;
   aclAccess: string | undefined;
   aclDefault: string | undefined;
+  /** GNU sparse 1.0 (tar -S --format=posix): the file's real size; the body holds a map, then the data. */
+  sparseSize: number | undefined;
 }
 
 const NS = 1_000_000_000n;
@@ -237,11 +239,16 @@ async function readArchive(
 
 function parseHeader(h: tar.Header): Entry {
   const pax = (h.pax ?? {}) as Record<string, string>;
-  const name = Buffer.from(h.name, 'latin1');
+  let name = Buffer.from(h.name, 'latin1');
   const where = printable(name);
-  if (h.type === null || h.type === undefined) throw new EntryError(`${where}: unsupported entry type (GNU sparse, multi-volume or incremental entries are not supported)`);
+  if (h.type === null || h.type === undefined) throw new EntryError(`${where}: unsupported entry type (old GNU sparse, multi-volume or incremental entries are not supported)`);
+  let sparseSize: number | undefined;
   if (Object.keys(pax).some((k) => k.startsWith('GNU.sparse.'))) {
-    throw new EntryError(`${where}: GNU sparse entries are not supported; make the archive without --sparse`);
+    if (pax['GNU.sparse.major'] !== '1' || pax['GNU.sparse.minor'] !== '0' || !pax['GNU.sparse.name'] || !/^[0-9]{1,15}$/.test(pax['GNU.sparse.realsize'] ?? '')) {
+      throw new EntryError(`${where}: only GNU sparse format 1.0 is supported (tar's default for --format=posix); make the archive with --sparse-version=1.0 or without --sparse`);
+    }
+    name = Buffer.from(pax['GNU.sparse.name'], 'latin1');
+    sparseSize = Number(pax['GNU.sparse.realsize']);
   }
   let kind: Kind;
   switch (h.type) {
@@ -279,7 +286,69 @@ function parseHeader(h: tar.Header): Entry {
     devmajor: h.devmajor ?? 0, devminor: h.devminor ?? 0, xattrs,
     aclAccess: pax['SCHILY.acl.access'] ? Buffer.from(pax['SCHILY.acl.access'], 'latin1').toString('utf8') : undefined,
     aclDefault: pax['SCHILY.acl.default'] ? Buffer.from(pax['SCHILY.acl.default'], 'latin1').toString('utf8') : undefined,
+    sparseSize,
   };
+}
+
+/**
+ * The body of a GNU sparse 1.0 entry: decimal lines (the number of segments, then offset and size
+ * of each), zero padding to a 512-byte block, then the segments' data in order. Calls `write` for
+ * each piece of data at its offset; throws EntryError on a malformed or lying map.
+ */
+async function readSparseBody(body: AsyncIterable<Buffer>, realSize: number, where: string, write: (data: Buffer, pos: number) => void): Promise<void> {
+  const it = body[Symbol.asyncIterator]();
+  let pending: Buffer = Buffer.alloc(0);
+  const more = async (): Promise<void> => {
+    const r = await it.next();
+    if (r.done) throw new EntryError(`${where}: the GNU sparse map or data is cut short`);
+    pending = pending.length === 0 ? r.value : Buffer.concat([pending, r.value]);
+  };
+  let used = 0;
+  const line = async (): Promise<number> => {
+    let nl = pending.indexOf(0x0a);
+    while (nl < 0) {
+      if (pending.length > 64) throw new EntryError(`${where}: malformed GNU sparse map`);
+      await more();
+      nl = pending.indexOf(0x0a);
+    }
+    const text = pending.toString('latin1', 0, nl);
+    if (!/^[0-9]{1,15}$/.test(text)) throw new EntryError(`${where}: malformed GNU sparse map`);
+    pending = pending.subarray(nl + 1);
+    used += nl + 1;
+    return Number(text);
+  };
+  const count = await line();
+  if (count > 1_000_000) throw new EntryError(`${where}: GNU sparse map with ${count} segments`);
+  const segments: Array<[number, number]> = [];
+  let end = 0;
+  for (let i = 0; i < count; i++) {
+    const off = await line();
+    const size = await line();
+    if (off < end || off + size > realSize) throw new EntryError(`${where}: GNU sparse map segments overlap or pass the file's size`);
+    end = off + size;
+    segments.push([off, size]);
+  }
+  let pad = (512 - (used % 512)) % 512;
+  while (pending.length < pad) await more();
+  pending = pending.subarray(pad);
+  for (const [off, size] of segments) {
+    let pos = off;
+    let left = size;
+    while (left > 0) {
+      if (pending.length === 0) await more();
+      const n = Math.min(left, pending.length);
+      write(pending.subarray(0, n), pos);
+      pending = pending.subarray(n);
+      pos += n;
+      left -= n;
+    }
+  }
+  for (;;) {
+    const r = await it.next();
+    if (r.done) break;
+    pending = Buffer.concat([pending, r.value]);
+  }
+  if (pending.length > 0) throw new EntryError(`${where}: GNU sparse entry holds more data than its map says`);
 }
 
 /** "./a//b/." -> "a/b"; refuses absolute names, "..", NUL and depth bombs. */
@@ -327,7 +396,7 @@ async function scanArchive(file: string, compression: TarCompression, rootLen: n
   const kinds = new Map<string, Kind>([['', 'directory']]);
   const result: ScanResult = { entries: 0, bytes: 0, devices: [], deviceCount: 0, hasXattrs: false };
   let last = 0;
-  await readArchive(file, compression, opts.signal, async (e) => {
+  await readArchive(file, compression, opts.signal, async (e, body) => {
     const path = normalise(e.path, 'entry', maxDepth);
     const where = printable(path) || '.';
     if (rootLen + 1 + path.length >= PATH_MAX) throw new EntryError(`entry ${where.slice(0, 60)}... is too long: the target path would exceed PATH_MAX (${PATH_MAX})`);
@@ -357,9 +426,10 @@ async function scanArchive(file: string, compression: TarCompression, rootLen: n
       if (result.devices.length < 10) result.devices.push(where);
     }
     if (e.xattrs.length > 0 || e.aclAccess || e.aclDefault) result.hasXattrs = true;
+    if (e.sparseSize !== undefined) await readSparseBody(body, e.sparseSize, where, () => undefined);
     kinds.set(path.toString('latin1'), kind);
     result.entries += 1;
-    if (e.kind === 'file') result.bytes += e.size;
+    if (e.kind === 'file') result.bytes += e.sparseSize ?? e.size;
     const now = Date.now();
     if (opts.onProgress && now - last >= 100) {
       last = now;
@@ -469,7 +539,7 @@ class Extractor {
         this.queueXattrs(rel, extra);
         this.times.push(meta);
         this.summary.files += 1;
-        this.summary.bytes += e.size;
+        this.summary.bytes += e.sparseSize ?? e.size;
         break;
       }
       case 'symlink': {
@@ -531,6 +601,19 @@ class Extractor {
     // synchronous calls: a thread-pool round trip per call made extraction several times slower
     const fd = openSync(this.abs(rel), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
     try {
+      if (e.sparseSize !== undefined) {
+        let done = 0;
+        await readSparseBody(body, e.sparseSize, printable(rel), (data, pos) => {
+          let off = 0;
+          while (off < data.length) off += writeSync(fd, data, off, data.length - off, pos + off);
+          done += data.length;
+          this.progress(done);
+        });
+        ftruncateSync(fd, e.sparseSize);
+        fchownSync(fd, e.uid, e.gid);
+        fchmodSync(fd, e.mode);
+        return;
+      }
       let pos = 0;
       let holes = false;
       for await (const chunk of body) {

@@ -81,6 +81,17 @@ describe('extractTarball of GNU tar archives in other forms (root)', () => {
     expect(rsyncDiff(small, dst, ['--no-X'])).toBe('');
   });
 
+  it('reads GNU sparse 1.0 entries (tar -S --format=posix) back into sparse files', async () => {
+    const archive = join(scratch.dir, 'gnu-sparse.tar');
+    spawnSync('tar', ['-S', '--format=posix', '--xattrs', '--xattrs-include=*', '--numeric-owner', '-cpf', archive, '-C', src, '.']);
+    expect(lstatSync(archive).size).toBeLessThan(64 << 20); // the 1 GiB ./sparse is stored as its map and data
+    const dst = join(scratch.dir, 'gnu-sparse');
+    const s = await extractTarball(archive, dst, { trusted: true });
+    expect(rsyncDiff(src, dst).trim().split('\n')).toEqual(['hD          devs/null-link => devs/null', 'cS+++++++++ devs/socket']);
+    expect(s.bytes).toBeGreaterThan(1024 ** 3);
+    expect(lstatSync(join(dst, 'sparse')).blocks * 512).toBeLessThan(1024 * 1024);
+  });
+
   it('reads the GNU format (long names as ././@LongLink, base-256 owners)', async () => {
     const archive = join(scratch.dir, 'gnu-format.tar.xz');
     execFileSync('tar', ['--format=gnu', '--numeric-owner', '-cJpf', archive, '-C', small, '.']);
