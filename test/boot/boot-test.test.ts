@@ -103,6 +103,29 @@ describe('boot-test (root, network, qemu)', () => {
     process.stderr.write(`boot-test: xen boot took ${r.seconds}s\n`);
   });
 
+  it('xen, no config (CLI): a minimal PV config with the image\'s own kernel and its fstab\'s root device', () => {
+    const logDir = join(s.dir, 'xen-cli');
+    const r = runCli(['boot-test', '--xen', guest.image, '--json', '--log-dir', logDir]);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    if (out.passed !== true) process.stderr.write(`boot-test --xen failed: ${String(out.reason)}\n`);
+    expect(out).toMatchObject({
+      ok: true,
+      mode: 'xen',
+      prompts: [guest.hostname],
+      virtualization: ['xen'],
+      kernel: { source: 'image', cmdline: 'root=/dev/xvda1 ro console=hvc0' },
+      dom0: { built: false },
+      consoleLog: join(logDir, 'guest-console.log'),
+      dom0Log: join(logDir, 'dom0-console.log'),
+    });
+    expect(r.status).toBe(0);
+    expect(out.guestConfig).toContain('kernel = "/run/domu-forge-job/vmlinuz"');
+    expect(out.guestConfig).toContain('ramdisk = "/run/domu-forge-job/initrd.img"');
+    expect(readFileSync(join(logDir, 'guest.cfg'), 'utf8')).toBe(out.guestConfig);
+    expect(sha(guest.image)).toBe(before);
+    process.stderr.write(`boot-test: xen boot (no config) took ${String(out.seconds)}s\n`);
+  });
+
   it('SIGINT stops qemu, releases everything and exits 130', async () => {
     const logDir = join(s.dir, 'interrupted');
     const child = spawn(process.execPath, [cliPath, 'boot-test', guest.image, '--log-dir', logDir], { stdio: ['ignore', 'pipe', 'pipe'] });
