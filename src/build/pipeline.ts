@@ -423,9 +423,10 @@ export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = [])
         signal: ctx.signal,
         onProgress: (m) => ctx.status(`boot-test: ${m}`),
         ...(ctx.results.config ? { config: ctx.results.config.path } : {}),
-        // PyGRUB guests boot their own kernel, found in the image's /boot
-        ...(!spec.domain.pygrub && k.kernel ? { kernel: k.kernel } : {}),
-        ...(!spec.domain.pygrub && k.initrd ? { initrd: k.initrd } : {}),
+        // PyGRUB guests boot their own kernel, found in the image's /boot; so does a "dom0" kernel
+        // that this host does not have in /boot (a container or cloud VM): the image's own then boots
+        ...(!spec.domain.pygrub && k.kernel && (!k.fromDom0 || existsSync(k.kernel)) ? { kernel: k.kernel } : {}),
+        ...(!spec.domain.pygrub && k.initrd && (!k.fromDom0 || existsSync(k.initrd)) ? { initrd: k.initrd } : {}),
       };
       const r = await bootTest(opts);
       ctx.results.bootTest = r;
