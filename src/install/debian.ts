@@ -22,6 +22,7 @@ export const PYGRUB_MODULES = ['xennet', 'xenblk'];
 
 const KEYRING: Readonly<Record<string, { file: string; pkg: string }>> = {
   debian: { file: '/usr/share/keyrings/debian-archive-keyring.gpg', pkg: 'debian-archive-keyring' },
+  // Debian 12's archive has no ubuntu-keyring (later releases do); Ubuntu's own package installs it
   ubuntu: { file: '/usr/share/keyrings/ubuntu-archive-keyring.gpg', pkg: 'ubuntu-keyring' },
 };
 
@@ -83,7 +84,9 @@ export function preflightDebian(o: DebianInstallOptions): { tool: DebianTool; ke
   if (!existsSync(keyring)) {
     const pkg = o.keyring ? undefined : KEYRING[o.distro]!.pkg;
     throw new DomuError('MISSING_TOOL', `the archive keyring ${keyring} is missing`, {
-      hint: pkg ? `install it with: apt-get install ${pkg}` : 'give an existing file with --keyring',
+      hint: pkg === 'ubuntu-keyring'
+        ? 'install Ubuntu\'s ubuntu-keyring package (not in Debian 12\'s archive), or give the keyring with --keyring FILE'
+        : pkg ? `install it with: apt-get install ${pkg}` : 'give an existing file with --keyring',
     });
   }
   return { tool, keyring };

@@ -14,6 +14,8 @@ import { installDistribution, type InstallResult } from '../../src/install/index
 import { PERSISTENT_NET_RULES } from '../../src/install/debian.js';
 import { mountsUnder, removeGuestFile, resolveInRoot } from '../../src/install/guest-files.js';
 import { INCOMPLETE_MARKER } from '../../src/install/target-root.js';
+import { readSuiteRelease, suiteHasPackage } from '../../src/install/archive.js';
+import { PackageCache } from '../../src/install/package-cache.js';
 import { cliPath, rsyncDiff, runCli } from '../helpers/run.js';
 
 const SHARED_PACKAGES = process.env.DOMU_FORGE_PACKAGE_CACHE || '/var/cache/domu-forge/packages';
@@ -134,6 +136,19 @@ describe('Debian install (root, network)', () => {
     expect(existsSync(join(mnt, INCOMPLETE_MARKER))).toBe(false);
     spawnSync('umount', ['-d', mnt]);
     mounted.pop();
+  });
+
+  it('knows whether a suite still has libc6-xen on i386 (bookworm does not)', async () => {
+    const cache = new PackageCache(join(cacheDir, 'packages'));
+    await cache.start();
+    try {
+      const rel = await readSuiteRelease('debian', 'http://deb.debian.org/debian', 'bookworm', cache);
+      expect(rel.architectures).toContain('i386');
+      expect(await suiteHasPackage('http://deb.debian.org/debian', rel, 'bookworm', 'main', 'i386', 'libc6', cache)).toBe(true);
+      expect(await suiteHasPackage('http://deb.debian.org/debian', rel, 'bookworm', 'main', 'i386', 'libc6-xen', cache)).toBe(false);
+    } finally {
+      await cache.stop();
+    }
   });
 
   it('removes persistent-net rules as the guest sees them, never through a symlink to the host', async () => {
