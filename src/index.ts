@@ -21,7 +21,7 @@ export { validateDomain, assertValidDomain, type DomainProblem } from './xen/val
 export { renderXlConfig, renderXmConfig, type ConfigFormat } from './xen/render.js';
 export { writeDomainConfig, configPath, type WriteConfigOptions, type WriteConfigResult } from './xen/write.js';
 export { domainFromOptions, readDomainFile, parseMiB, type DomainOptions } from './xen/options.js';
-export { installDistribution, estimateInstallBytes, DEFAULT_CACHE_DIR, PackageCache, type InstallOptions, type DebianInstallOptions, type RpmInstallOptions, type InstallResult, type InstallProgress } from './install/index.js';
+export { installDistribution, checkInstallOptions, estimateInstallBytes, DEFAULT_CACHE_DIR, PackageCache, type InstallOptions, type DebianInstallOptions, type RpmInstallOptions, type InstallResult, type InstallProgress } from './install/index.js';
 export { verifyTree, displayPath, openReadOnly, DIFFERENCE_KINDS, type VerifyOptions, type VerifyResult, type Difference, type DifferenceKind, type MtimePrecision } from './verify/index.js';
 export { loadBuildSpec, parseBuildSpec, SpecError, SPEC_FLAGS, applySpecFlags, type BuildSpec, type SpecIssue } from './spec/index.js';
 export { runBuild, planStages, checkStageIds, type BuildResult, type RunBuildOptions, type Stage, type StageReport } from './build/pipeline.js';

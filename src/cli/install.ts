@@ -8,6 +8,7 @@ import {
   DEBIAN_DISTROS,
   DEBIAN_VARIANTS,
   DEFAULT_CACHE_DIR,
+  checkInstallOptions,
   RPM_DISTROS,
   estimateInstallBytes,
   installDistribution,
@@ -168,6 +169,8 @@ function parseSeconds(text: string): number {
 async function runInstall(distro: string, dir: string | undefined, opts: InstallCliOptions): Promise<{ install: InstallResult; target: TargetSummary }> {
   const partial = buildOptions(distro, opts);
   const spec = targetSpecFromOptions(dir, opts);
+  // bad options and missing tools fail before any image or volume is made
+  checkInstallOptions({ ...partial, root: '' } as InstallOptions);
   const what = 'suite' in partial ? `${distro}-${partial.suite}` : distro;
   const logFile = opts.log ?? defaultLogFile(what);
   const cleanup = new CleanupStack();

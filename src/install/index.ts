@@ -30,6 +30,18 @@ export function estimateInstallBytes(o: InstallOptions): number {
 }
 
 /**
+ * Check the options and the host's tools without touching anything: what installDistribution()
+ * does first. Callers that must make a target first (an image, a volume) call it before that.
+ */
+export function checkInstallOptions(o: InstallOptions): void {
+  if (![...DEBIAN_DISTROS, ...RPM_DISTROS].includes(o.distro)) {
+    throw new DomuError('USAGE', `unknown distribution ${JSON.stringify(o.distro)}; expected one of ${[...DEBIAN_DISTROS, ...RPM_DISTROS].join(', ')}`);
+  }
+  if (isDebianOptions(o)) preflightDebian(o);
+  else preflightRpm(o);
+}
+
+/**
  * Install a distribution into `options.root`. The root must be empty (or hold the leftovers of an
  * interrupted install by domu-forge, which are cleared). Throws DomuError: USAGE/BAD_INPUT for bad
  * options, an unknown suite or release; MISSING_TOOL when a tool is not installed; ENVIRONMENT when
