@@ -39,6 +39,8 @@ export interface TarSummary {
   fifos: number;
   /** Entries that carry at least one xattr (ACLs included). */
   withXattrs: number;
+  /** Files stored (pack) or read (unpack) as GNU sparse 1.0 entries. */
+  sparse: number;
   /** File content bytes. */
   bytes: number;
   /** Size of the archive file as stored (compressed). */
@@ -54,7 +56,7 @@ export interface TarSummary {
 export function emptySummary(archive: string, root: string, compression: TarCompression): TarSummary {
   return {
     archive, root, compression,
-    entries: 0, files: 0, directories: 0, symlinks: 0, hardlinks: 0, devices: 0, fifos: 0, withXattrs: 0,
+    entries: 0, files: 0, directories: 0, symlinks: 0, hardlinks: 0, devices: 0, fifos: 0, withXattrs: 0, sparse: 0,
     bytes: 0, archiveBytes: 0, seconds: 0, skipped: [], changed: [], warnings: [],
   };
 }

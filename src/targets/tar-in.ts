@@ -610,6 +610,7 @@ class Extractor {
           this.progress(done);
         });
         ftruncateSync(fd, e.sparseSize);
+        this.summary.sparse += 1;
         fchownSync(fd, e.uid, e.gid);
         fchmodSync(fd, e.mode);
         return;

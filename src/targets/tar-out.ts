@@ -21,6 +21,8 @@ export interface WriteTarballOptions {
   compression: TarCompression;
   signal?: AbortSignal;
   onProgress?: (p: TarProgress) => void;
+  /** Store files with holes as GNU sparse 1.0 entries (default true); false stores the holes as zeros. */
+  sparse?: boolean;
 }
 
 const USTAR_MAX_ID = 0o777777; // tar-stream writes six octal digits for uid/gid
@@ -31,6 +33,9 @@ const NS = 1_000_000_000n;
 const SLASH = Buffer.from('/');
 /** Archive bytes gathered before one write to the output. */
 const OUT_BATCH = 1 << 20;
+const SPARSE_BLOCK = 4096;
+const ZERO_BLOCK = Buffer.alloc(SPARSE_BLOCK);
+const ZERO_CHUNK = Buffer.alloc(CHUNK);
 
 /**
  * Write the tree at `root` to the tarball `file` (written beside it under a temporary name and
@@ -169,6 +174,13 @@ async function readXattrs(rootPath: string, signal?: AbortSignal): Promise<Map<s
 // ---- entries ----
 
 type Hdr = Partial<tar.Header> & { name: string };
+interface SparseLayout {
+  /** The map as GNU sparse 1.0 writes it, padded to whole blocks. */
+  map: Buffer;
+  /** [offset, size] of each data segment, in order. */
+  segments: Array<[number, number]>;
+}
+type Content = { size: bigint; layout?: SparseLayout | undefined };
 type Sink = ReturnType<tar.Pack['entry']>;
 type EntryType = 'file' | 'link' | 'symlink' | 'directory' | 'character-device' | 'block-device' | 'fifo';
 
@@ -238,7 +250,9 @@ class EntryWriter {
       name: '', type: 'file', mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), size: 0,
       mtime: ustarTime(st.mtimeNs),
     };
-    header.name = ustarName(name, records, 'path');
+    const nameRecords: Buffer[] = [];
+    header.name = ustarName(name, nameRecords, 'path');
+    records.push(...nameRecords);
     if (st.uid > BigInt(USTAR_MAX_ID)) records.push(encodePaxRecord('uid', Buffer.from(String(st.uid))));
     if (st.gid > BigInt(USTAR_MAX_ID)) records.push(encodePaxRecord('gid', Buffer.from(String(st.gid))));
     if (st.mtimeNs % NS !== 0n || st.mtimeNs < 0n || st.mtimeNs / NS > BigInt(USTAR_MAX_TIME)) {
@@ -266,12 +280,26 @@ class EntryWriter {
     }
 
     let type: EntryType;
-    let content: { size: bigint } | null = null;
+    let content: Content | null = null;
     if (st.isFile()) {
       type = 'file';
-      content = { size: st.size };
-      header.size = Number(st.size);
-      if (st.size > BigInt(USTAR_MAX_SIZE)) records.push(encodePaxRecord('size', Buffer.from(String(st.size))));
+      // fewer blocks than the size needs: look for holes, and store them as GNU sparse 1.0 does
+      const layout = this.opts.sparse !== false && st.size >= 65536n && st.blocks * 512n < st.size ? this.sparseLayout(rel, st.size) : undefined;
+      let stored = st.size;
+      if (layout) {
+        for (const r of nameRecords) records.splice(records.indexOf(r), 1);
+        const base = name.toString('latin1').split('/').pop()!.replace(/[^\x20-\x7e]/g, '_');
+        header.name = `./GNUSparseFile.0/${base}`.slice(0, 100);
+        records.push(
+          encodePaxRecord('GNU.sparse.major', Buffer.from('1')), encodePaxRecord('GNU.sparse.minor', Buffer.from('0')),
+          encodePaxRecord('GNU.sparse.name', name), encodePaxRecord('GNU.sparse.realsize', Buffer.from(String(st.size))),
+        );
+        stored = BigInt(layout.map.length) + layout.segments.reduce((a, [, n]) => a + BigInt(n), 0n);
+        this.summary.sparse += 1;
+      }
+      content = { size: stored, layout };
+      header.size = Number(stored);
+      if (stored > BigInt(USTAR_MAX_SIZE)) records.push(encodePaxRecord('size', Buffer.from(String(stored))));
     } else if (isDir) type = 'directory';
     else if (st.isSymbolicLink()) {
       type = 'symlink';
@@ -305,7 +333,7 @@ class EntryWriter {
   }
 
   /** The pax extended header (raw bytes, our own), then the entry itself through tar-stream. */
-  private async emit(header: Hdr, records: Buffer[], content: { size: bigint } | null, rel: Buffer): Promise<void> {
+  private async emit(header: Hdr, records: Buffer[], content: Content | null, rel: Buffer): Promise<void> {
     if (records.length > 0) {
       const data = Buffer.concat(records);
       const pad = (512 - (data.length % 512)) % 512;
@@ -329,13 +357,117 @@ class EntryWriter {
     const done = new Promise<void>((res, rej) => {
       sink = this.pack.entry(header, (err) => (err ? rej(err) : res()));
     });
-    if (content) await this.copyContent(rel, content.size, sink);
+    if (content?.layout) await this.copySparse(rel, content.layout, sink);
+    else if (content) await this.copyContent(rel, content.size, sink);
     await done;
     this.summary.entries += 1;
     const now = Date.now();
     if (this.opts.onProgress && now - this.lastProgress >= 100) {
       this.lastProgress = now;
       this.opts.onProgress({ phase: 'write', entries: this.summary.entries, bytes: this.summary.bytes });
+    }
+  }
+
+  /**
+   * The data segments of a file with holes: 4 KiB blocks that are not all zeros, merged, and a last
+   * empty segment at the end when the file ends in a hole (as GNU tar writes it). Undefined when
+   * there are no holes after all, or the file is gone.
+   */
+  private sparseLayout(rel: Buffer, size: bigint): SparseLayout | undefined {
+    let fd: number;
+    try {
+      fd = openSync(this.abs(rel), fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    } catch {
+      return undefined;
+    }
+    const segments: Array<[number, number]> = [];
+    try {
+      const total = Number(size);
+      const buf = Buffer.allocUnsafe(CHUNK);
+      let at = 0;
+      let start = -1;
+      while (at < total) {
+        const want = Math.min(CHUNK, total - at);
+        let got = 0;
+        while (got < want) {
+          const n = readSync(fd, buf, got, want - got, at + got);
+          if (n === 0) break;
+          got += n;
+        }
+        if (got < want) buf.fill(0, got, want); // shrank meanwhile: copySparse lists it
+        if (buf.compare(ZERO_CHUNK, 0, want, 0, want) === 0) {
+          // a whole chunk of zeros (the common case in a hole): one comparison instead of 256
+          if (start >= 0) {
+            segments.push([start, at - start]);
+            start = -1;
+          }
+          at += want;
+          continue;
+        }
+        for (let off = 0; off < want; off += SPARSE_BLOCK) {
+          const len = Math.min(SPARSE_BLOCK, want - off);
+          const zero = buf.compare(ZERO_BLOCK, 0, len, off, off + len) === 0;
+          if (!zero && start < 0) start = at + off;
+          if (zero && start >= 0) {
+            segments.push([start, at + off - start]);
+            start = -1;
+          }
+        }
+        at += want;
+      }
+      if (start >= 0) segments.push([start, total - start]);
+      const dataBytes = segments.reduce((a, [, n]) => a + n, 0);
+      if (dataBytes === total) return undefined;
+      const last = segments[segments.length - 1];
+      if (!last || last[0] + last[1] < total) segments.push([total, 0]);
+      const text = `${segments.length}\n${segments.map(([o, n]) => `${o}\n${n}\n`).join('')}`;
+      const map = Buffer.alloc(Math.ceil(text.length / 512) * 512);
+      map.write(text, 'latin1');
+      return { map, segments };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** The map block, then each data segment read where it lies (zeros, listed, if the file shrank). */
+  private async copySparse(rel: Buffer, layout: SparseLayout, sink: Sink): Promise<void> {
+    if (!sink.write(layout.map)) await drained(sink);
+    let fd: number | undefined;
+    try {
+      fd = openSync(this.abs(rel), fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    } catch (e) {
+      if (errnoCode(e) !== 'ENOENT' && errnoCode(e) !== 'ELOOP') throw e;
+      this.summary.changed.push({ path: printable(rel), reason: 'vanished while being read (stored as zeros)' });
+    }
+    let short = false;
+    try {
+      for (const [off, size] of layout.segments) {
+        let pos = off;
+        let left = size;
+        while (left > 0) {
+          const want = Math.min(CHUNK, left);
+          const buf = Buffer.allocUnsafe(want);
+          let got = 0;
+          while (fd !== undefined && got < want) {
+            const n = readSync(fd, buf, got, want - got, pos + got);
+            if (n === 0) break;
+            got += n;
+          }
+          if (got < want) {
+            buf.fill(0, got);
+            if (fd !== undefined) short = true;
+          }
+          pos += want;
+          left -= want;
+          this.summary.bytes += want;
+          if (!sink.write(buf)) await drained(sink);
+          if (this.opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
+        }
+      }
+      if (short) this.summary.changed.push({ path: printable(rel), reason: 'shrank while being read (padded with zeros)' });
+      (sink as unknown as { end(): void }).end();
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
   }
 

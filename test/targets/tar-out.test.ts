@@ -36,6 +36,12 @@ describe('writeTarball of the fixture tree, extracted by GNU tar (root)', () => 
     expect(nsTimes(dst)).toEqual(nsTimes(src).filter((l) => !l.startsWith('devs/socket ')));
   });
 
+  it('stores files with holes as GNU sparse entries, which GNU tar makes sparse again', () => {
+    expect(summary.sparse).toBe(2); // ./sparse (1 GiB) and ./all-hole (64 MiB)
+    expect(lstatSync(archive).size).toBeLessThan(32 << 20);
+    expect(lstatSync(join(dst, 'sparse')).blocks * 512).toBeLessThan(1024 * 1024);
+  });
+
   it('counts what it wrote', () => {
     expect(summary.devices).toBe(3);
     expect(summary.fifos).toBe(1);
@@ -133,11 +139,23 @@ describe('a file over 8 GiB (root, 9 GiB sparse)', () => {
   });
 
   it('stores the size in a pax record, and GNU tar finds the archive equal to the tree', async () => {
-    const s = await writeTarball(tree, archive, { compression: 'zstd' });
+    const s = await writeTarball(tree, archive, { compression: 'zstd', sparse: false });
     expect(s.bytes).toBe(9 * 1024 ** 3);
     expect((await paxRecordsOf(archive, 65536)).some((r) => r.toString('latin1') === `size=${9 * 1024 ** 3}`)).toBe(true);
     // --compare reads every member back and checks size, mode, owner, time and content
     const r = spawnSync('tar', ['--zstd', '--compare', '--numeric-owner', '-f', archive, '-C', tree], { encoding: 'utf8' });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('stores it as a GNU sparse 1.0 entry by default, which GNU tar also finds equal', async () => {
+    const sparseArchive = join(scratch.dir, 'huge-sparse.tar');
+    const s = await writeTarball(tree, sparseArchive, { compression: 'none' });
+    expect(s.sparse).toBe(1);
+    expect(lstatSync(sparseArchive).size).toBeLessThan(64 * 1024);
+    const recs = (await paxRecordsOf(sparseArchive)).map((r) => r.toString('latin1'));
+    expect(recs).toEqual(expect.arrayContaining(['GNU.sparse.major=1', 'GNU.sparse.minor=0', 'GNU.sparse.name=./big', `GNU.sparse.realsize=${9 * 1024 ** 3}`]));
+    const r = spawnSync('tar', ['--compare', '--numeric-owner', '-f', sparseArchive, '-C', tree], { encoding: 'utf8' });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
