@@ -343,8 +343,8 @@ export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = [])
         excludes: [...src.exclude, ...ownPathExcludes(spec), ...hostPathExcludes(ctx)],
         defaultExcludes: src.defaultExcludes,
         oneFileSystem: src.oneFileSystem,
-        // clone keeps mtimes to the microsecond (Node's utimes), so compare at that precision
-        mtimePrecision: 'us',
+        // clone keeps times to the nanosecond (its last pass sets what Node's utimes cannot)
+        mtimePrecision: 'ns',
         ignoreLostFound: true,
         cleanup: ctx.cleanup,
         onProgress: (p) => ctx.status(`verify: ${p.phase} ${p.entries} entries ${(p.bytes / 2 ** 20).toFixed(0)} MiB`),

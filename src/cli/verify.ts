@@ -50,7 +50,7 @@ export function register(program: Command): void {
     .option('--no-default-excludes', 'do not add the default excludes (/home /mnt /tmp /proc /sys /var)')
     .option('-x, --one-file-system', 'do not enter other filesystems in the source (their mount points must be empty in the target)')
     .option('--modify-window <seconds>', 'mtimes that differ by at most this many seconds count as equal (like rsync); default: exact to the nanosecond, or to what the coarser filesystem keeps')
-    .option('--mtime-precision <unit>', 'compare mtimes no finer than ns, us, ms or s (clone keeps microseconds: us)', 'ns')
+    .option('--mtime-precision <unit>', 'compare mtimes no finer than ns, us, ms or s (clone keeps nanoseconds; mke2fs -d keeps seconds: s)', 'ns')
     .option('--no-xattrs', 'do not compare xattrs and ACLs')
     .option('--all', 'list every difference (default: the first 20 of each kind)')
     .option('--json', 'print the result as JSON')

@@ -8,6 +8,7 @@ import type { BigIntStats } from 'node:fs';
 import pLimit from 'p-limit';
 import { copyRegular, SMALL_FILE_LIMIT } from './regular.js';
 import { utimeArg } from './times.js';
+import { needsExactTime } from './exact-times.js';
 import { joinRoot } from '../walk/walk.js';
 import { emptyCounts, type BatchResult, type CopyBatch } from './types.js';
 
@@ -50,7 +51,7 @@ async function copyFileAsync(src: Buffer, dst: Buffer, st: BigIntStats, batch: C
 
 /** Fresh targets only: the update checks stay on the synchronous path. */
 export async function copyEntriesAsync(batch: CopyBatch, inFlight: number): Promise<BatchResult> {
-  const out: BatchResult = { copied: emptyCounts(), unchanged: 0, bytes: 0, deferred: [], errors: [], changed: [] };
+  const out: BatchResult = { copied: emptyCounts(), unchanged: 0, bytes: 0, deferred: [], errors: [], changed: [], exactTimes: [] };
   const limit = pLimit(inFlight);
   await Promise.all(batch.rels.map((rel) => limit(async () => {
     const src = joinRoot(batch.source, rel);
@@ -73,11 +74,13 @@ export async function copyEntriesAsync(batch: CopyBatch, inFlight: number): Prom
         if (change) out.changed.push({ path: rel, code: change.toUpperCase(), message: `${change} while being copied` });
         out.copied.file += 1;
         out.bytes += Number(st.size);
+        if (needsExactTime(st.mtimeNs)) out.exactTimes.push(rel, String(st.atimeNs), String(st.mtimeNs));
       } else if (st.isSymbolicLink()) {
         await symlink(await readlink(src, { encoding: 'buffer' }), dst);
         if (st.uid !== 0n || st.gid !== 0n) await lchown(dst, Number(st.uid), Number(st.gid));
         await lutimes(dst, utimeArg(st.atimeNs), utimeArg(st.mtimeNs));
         out.copied.symlink += 1;
+        if (needsExactTime(st.mtimeNs)) out.exactTimes.push(rel, String(st.atimeNs), String(st.mtimeNs));
       } else {
         out.changed.push({ path: rel, code: 'CHANGED_KIND', message: 'changed kind during the run' });
       }

@@ -16,6 +16,7 @@ import {
   addCounts, emptyCounts, type BatchResult, type CopyCounts, type CopyMode, type DirMetaBatch, type EntryProblem, type WorkerTask,
 } from './types.js';
 import { XattrCopier } from './xattrs.js';
+import { needsExactTime, setExactTimes } from './exact-times.js';
 
 export interface CloneOptions {
   source: string;
@@ -41,7 +42,7 @@ export interface CloneOptions {
 }
 
 export interface CloneProgress {
-  phase: 'copy' | 'links' | 'specials' | 'directories' | 'xattrs';
+  phase: 'copy' | 'links' | 'specials' | 'directories' | 'xattrs' | 'times';
   entriesDone: number;
   /** Entries found so far by the walk, and whether it has finished. */
   entriesFound: number;
@@ -64,6 +65,8 @@ export interface CloneSummary {
   seconds: number;
   workers: number;
   xattrsSet: number;
+  /** Entries whose nanosecond times were set in the last pass (python3's os.utime). */
+  exactTimes: number;
   warnings: string[];
   /** Sockets and anything else deliberately not copied. */
   skipped: EntryProblem[];
@@ -166,7 +169,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
 
   const summary: CloneSummary = {
     source, target, mode, copied: emptyCounts(), unchanged: 0, prunedDirs: [], bytes: 0, seconds: 0, workers,
-    xattrsSet: 0, warnings: [], skipped: [], changed: [], errors: [],
+    xattrsSet: 0, exactTimes: 0, warnings: [], skipped: [], changed: [], errors: [],
   };
   let phase: CloneProgress['phase'] = 'copy';
   let entriesDone = 0;
@@ -178,11 +181,13 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
 
   const xattrs = new XattrCopier(source, target);
   const deferred = new Map<string, string[]>();
+  const exactTimes: string[] = [];
   const onResult = (task: WorkerTask, r: BatchResult) => {
     addCounts(summary.copied, r.copied);
     summary.unchanged += r.unchanged;
     summary.bytes += r.bytes;
     summary.changed.push(...r.changed);
+    for (const t of r.exactTimes) exactTimes.push(t);
     for (const e of r.errors) {
       if (e.code === 'ENOSPC') fatal ??= targetFull(e.path);
       summary.errors.push(e);
@@ -265,6 +270,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
         continue;
       }
       dirs.push(metaOf(ev.rel, ev.st));
+      if (needsExactTime(ev.st.mtimeNs)) exactTimes.push(ev.rel, String(ev.st.atimeNs), String(ev.st.mtimeNs));
       if (created) summary.copied.dir += 1;
       else if (ev.rel !== '') summary.unchanged += 1;
       entriesFound += 1;
@@ -350,6 +356,13 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
     progress();
     summary.warnings.push(...(await xattrs.finish()));
     summary.xattrsSet = xattrs.attributesSet;
+    if (!stopped()) {
+      // last: nothing may create entries in a directory after its exact mtime is set
+      phase = 'times';
+      progress();
+      summary.warnings.push(...(await setExactTimes(target, exactTimes)));
+      summary.exactTimes = exactTimes.length / 3;
+    }
   } catch (e) {
     xattrs.kill();
     record('failed');

@@ -6,6 +6,7 @@ import {
   utimesSync, type BigIntStats,
 } from 'node:fs';
 import { copyRegular } from './regular.js';
+import { needsExactTime } from './exact-times.js';
 import { copyEntriesAsync } from './async-entries.js';
 import { sameMicros, utimeArg } from './times.js';
 import { joinRoot, kindOfStats } from '../walk/walk.js';
@@ -14,7 +15,7 @@ import {
 } from './types.js';
 
 function newResult(): BatchResult {
-  return { copied: emptyCounts(), unchanged: 0, bytes: 0, deferred: [], errors: [], changed: [] };
+  return { copied: emptyCounts(), unchanged: 0, bytes: 0, deferred: [], errors: [], changed: [], exactTimes: [] };
 }
 
 function problem(rel: string, e: unknown): { path: string; code: string; message: string } {
@@ -57,9 +58,12 @@ function copyOne(batch: CopyBatch | LinkGroupBatch, rel: string, out: BatchResul
     }
     if (existingIsSame(dst, st, batch.mode, 'file')) {
       out.unchanged += 1;
+      // an interrupted run may have stopped before the nanosecond pass
+      if (needsExactTime(st.mtimeNs)) out.exactTimes.push(rel, String(st.atimeNs), String(st.mtimeNs));
       return st;
     }
     const change = copyRegular(src, dst, st, { fresh: batch.mode === 'fresh', umask: batch.umask });
+    if (needsExactTime(st.mtimeNs)) out.exactTimes.push(rel, String(st.atimeNs), String(st.mtimeNs));
     if (change) out.changed.push({ path: rel, code: change.toUpperCase(), message: `${change} while being copied` });
     out.copied.file += 1;
     out.bytes += Number(st.size);
@@ -69,11 +73,13 @@ function copyOne(batch: CopyBatch | LinkGroupBatch, rel: string, out: BatchResul
     const target = readlinkSync(src, { encoding: 'buffer' });
     if (existingIsSame(dst, st, batch.mode, 'symlink', target)) {
       out.unchanged += 1;
+      if (needsExactTime(st.mtimeNs)) out.exactTimes.push(rel, String(st.atimeNs), String(st.mtimeNs));
       return st;
     }
     symlinkSync(target, dst);
     if (batch.mode !== 'fresh' || st.uid !== 0n || st.gid !== 0n) lchownSync(dst, Number(st.uid), Number(st.gid));
     lutimesSync(dst, utimeArg(st.atimeNs), utimeArg(st.mtimeNs));
+    if (needsExactTime(st.mtimeNs)) out.exactTimes.push(rel, String(st.atimeNs), String(st.mtimeNs));
     out.copied.symlink += 1;
     return st;
   }

@@ -69,6 +69,8 @@ export interface BatchResult {
   errors: EntryProblem[];
   /** Entries that vanished, grew or shrank while being copied. */
   changed: EntryProblem[];
+  /** rel, atime ns, mtime ns (flat) of entries whose mtime has digits below the microsecond. */
+  exactTimes: string[];
 }
 
 export function emptyCounts(): CopyCounts {

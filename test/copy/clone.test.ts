@@ -73,11 +73,14 @@ describe('clone of the fixture tree (root)', () => {
     expect(sh(`getcap ${join(dst, 'capable')}`)).toContain('cap_net_raw=ep');
   });
 
-  it('keeps mtimes to the microsecond', () => {
-    const a = lstatSync(join(src, 'owned'), { bigint: true });
-    const b = lstatSync(join(dst, 'owned'), { bigint: true });
-    expect(b.mtimeNs / 1000n).toBe(a.mtimeNs / 1000n);
-    expect(lstatSync(join(dst, 'empty'), { bigint: true }).mtimeNs).toBe(315532800n * 1_000_000_000n);
+  it('keeps mtimes to the nanosecond, on files, symlinks and directories', () => {
+    for (const name of ['owned', 'small', 'empty', 'suid', 'abs-link', 'links', 'ro/inner', '', 'devs/fifo', 'large']) {
+      const a = lstatSync(join(src, name), { bigint: true });
+      const b = lstatSync(join(dst, name), { bigint: true });
+      expect(`${name}: ${b.mtimeNs}`).toBe(`${name}: ${a.mtimeNs}`);
+    }
+    expect(lstatSync(join(dst, 'owned'), { bigint: true }).mtimeNs).toBe(1600000000987654321n);
+    expect(json.exactTimes).toBeGreaterThan(0);
   });
 
   it('reports counts per kind and the skipped socket in --json', () => {
