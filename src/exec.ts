@@ -51,6 +51,7 @@ export const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
   sync: 'coreutils',
   cp: 'coreutils',
   xargs: 'findutils',
+  python3: 'python3',
   setcap: 'libcap2-bin',
   getcap: 'libcap2-bin',
   pygrub: 'xen-utils-4.17',
