@@ -149,6 +149,9 @@ export async function installDebian(o: DebianInstallOptions, ctx: InstallContext
   if (mirror.startsWith('http://') && ctx.proxy) {
     env.http_proxy = ctx.proxy;
     env.HTTP_PROXY = ctx.proxy;
+    // a no_proxy naming the mirror would send wget/apt around the cache
+    delete env.no_proxy;
+    delete env.NO_PROXY;
   }
   delete env.https_proxy;
   const args = tool === 'debootstrap' ? debootstrapArgs() : mmdebstrapArgs();
