@@ -118,9 +118,9 @@ describe('Debian install (root, network)', () => {
     console.log(`root cache: ${r.seconds.toFixed(1)} s against ${first.seconds.toFixed(1)} s for the first install`);
   });
 
-  it('mmdebstrap into an image file through the CLI (loop)', async () => {
+  it('mmdebstrap into an image file through the CLI, with --pygrub (loop)', async () => {
     const img = join(work, 'mm.img');
-    const r = runCli(['install', 'debian', '--dist', 'bookworm', '--variant', 'minbase', '--include', 'ca-certificates', '--tool', 'mmdebstrap',
+    const r = runCli(['install', 'debian', '--dist', 'bookworm', '--variant', 'minbase', '--include', 'ca-certificates', '--include', 'kmod', '--tool', 'mmdebstrap', '--pygrub',
       '--no-root-cache', '--cache-dir', cacheDir, '--image', img, '--size', '1G', '--log', join(work, 'mm.log'), '--json']);
     expect(r.stderr).toContain(`log: ${join(work, 'mm.log')}`);
     expect(r.status).toBe(0);
@@ -133,6 +133,9 @@ describe('Debian install (root, network)', () => {
     mounted.push(mnt);
     expect(chrootTrue(mnt)).toBe(0);
     expect(dpkgInstalled(mnt, ['ca-certificates'])).toBe('ca-certificates install ok installed\n');
+    expect(dpkgInstalled(mnt, ['kmod'])).toBe('kmod install ok installed\n');
+    // written through mmdebstrap's empty-root check (--skip=check/empty) before any package
+    expect(readFileSync(join(mnt, 'etc/modules'), 'utf8')).toBe('xennet\nxenblk\n');
     expect(existsSync(join(mnt, INCOMPLETE_MARKER))).toBe(false);
     spawnSync('umount', ['-d', mnt]);
     mounted.pop();
