@@ -65,6 +65,8 @@ export interface CloneSummary {
   seconds: number;
   workers: number;
   xattrsSet: number;
+  /** Wall time per phase (copy includes the walk). */
+  phaseSeconds: Partial<Record<CloneProgress['phase'], number>>;
   /** Entries whose nanosecond times were set in the last pass (python3's os.utime). */
   exactTimes: number;
   warnings: string[];
@@ -169,9 +171,17 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
 
   const summary: CloneSummary = {
     source, target, mode, copied: emptyCounts(), unchanged: 0, prunedDirs: [], bytes: 0, seconds: 0, workers,
-    xattrsSet: 0, exactTimes: 0, warnings: [], skipped: [], changed: [], errors: [],
+    xattrsSet: 0, exactTimes: 0, phaseSeconds: {}, warnings: [], skipped: [], changed: [], errors: [],
   };
   let phase: CloneProgress['phase'] = 'copy';
+  let phaseStart = seconds();
+  /** Close the current phase's timing and start the next. */
+  const enter = (next: CloneProgress['phase']) => {
+    const now = seconds();
+    summary.phaseSeconds[phase] = (summary.phaseSeconds[phase] ?? 0) + (now - phaseStart);
+    phase = next;
+    phaseStart = now;
+  };
   let entriesDone = 0;
   let entriesFound = 0;
   let walkDone = false;
@@ -299,7 +309,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
     await pool.drain();
 
     if (!stopped() && deferred.size > 0) {
-      phase = 'links';
+      enter('links');
       let groups: string[][] = [];
       for (const g of deferred.values()) {
         groups.push(g);
@@ -313,7 +323,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
     }
 
     if (!stopped() && specials.length > 0) {
-      phase = 'specials';
+      enter('specials');
       progress();
       // tar does not keep hard links between device nodes: pass one name per inode, link the rest
       const firstOf = new Map<string, string>();
@@ -345,20 +355,20 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
 
     if (!stopped()) {
       // Directory metadata goes last: creating entries inside a directory changes its mtime.
-      phase = 'directories';
+      enter('directories');
       progress();
       for (let i = 0; i < dirs.length; i += batchSize * 4) {
         await pool.submit({ op: 'dir-meta', source, target, dirs: dirs.slice(i, i + batchSize * 4) });
       }
       await pool.drain();
     }
-    phase = 'xattrs';
+    enter('xattrs');
     progress();
     summary.warnings.push(...(await xattrs.finish()));
     summary.xattrsSet = xattrs.attributesSet;
     if (!stopped()) {
       // last: nothing may create entries in a directory after its exact mtime is set
-      phase = 'times';
+      enter('times');
       progress();
       summary.warnings.push(...(await setExactTimes(target, exactTimes)));
       summary.exactTimes = exactTimes.length / 3;
@@ -370,6 +380,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
   } finally {
     await pool.close();
   }
+  enter(phase);
   summary.seconds = seconds();
   if (fatal) {
     record('failed');
