@@ -2,7 +2,8 @@
 // freshly made ext4 on a loop file. Prints median wall times and the engine's ratio to each peer.
 //
 //   npm run bench -- clone [--tree usr|small|PATH] [--cold] [--runs N] [--workers 2,4,8] [--batch 256]
-//                          [--io sync,async:64] [--uv 4,16] [--no-peers]
+//                          [--io sync,async:64] [--uv 4,16] [--no-peers] [--dio]
+// --dio attaches each fresh filesystem's loop device with direct I/O, as the image targets do.
 //
 // Environment: BENCH_DIR (default /var/tmp/domu-forge-bench) holds the trees and loop files.
 
@@ -17,10 +18,10 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(repo, 'dist', 'cli', 'main.js');
 const TAR_META = '--numeric-owner --xattrs --xattrs-include=\'*\' --acls';
 
-interface Args { tree: string; cold: boolean; runs: number; workers: number[]; batch: number[]; peers: boolean; uv: number[]; io: string[] }
+interface Args { tree: string; cold: boolean; runs: number; workers: number[]; batch: number[]; peers: boolean; uv: number[]; io: string[]; dio: boolean }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { tree: 'usr', cold: false, runs: 3, workers: [4], batch: [256], peers: true, uv: [4], io: ['sync'] };
+  const a: Args = { tree: 'usr', cold: false, runs: 3, workers: [4], batch: [256], peers: true, uv: [4], io: ['sync'], dio: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1] ?? '';
@@ -32,6 +33,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--uv') (a.uv = v.split(',').map(Number)), i++;
     else if (k === '--io') (a.io = v.split(',')), i++;
     else if (k === '--no-peers') a.peers = false;
+    else if (k === '--dio') a.dio = true;
   }
   return a;
 }
@@ -54,7 +56,7 @@ export async function benchClone(argv: string[]): Promise<void> {
   const peakRss = new Map<string, number>();
   const hooks = {
     beforeEach() {
-      fs = makeFreshFs(sizeGiB);
+      fs = makeFreshFs(sizeGiB, 'ext4', args.dio);
       if (args.cold) dropCaches();
     },
     afterEach() {
@@ -90,7 +92,7 @@ export async function benchClone(argv: string[]): Promise<void> {
     return (t?.result as { latency?: { p50: number } } | undefined)?.latency?.p50 ?? NaN;
   };
   const peers = args.peers ? ['tar pipe', 'cp -a', 'rsync'] : [];
-  console.log(`\nclone benchmark: tree ${src} (${args.tree}), ${args.cold ? 'cold' : 'warm'} cache, ${args.runs} runs, fresh ext4 each run`);
+  console.log(`\nclone benchmark: tree ${src} (${args.tree}), ${args.cold ? 'cold' : 'warm'} cache, ${args.runs} runs, fresh ext4 each run${args.dio ? ' (loop with direct I/O)' : ''}`);
   console.log(['tool'.padEnd(34), 'median s'.padStart(9), 'peak RSS'.padStart(10), ...peers.map((p) => `vs ${p}`.padStart(12))].join(' '));
   for (const t of bench.tasks) {
     const m = med(t.name) / 1000;

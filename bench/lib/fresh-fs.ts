@@ -16,14 +16,15 @@ export function benchDir(): string {
   return dir;
 }
 
-export function makeFreshFs(sizeGiB: number, fs = 'ext4'): FreshFs {
+/** `directIo`: attach the loop device with --direct-io=on, as the image targets do. */
+export function makeFreshFs(sizeGiB: number, fs = 'ext4', directIo = false): FreshFs {
   const dir = mkdtempSync(join(benchDir(), 'fs-'));
   const image = join(dir, 'image');
   const mountpoint = join(dir, 'mnt');
   mkdirSync(mountpoint);
   execFileSync('truncate', ['-s', `${sizeGiB}G`, image]);
   execFileSync(`mkfs.${fs}`, fs.startsWith('ext') ? ['-q', '-F', image] : ['-q', '-f', image]);
-  const loop = execFileSync('losetup', ['--find', '--show', image]).toString().trim();
+  const loop = execFileSync('losetup', [...(directIo ? ['--direct-io=on'] : []), '--find', '--show', image]).toString().trim();
   execFileSync('mount', [loop, mountpoint]);
   return {
     mountpoint,
