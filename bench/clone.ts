@@ -54,7 +54,9 @@ export async function benchClone(argv: string[]): Promise<void> {
   const bench = new Bench({ iterations: args.runs, time: 0, warmup: false });
   let fs: FreshFs | undefined;
   const peakRss = new Map<string, number>();
+  // async: false, or tinybench calls each task once at add() time to find out
   const hooks = {
+    async: false,
     beforeEach() {
       fs = makeFreshFs(sizeGiB, 'ext4', args.dio);
       if (args.cold) dropCaches();
