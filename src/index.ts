@@ -21,6 +21,7 @@ export { validateDomain, assertValidDomain, type DomainProblem } from './xen/val
 export { renderXlConfig, renderXmConfig, type ConfigFormat } from './xen/render.js';
 export { writeDomainConfig, configPath, type WriteConfigOptions, type WriteConfigResult } from './xen/write.js';
 export { domainFromOptions, readDomainFile, parseMiB, type DomainOptions } from './xen/options.js';
+export { bootTest, assertBooted, ensureDom0, judgeConsole, type BootTestOptions, type BootTestResult, type BootMode, type Dom0, type Dom0Options } from './boot/index.js';
 export { installDistribution, checkInstallOptions, estimateInstallBytes, DEFAULT_CACHE_DIR, PackageCache, type InstallOptions, type DebianInstallOptions, type RpmInstallOptions, type InstallResult, type InstallProgress } from './install/index.js';
 export { verifyTree, displayPath, openReadOnly, DIFFERENCE_KINDS, type VerifyOptions, type VerifyResult, type Difference, type DifferenceKind, type MtimePrecision } from './verify/index.js';
 export { loadBuildSpec, parseBuildSpec, SpecError, SPEC_FLAGS, applySpecFlags, type BuildSpec, type SpecIssue } from './spec/index.js';
@@ -28,4 +29,3 @@ export { runBuild, planStages, checkStageIds, type BuildResult, type RunBuildOpt
 export { buildFleet, parseFleet, type Fleet, type FleetResult, type BuildFleetOptions } from './build/fleet.js';
 export { listGuests, findGuest, deleteGuest, leaseAddress, releaseLeases, type GuestRecord, type DeleteResult } from './build/inventory.js';
 export { benchStrategies, renderBenchSvg, type BenchStrategiesOptions, type BenchStrategiesResult, type StrategyResult } from './build/strategy-bench.js';
-export { bootTest, assertBooted, ensureDom0, judgeConsole, type BootTestOptions, type BootTestResult, type BootMode, type Dom0, type Dom0Options } from './boot/index.js';
