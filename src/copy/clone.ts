@@ -16,7 +16,7 @@ import {
   addCounts, emptyCounts, type BatchResult, type CopyCounts, type CopyMode, type DirMetaBatch, type EntryProblem, type WorkerTask,
 } from './types.js';
 import { XattrCopier } from './xattrs.js';
-import { needsExactTime, setExactTimes } from './exact-times.js';
+import { ExactTimes, needsExactTime } from './exact-times.js';
 
 export interface CloneOptions {
   source: string;
@@ -191,13 +191,15 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
 
   const xattrs = new XattrCopier(source, target);
   const deferred = new Map<string, string[]>();
-  const exactTimes: string[] = [];
+  const exactTimes = new ExactTimes(target);
+  /** Directories get their exact times last: creating entries inside one changes its mtime. */
+  const dirTimes: string[] = [];
   const onResult = (task: WorkerTask, r: BatchResult) => {
     addCounts(summary.copied, r.copied);
     summary.unchanged += r.unchanged;
     summary.bytes += r.bytes;
     summary.changed.push(...r.changed);
-    for (const t of r.exactTimes) exactTimes.push(t);
+    exactTimes.add(r.exactTimes);
     for (const e of r.errors) {
       if (e.code === 'ENOSPC') fatal ??= targetFull(e.path);
       summary.errors.push(e);
@@ -280,7 +282,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
         continue;
       }
       dirs.push(metaOf(ev.rel, ev.st));
-      if (needsExactTime(ev.st.mtimeNs)) exactTimes.push(ev.rel, String(ev.st.atimeNs), String(ev.st.mtimeNs));
+      if (needsExactTime(ev.st.mtimeNs)) dirTimes.push(ev.rel, String(ev.st.atimeNs), String(ev.st.mtimeNs));
       if (created) summary.copied.dir += 1;
       else if (ev.rel !== '') summary.unchanged += 1;
       entriesFound += 1;
@@ -366,15 +368,14 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
     progress();
     summary.warnings.push(...(await xattrs.finish()));
     summary.xattrsSet = xattrs.attributesSet;
-    if (!stopped()) {
-      // last: nothing may create entries in a directory after its exact mtime is set
-      enter('times');
-      progress();
-      summary.warnings.push(...(await setExactTimes(target, exactTimes)));
-      summary.exactTimes = exactTimes.length / 3;
-    }
+    enter('times');
+    progress();
+    if (!stopped()) exactTimes.add(dirTimes);
+    summary.warnings.push(...(await exactTimes.finish()));
+    summary.exactTimes = exactTimes.count;
   } catch (e) {
     xattrs.kill();
+    exactTimes.kill();
     record('failed');
     throw e;
   } finally {
