@@ -4,8 +4,10 @@
 
 import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import type { ExcludeSet } from '../walk/exclude.js';
+import { joinRoot as pathIn, kindOfStats as kindOf, type EntryKind } from '../walk/walk.js';
 
-export type VerifyKind = 'file' | 'dir' | 'symlink' | 'chardev' | 'blockdev' | 'fifo' | 'socket';
+/** The entry kinds, as the clone's walk names them. */
+export type VerifyKind = EntryKind;
 
 export interface TreeEntry {
   kind: VerifyKind;
@@ -37,21 +39,8 @@ export interface ReadTreeOptions {
   onProgress?: (entries: number) => void;
 }
 
-/** Absolute path of `rel` under `root` as a Buffer, byte-exact. */
-export function pathIn(root: string, rel: string): Buffer {
-  if (rel === '') return Buffer.from(root, 'latin1');
-  return Buffer.from(root.endsWith('/') ? `${root}${rel}` : `${root}/${rel}`, 'latin1');
-}
-
-export function kindOf(st: BigIntStats): VerifyKind {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'dir';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isCharacterDevice()) return 'chardev';
-  if (st.isBlockDevice()) return 'blockdev';
-  if (st.isFIFO()) return 'fifo';
-  return 'socket';
-}
+// The clone's own helpers: the same byte-exact paths and the same kinds on both sides.
+export { joinRoot as pathIn, kindOfStats as kindOf } from '../walk/walk.js';
 
 function entryOf(st: BigIntStats): TreeEntry {
   return {
