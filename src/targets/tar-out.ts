@@ -429,16 +429,21 @@ class EntryWriter {
     }
   }
 
-  /** The map block, then each data segment read where it lies (zeros, listed, if the file shrank). */
-  private async copySparse(rel: Buffer, layout: SparseLayout, sink: Sink): Promise<void> {
-    if (!sink.write(layout.map)) await drained(sink);
-    let fd: number | undefined;
+  /** Open a file to store its content; undefined (and listed) when it vanished since the walk. */
+  private openForRead(rel: Buffer): number | undefined {
     try {
-      fd = openSync(this.abs(rel), fsc.O_RDONLY | fsc.O_NOFOLLOW);
+      return openSync(this.abs(rel), fsc.O_RDONLY | fsc.O_NOFOLLOW);
     } catch (e) {
       if (errnoCode(e) !== 'ENOENT' && errnoCode(e) !== 'ELOOP') throw e;
       this.summary.changed.push({ path: printable(rel), reason: 'vanished while being read (stored as zeros)' });
+      return undefined;
     }
+  }
+
+  /** The map block, then each data segment read where it lies (zeros, listed, if the file shrank). */
+  private async copySparse(rel: Buffer, layout: SparseLayout, sink: Sink): Promise<void> {
+    if (!sink.write(layout.map)) await drained(sink);
+    const fd = this.openForRead(rel);
     let short = false;
     try {
       for (const [off, size] of layout.segments) {
@@ -473,13 +478,7 @@ class EntryWriter {
 
   /** Exactly `size` bytes of the file: zero-padded if it shrank, cut if it grew (both listed). */
   private async copyContent(rel: Buffer, size: bigint, sink: Sink): Promise<void> {
-    let fd: number | undefined;
-    try {
-      fd = openSync(this.abs(rel), fsc.O_RDONLY | fsc.O_NOFOLLOW);
-    } catch (e) {
-      if (errnoCode(e) !== 'ENOENT' && errnoCode(e) !== 'ELOOP') throw e;
-      this.summary.changed.push({ path: printable(rel), reason: 'vanished while being read (stored as zeros)' });
-    }
+    let fd = this.openForRead(rel);
     let left = Number(size);
     try {
       while (left > 0) {
