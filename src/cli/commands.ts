@@ -1,30 +1,33 @@
-// The list of subcommands. Each lives in its own file and exports register(program).
+// The list of subcommands. Each lives in its own file and exports register(program). A run loads
+// only the module of the command it names (the libraries behind the others are never compiled);
+// `domu-forge --help` and anything unknown load them all.
 
 import type { Command } from 'commander';
-import { register as registerClone } from './clone.js';
-import { register as registerFixup } from './fixup.js';
-import { register as registerXenConfig } from './xen-config.js';
-import { register as registerVerify } from './verify.js';
-import { register as registerBuild } from './build.js';
-import { register as registerList } from './list.js';
-import { register as registerDelete } from './delete.js';
-import { register as registerBench } from './bench.js';
-import { register as registerImportDisk } from './import-disk.js';
-import { register as registerInstall } from './install.js';
-import { register as registerTar } from './tar.js';
-import { register as registerBootTest } from './boot-test.js';
 
-export function registerCommands(program: Command): void {
-  registerClone(program);
-  registerFixup(program);
-  registerXenConfig(program);
-  registerVerify(program);
-  registerBuild(program);
-  registerList(program);
-  registerDelete(program);
-  registerBench(program);
-  registerImportDisk(program);
-  registerInstall(program);
-  registerTar(program);
-  registerBootTest(program);
+type Loader = () => Promise<{ register(program: Command): void }>;
+
+/** Command names, each with the module that registers it (tar.js registers pack and unpack). */
+export const COMMANDS: ReadonlyArray<readonly [string, Loader]> = [
+  ['clone', () => import('./clone.js')],
+  ['fixup', () => import('./fixup.js')],
+  ['xen-config', () => import('./xen-config.js')],
+  ['verify', () => import('./verify.js')],
+  ['build', () => import('./build.js')],
+  ['list', () => import('./list.js')],
+  ['delete', () => import('./delete.js')],
+  ['bench', () => import('./bench.js')],
+  ['import-disk', () => import('./import-disk.js')],
+  ['install', () => import('./install.js')],
+  ['pack', () => import('./tar.js')],
+  ['unpack', () => import('./tar.js')],
+  ['boot-test', () => import('./boot-test.js')],
+];
+
+/** Register the command named first in `args` (the arguments after the script), or all of them. */
+export async function registerCommands(program: Command, args: readonly string[] = []): Promise<void> {
+  const first = args.find((a) => !a.startsWith('-'));
+  const named = COMMANDS.filter(([name]) => name === first);
+  const loaders = new Set((named.length === 1 ? named : COMMANDS).map(([, load]) => load));
+  const modules = new Set(await Promise.all([...loaders].map((load) => load())));
+  for (const m of modules) m.register(program);
 }

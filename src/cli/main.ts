@@ -7,7 +7,7 @@ import { registerCommands } from './commands.js';
 import { reportError } from './output.js';
 import { EXIT_STATUS } from '../errors.js';
 
-export function makeProgram(): Command {
+export async function makeProgram(args: readonly string[] = []): Promise<Command> {
   const program = new Command('domu-forge')
     .description('Build Xen DomU root filesystems and images: exact parallel clones of a working Dom0, ' +
       'distribution installs into an alternate root, Xen fixups, domain configs, boot tests.')
@@ -25,12 +25,12 @@ Exit statuses:
   23   finished, but some entries could not be copied (listed)
   24   finished, but the source changed during the run (listed)
   130  interrupted (SIGINT or SIGTERM); run the same command again to finish`);
-  registerCommands(program);
+  await registerCommands(program, args);
   return program;
 }
 
 async function main(argv: string[]): Promise<number> {
-  const program = makeProgram();
+  const program = await makeProgram(argv.slice(2));
   try {
     await program.parseAsync(argv);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);

@@ -10,7 +10,7 @@ import { copyRegular, SMALL_FILE_LIMIT } from './regular.js';
 import { utimeArg } from './times.js';
 import { needsExactTime } from './exact-times.js';
 import { joinRoot } from '../walk/walk.js';
-import { emptyCounts, type BatchResult, type CopyBatch } from './types.js';
+import { newResult, type BatchResult, type CopyBatch } from './types.js';
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY } = constants;
 
@@ -51,7 +51,7 @@ async function copyFileAsync(src: Buffer, dst: Buffer, st: BigIntStats, batch: C
 
 /** Fresh targets only: the update checks stay on the synchronous path. */
 export async function copyEntriesAsync(batch: CopyBatch, inFlight: number): Promise<BatchResult> {
-  const out: BatchResult = { copied: emptyCounts(), unchanged: 0, bytes: 0, deferred: [], errors: [], changed: [], exactTimes: [] };
+  const out = newResult();
   const limit = pLimit(inFlight);
   await Promise.all(batch.rels.map((rel) => limit(async () => {
     const src = joinRoot(batch.source, rel);

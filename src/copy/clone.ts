@@ -3,17 +3,17 @@
 // device nodes and fifos, directory metadata and xattrs follow, each in its own phase.
 
 import { createHash } from 'node:crypto';
-import { linkSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, unlinkSync, type BigIntStats } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { DomuError, oneLine } from '../errors.js';
 import { readState, writeState } from '../state.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
-import { joinRoot, walkSource, type EntryKind } from '../walk/walk.js';
+import { joinRoot } from '../walk/walk.js';
 import { CopyPool, defaultWorkerCount } from './pool.js';
 import { copyWithTar } from './special.js';
-import { sameMicros, utimeArg } from './times.js';
+import { utimeArg } from './times.js';
 import {
-  addCounts, emptyCounts, type BatchResult, type CopyCounts, type CopyMode, type DirMetaBatch, type EntryProblem, type WorkerTask,
+  addCounts, emptyCounts, type BatchResult, type CopyCounts, type CopyMode, type DirMetaBatch, type EntryProblem, type FoundDir, type WorkerTask,
 } from './types.js';
 import { XattrCopier } from './xattrs.js';
 import { ExactTimes, needsExactTime } from './exact-times.js';
@@ -78,6 +78,12 @@ export interface CloneSummary {
 }
 
 const DEFAULT_BATCH = 256;
+/** A scan task takes directories up to this much st_size together (about 1,000 names on ext4)... */
+const SCAN_TASK_BYTES = 32 * 1024;
+/** ... and at most this many. */
+const MAX_DIRS_PER_TASK = 64;
+/** Files and symlinks a scan copies itself while other directories wait for the other workers. */
+const KEEP_WHEN_BUSY = 4096;
 
 function isEmptyTarget(dir: string): boolean {
   try {
@@ -194,11 +200,25 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
   const exactTimes = new ExactTimes(target);
   /** Directories get their exact times last: creating entries inside one changes its mtime. */
   const dirTimes: string[] = [];
-  const onResult = (task: WorkerTask, r: BatchResult) => {
+  const dirs: DirMetaBatch['dirs'] = [];
+  const specials: BatchResult['specials'] = [];
+  /** Directories made in the target and still to be read, and files of large directories to hand out. */
+  const toScan: Array<{ rel: string; size: number }> = [];
+  const overflow: { rels: string[]; kinds: string } = { rels: [], kinds: '' };
+  const foundDir = (d: FoundDir) => {
+    const atime = BigInt(d.atimeNs);
+    const mtime = BigInt(d.mtimeNs);
+    dirs.push({ rel: d.rel, uid: d.uid, gid: d.gid, mode: d.mode, atime: utimeArg(atime), mtime: utimeArg(mtime) });
+    if (needsExactTime(mtime)) dirTimes.push(d.rel, d.atimeNs, d.mtimeNs);
+    if (d.pruned) summary.prunedDirs.push({ path: `/${d.rel}`, reason: d.pruned });
+    else toScan.push({ rel: d.rel, size: d.size });
+  };
+  const onResult = (_task: WorkerTask, r: BatchResult) => {
     addCounts(summary.copied, r.copied);
     summary.unchanged += r.unchanged;
     summary.bytes += r.bytes;
     summary.changed.push(...r.changed);
+    summary.skipped.push(...r.skipped);
     exactTimes.add(r.exactTimes);
     for (const e of r.errors) {
       if (e.code === 'ENOSPC') fatal ??= targetFull(e.path);
@@ -209,14 +229,16 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
       if (g) g.push(d.rel);
       else deferred.set(d.key, [d.rel]);
     }
-    // xattrs follow for every name the batch handled; the result lists only the exceptions
-    const names = task.op === 'entries' ? task.rels : task.op === 'link-groups' ? task.groups.map((g) => g[0]!) : task.dirs.map((d) => d.rel);
-    if (r.deferred.length + r.errors.length + r.changed.length === 0) xattrs.add(names);
-    else {
-      const skip = new Set<string>([...r.deferred.map((d) => d.rel), ...r.errors.map((e) => e.path), ...r.changed.filter((c) => c.code === 'VANISHED' || c.code === 'CHANGED_KIND').map((c) => c.path)]);
-      xattrs.add(names.filter((n) => !skip.has(n)));
+    // xattrs follow for every name the batch finished: its owner and mode are final
+    xattrs.add(r.xattrNames);
+    entriesFound += r.listed;
+    entriesDone += r.done;
+    for (const d of r.dirs) foundDir(d);
+    specials.push(...r.specials);
+    if (r.overflow.rels.length > 0) {
+      overflow.rels.push(...r.overflow.rels);
+      overflow.kinds += r.overflow.kinds;
     }
-    entriesDone += task.op === 'entries' ? task.rels.length - r.deferred.length : task.op === 'link-groups' ? task.groups.reduce((n, g) => n + g.length, 0) : 0;
     progress();
   };
   const targetFull = (path: string): DomuError => {
@@ -225,89 +247,45 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
   };
   const pool = new CopyPool(workers, onResult);
   const stopped = () => options.signal?.aborted === true || fatal !== undefined;
-
   const umask = process.umask();
-  const dirs: DirMetaBatch['dirs'] = [];
-  const specials: Array<{ rel: string; kind: 'chardev' | 'blockdev' | 'fifo' }> = [];
-  const metaOf = (rel: string, st: BigIntStats) => ({
-    rel, uid: Number(st.uid), gid: Number(st.gid), mode: Number(st.mode), atime: utimeArg(st.atimeNs), mtime: utimeArg(st.mtimeNs),
-  });
-  /** Create a directory in the target; false when a directory was already there (a rerun). */
-  const makeDir = (rel: string): boolean => {
-    if (rel === '') return false;
-    const dst = joinRoot(target, rel);
-    try {
-      mkdirSync(dst, { mode: 0o700 });
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const cur = lstatSync(dst);
-      if (cur.isDirectory()) return false;
-      // never write through what is there: a symlink or file where a directory belongs goes
-      unlinkSync(dst);
-      mkdirSync(dst, { mode: 0o700 });
-      return true;
-    }
-  };
-  /** In update mode, a device node or fifo already identical in the target is left alone. */
-  const specialIsSame = (rel: string): boolean => {
-    if (mode === 'fresh') return false;
-    const a = lstatSync(joinRoot(source, rel), { bigint: true, throwIfNoEntry: false });
-    const b = lstatSync(joinRoot(target, rel), { bigint: true, throwIfNoEntry: false });
-    return a !== undefined && b !== undefined && a.mode === b.mode && a.rdev === b.rdev && a.uid === b.uid && a.gid === b.gid && sameMicros(a.mtimeNs, b.mtimeNs);
-  };
 
   try {
-    let rels: string[] = [];
-    let kinds = '';
-    const flush = async () => {
-      if (rels.length === 0) return;
-      const task: WorkerTask = { op: 'entries', source, target, mode, umask, rels, kinds, ...(options.asyncInFlight ? { asyncInFlight: options.asyncInFlight } : {}) };
-      rels = [];
-      kinds = '';
-      await pool.submit(task);
-    };
-    for await (const ev of walkSource({ source, excludes: plan.excludes, oneFileSystem: options.oneFileSystem === true, shouldContinue: () => !stopped() })) {
-      if (ev.type === 'error') {
-        if (ev.code === 'ENOENT') summary.changed.push({ path: ev.rel || '.', code: 'VANISHED', message: 'vanished before it was copied' });
-        else summary.errors.push({ path: ev.rel || '.', code: ev.code, message: ev.message });
+    const rootSt = lstatSync(source, { bigint: true });
+    dirs.push({ rel: '', uid: Number(rootSt.uid), gid: Number(rootSt.gid), mode: Number(rootSt.mode), atime: utimeArg(rootSt.atimeNs), mtime: utimeArg(rootSt.mtimeNs) });
+    if (needsExactTime(rootSt.mtimeNs)) dirTimes.push('', String(rootSt.atimeNs), String(rootSt.mtimeNs));
+    toScan.push({ rel: '', size: Number(rootSt.size) });
+    const common = { source, target, mode, umask, ...(options.asyncInFlight ? { asyncInFlight: options.asyncInFlight } : {}) };
+    const scanCommon = { ...common, op: 'scan' as const, excludes: plan.patterns, ...(options.oneFileSystem ? { rootDev: String(rootSt.dev) } : {}) };
+    // The workers read the directories: the scheduler hands out directories to read (several small
+    // ones a task once there are plenty), and splits the files of large directories into batches.
+    while (!stopped()) {
+      if (overflow.rels.length > 0) {
+        const rels = overflow.rels.splice(0, batchSize);
+        const kinds = overflow.kinds.slice(0, rels.length);
+        overflow.kinds = overflow.kinds.slice(rels.length);
+        await pool.submit({ ...common, op: 'entries', rels, kinds });
         continue;
       }
-      let created: boolean;
-      try {
-        created = makeDir(ev.rel);
-      } catch (e) {
-        summary.errors.push({ path: ev.rel, code: (e as NodeJS.ErrnoException).code ?? 'EIO', message: oneLine(e) });
-        if ((e as NodeJS.ErrnoException).code === 'ENOSPC') fatal ??= targetFull(ev.rel);
+      if (toScan.length === 0) {
+        if (pool.busy === 0) break;
+        await pool.settleOne();
         continue;
       }
-      dirs.push(metaOf(ev.rel, ev.st));
-      if (needsExactTime(ev.st.mtimeNs)) dirTimes.push(ev.rel, String(ev.st.atimeNs), String(ev.st.mtimeNs));
-      if (created) summary.copied.dir += 1;
-      else if (ev.rel !== '') summary.unchanged += 1;
-      entriesFound += 1;
-      if (ev.type === 'pruned-dir') {
-        summary.prunedDirs.push({ path: `/${ev.rel}`, reason: ev.reason });
-        continue;
+      // Depth first (the end of the list); small directories go several to a task, by their size
+      // (a directory's st_size grows with its entries on ext4, xfs, btrfs and tmpfs).
+      const batch: string[] = [];
+      let bytes = 0;
+      while (toScan.length > 0 && batch.length < MAX_DIRS_PER_TASK && (batch.length === 0 || bytes + toScan[toScan.length - 1]!.size <= SCAN_TASK_BYTES)) {
+        const d = toScan.pop()!;
+        batch.push(d.rel);
+        bytes += d.size;
       }
-      for (const child of ev.children) {
-        entriesFound += 1;
-        const kind: EntryKind = child.kind;
-        if (kind === 'file' || kind === 'symlink') {
-          rels.push(child.rel);
-          kinds += kind === 'file' ? 'f' : 'l';
-          if (rels.length >= batchSize) await flush();
-        } else if (kind === 'socket') {
-          summary.skipped.push({ path: child.rel, code: 'SOCKET', message: 'unix socket not copied (it is recreated by whatever listens on it)' });
-        } else if (specialIsSame(child.rel)) {
-          summary.unchanged += 1;
-        } else {
-          specials.push({ rel: child.rel, kind: kind as 'chardev' | 'blockdev' | 'fifo' });
-        }
-      }
+      // While few directories wait, a large directory's files are shared out; otherwise one worker
+      // copies them all, which spares the workers contending for one directory's lock.
+      const keepAtMost = toScan.length >= workers ? KEEP_WHEN_BUSY : batchSize;
+      await pool.submit({ ...scanCommon, dirs: batch, keepAtMost });
     }
     walkDone = true;
-    await flush();
     await pool.drain();
 
     if (!stopped() && deferred.size > 0) {

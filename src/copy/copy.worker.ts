@@ -2,21 +2,19 @@
 // ({ path, code, message }), since an Error subclass loses its name and code across threads.
 
 import {
-  chmodSync, linkSync, lchownSync, lstatSync, lutimesSync, readlinkSync, rmSync, symlinkSync, unlinkSync,
+  chmodSync, linkSync, lchownSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync,
   utimesSync, type BigIntStats,
 } from 'node:fs';
 import { copyRegular } from './regular.js';
 import { needsExactTime } from './exact-times.js';
 import { copyEntriesAsync } from './async-entries.js';
 import { sameMicros, utimeArg } from './times.js';
-import { joinRoot, kindOfStats } from '../walk/walk.js';
+import { joinRoot, kindOfStats, scanDirectory, type ScanRules } from '../walk/walk.js';
+import { ExcludeSet } from '../walk/exclude.js';
 import {
-  emptyCounts, type BatchResult, type CopyBatch, type CopyMode, type DirMetaBatch, type LinkGroupBatch, type WorkerTask,
+  newResult, type BatchResult, type CopyBatch, type CopyMode, type DirMetaBatch, type LinkGroupBatch, type ScanBatch,
+  type WorkerTask,
 } from './types.js';
-
-function newResult(): BatchResult {
-  return { copied: emptyCounts(), unchanged: 0, bytes: 0, deferred: [], errors: [], changed: [], exactTimes: [] };
-}
 
 function problem(rel: string, e: unknown): { path: string; code: string; message: string } {
   const err = e as NodeJS.ErrnoException;
@@ -88,17 +86,140 @@ function copyOne(batch: CopyBatch | LinkGroupBatch, rel: string, out: BatchResul
   return undefined;
 }
 
-function copyEntries(batch: CopyBatch): BatchResult {
-  const out = newResult();
+function copyEntries(batch: CopyBatch, out = newResult()): BatchResult {
   for (const rel of batch.rels) {
     try {
-      copyOne(batch, rel, out, true);
+      if (copyOne(batch, rel, out, true)) {
+        out.xattrNames.push(rel);
+        out.done += 1;
+      }
     } catch (e) {
       out.errors.push(problem(rel, e));
       if ((e as NodeJS.ErrnoException).code === 'ENOSPC') break;
     }
   }
   return out;
+}
+
+/** The asynchronous path reports per kind; derive the names done from what it did not finish. */
+function finishAsync(batch: CopyBatch, r: BatchResult): BatchResult {
+  const skip = new Set<string>([...r.deferred.map((d) => d.rel), ...r.errors.map((e) => e.path), ...r.changed.filter((c) => c.code === 'VANISHED' || c.code === 'CHANGED_KIND').map((c) => c.path)]);
+  for (const rel of batch.rels) {
+    if (!skip.has(rel)) {
+      r.xattrNames.push(rel);
+      r.done += 1;
+    }
+  }
+  return r;
+}
+
+/** Make a directory in the target (mode 0700 until its metadata is applied, last); false when one was there. */
+function makeDir(target: string, rel: string): boolean {
+  const dst = joinRoot(target, rel);
+  try {
+    mkdirSync(dst, { mode: 0o700 });
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    const cur = lstatSync(dst);
+    if (cur.isDirectory()) return false;
+    // never write through what is there: a symlink or file where a directory belongs goes
+    unlinkSync(dst);
+    mkdirSync(dst, { mode: 0o700 });
+    return true;
+  }
+}
+
+/** In update mode, a device node or fifo already identical in the target is left alone. */
+function specialIsSame(batch: ScanBatch, rel: string): boolean {
+  if (batch.mode === 'fresh') return false;
+  const a = lstatSync(joinRoot(batch.source, rel), { bigint: true, throwIfNoEntry: false });
+  const b = lstatSync(joinRoot(batch.target, rel), { bigint: true, throwIfNoEntry: false });
+  return a !== undefined && b !== undefined && a.mode === b.mode && a.rdev === b.rdev && a.uid === b.uid && a.gid === b.gid && sameMicros(a.mtimeNs, b.mtimeNs);
+}
+
+let rulesKey = '';
+let rules: ScanRules | undefined;
+
+function scanRules(batch: ScanBatch): ScanRules {
+  const key = `${batch.rootDev ?? ''}\0${batch.excludes.join('\0')}`;
+  if (!rules || key !== rulesKey) {
+    rules = { excludes: new ExcludeSet(batch.excludes), ...(batch.rootDev !== undefined ? { rootDev: BigInt(batch.rootDev) } : {}) };
+    rulesKey = key;
+  }
+  return rules;
+}
+
+/**
+ * Read the batch's directories, make their subdirectories in the target, then copy their files
+ * and symlinks here, up to keepAtMost; the rest, and the subdirectories to enter, go back.
+ * One worker creating a directory's entries avoids contending with the others for its lock.
+ */
+function scanDirs(batch: ScanBatch): BatchResult | Promise<BatchResult> {
+  const out = newResult();
+  const r = scanRules(batch);
+  const rels: string[] = [];
+  let kinds = '';
+  for (const dir of batch.dirs) {
+    let listing;
+    try {
+      listing = scanDirectory(batch.source, dir, r);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') out.changed.push({ path: dir || '.', code: 'VANISHED', message: 'vanished before it was copied' });
+      else out.errors.push(problem(dir || '.', e));
+      continue;
+    }
+    out.listed += listing.count;
+    for (const p of listing.problems) {
+      if (p.code === 'ENOENT') out.changed.push({ path: p.rel, code: 'VANISHED', message: 'vanished before it was copied' });
+      else out.errors.push({ path: p.rel, code: p.code, message: p.message });
+    }
+    const found: Array<{ rel: string; st: BigIntStats; reason?: 'excluded' | 'other-filesystem' }> = [...listing.subdirs, ...listing.pruned];
+    for (const d of found) {
+      try {
+        if (makeDir(batch.target, d.rel)) out.copied.dir += 1;
+        else out.unchanged += 1;
+      } catch (e) {
+        out.errors.push(problem(d.rel, e));
+        continue;
+      }
+      const st = d.st;
+      out.dirs.push({
+        rel: d.rel, uid: Number(st.uid), gid: Number(st.gid), mode: Number(st.mode), atimeNs: String(st.atimeNs), mtimeNs: String(st.mtimeNs), size: Number(st.size),
+        ...(d.reason ? { pruned: d.reason } : {}),
+      });
+    }
+    for (const { rel, kind } of listing.entries) {
+      if (kind === 'file' || kind === 'symlink') {
+        rels.push(rel);
+        kinds += kind === 'file' ? 'f' : 'l';
+      } else if (kind === 'socket') {
+        out.skipped.push({ path: rel, code: 'SOCKET', message: 'unix socket not copied (it is recreated by whatever listens on it)' });
+      } else {
+        try {
+          if (specialIsSame(batch, rel)) out.unchanged += 1;
+          else out.specials.push({ rel, kind: kind as 'chardev' | 'blockdev' | 'fifo' });
+        } catch (e) {
+          out.errors.push(problem(rel, e));
+        }
+      }
+    }
+  }
+  const keep = Math.min(rels.length, batch.keepAtMost);
+  out.overflow = { rels: rels.slice(keep), kinds: kinds.slice(keep) };
+  const mine: CopyBatch = { ...batch, op: 'entries', rels: rels.slice(0, keep), kinds: kinds.slice(0, keep) };
+  if (batch.asyncInFlight && batch.mode === 'fresh') {
+    return copyEntriesAsync(mine, batch.asyncInFlight).then((a) => {
+      finishAsync(mine, a);
+      for (const k of ['deferred', 'errors', 'changed', 'exactTimes', 'xattrNames'] as const) (out[k] as unknown[]).push(...a[k]);
+      for (const k of Object.keys(out.copied) as Array<keyof typeof out.copied>) out.copied[k] += a.copied[k];
+      out.unchanged += a.unchanged;
+      out.bytes += a.bytes;
+      out.done += a.done;
+      return out;
+    });
+  }
+  return copyEntries(mine, out);
 }
 
 function copyLinkGroups(batch: LinkGroupBatch): BatchResult {
@@ -113,6 +234,8 @@ function copyLinkGroups(batch: LinkGroupBatch): BatchResult {
       if ((e as NodeJS.ErrnoException).code === 'ENOSPC') break;
     }
     if (!firstSt) continue;
+    out.xattrNames.push(first);
+    out.done += group.length;
     const firstDst = joinRoot(batch.target, first);
     const firstIno = lstatSync(firstDst, { bigint: true }).ino;
     for (const rel of rest) {
@@ -145,6 +268,7 @@ function applyDirMeta(batch: DirMetaBatch): BatchResult {
       lchownSync(dst, d.uid, d.gid);
       chmodSync(dst, d.mode & 0o7777);
       utimesSync(dst, d.atime, d.mtime);
+      out.xattrNames.push(d.rel);
     } catch (e) {
       out.errors.push(problem(d.rel, e));
     }
@@ -155,8 +279,10 @@ function applyDirMeta(batch: DirMetaBatch): BatchResult {
 export default function copyBatch(task: WorkerTask): BatchResult | Promise<BatchResult> {
   switch (task.op) {
     case 'entries':
-      if (task.asyncInFlight && task.mode === 'fresh') return copyEntriesAsync(task, task.asyncInFlight);
+      if (task.asyncInFlight && task.mode === 'fresh') return copyEntriesAsync(task, task.asyncInFlight).then((r) => finishAsync(task, r));
       return copyEntries(task);
+    case 'scan':
+      return scanDirs(task);
     case 'link-groups':
       return copyLinkGroups(task);
     case 'dir-meta':

@@ -49,6 +49,16 @@ export class CopyPool {
     this.inFlight.add(p);
   }
 
+  /** Tasks submitted and not finished. */
+  get busy(): number {
+    return this.inFlight.size;
+  }
+
+  /** Wait until one task in flight finishes (its result handled). */
+  async settleOne(): Promise<void> {
+    if (this.inFlight.size > 0) await Promise.race(this.inFlight);
+  }
+
   /** Wait for every task submitted so far. */
   async drain(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);

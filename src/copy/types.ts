@@ -34,7 +34,43 @@ export interface DirMetaBatch {
   dirs: Array<{ rel: string; uid: number; gid: number; mode: number; atime: number; mtime: number }>;
 }
 
-export type WorkerTask = CopyBatch | LinkGroupBatch | DirMetaBatch;
+/**
+ * Directories to read, each already made in the target: the worker lists them, makes their
+ * subdirectories in the target, copies their files and symlinks, and hands back what is left for
+ * the scheduler (subdirectories to enter, device nodes, and the files of a large directory).
+ */
+export interface ScanBatch {
+  op: 'scan';
+  source: string;
+  target: string;
+  mode: CopyMode;
+  umask: number;
+  asyncInFlight?: number;
+  dirs: string[];
+  /** Exclusion patterns (rsync-style), applied by the worker. */
+  excludes: string[];
+  /** The source root's st_dev under --one-file-system. */
+  rootDev?: string;
+  /** A task copies at most this many files and symlinks itself; the rest go back to the scheduler. */
+  keepAtMost: number;
+}
+
+export type WorkerTask = CopyBatch | LinkGroupBatch | DirMetaBatch | ScanBatch;
+
+/** A directory found by a scan, already made in the target; its metadata is applied last. */
+export interface FoundDir {
+  rel: string;
+  uid: number;
+  gid: number;
+  mode: number;
+  /** Nanoseconds, as decimal strings. */
+  atimeNs: string;
+  mtimeNs: string;
+  /** st_size: on most filesystems it grows with the number of entries. */
+  size: number;
+  /** Set for an excluded directory or a mount point: made empty, not entered. */
+  pruned?: 'excluded' | 'other-filesystem';
+}
 
 export interface EntryProblem {
   path: string;
@@ -71,6 +107,24 @@ export interface BatchResult {
   changed: EntryProblem[];
   /** rel, atime ns, mtime ns (flat) of entries whose mtime has digits below the microsecond. */
   exactTimes: string[];
+  /** Entries whose xattrs are to be copied now (their owner and mode are final). */
+  xattrNames: string[];
+  /** Files, symlinks and link groups' names finished. */
+  done: number;
+  /** Scans only: names listed, directories found (subdirectories and pruned ones), device nodes and
+   *  fifos for the tar pass, sockets skipped, and files and symlinks left for the scheduler. */
+  listed: number;
+  dirs: FoundDir[];
+  specials: Array<{ rel: string; kind: 'chardev' | 'blockdev' | 'fifo' }>;
+  skipped: EntryProblem[];
+  overflow: { rels: string[]; kinds: string };
+}
+
+export function newResult(): BatchResult {
+  return {
+    copied: emptyCounts(), unchanged: 0, bytes: 0, deferred: [], errors: [], changed: [], exactTimes: [], xattrNames: [], done: 0,
+    listed: 0, dirs: [], specials: [], skipped: [], overflow: { rels: [], kinds: '' },
+  };
 }
 
 export function emptyCounts(): CopyCounts {

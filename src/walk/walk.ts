@@ -1,13 +1,10 @@
-// The scheduler's walk: read the source tree directory by directory (readdir with file types, so
-// no stat per file here), apply the exclusion rules and --one-file-system, and hand each directory's
-// children to the caller. Names stay latin1 strings: one char per byte, so nothing is re-encoded.
+// The walk, one directory at a time: read a directory of the source (readdir with file types, so
+// no stat per file here), apply the exclusion rules and --one-file-system, and classify its
+// children. The clone's workers call it, each on the directories the scheduler hands out, so the
+// reads of a cold tree overlap. Names stay latin1 strings: one char per byte, nothing re-encoded.
 
 import { lstatSync, readdirSync, type BigIntStats, type Dirent } from 'node:fs';
-import { readdir } from 'node:fs/promises';
-import { ExcludeSet } from './exclude.js';
-
-/** Directory listings read ahead of the walk, at most. */
-const PREFETCH = 16;
+import type { ExcludeSet } from './exclude.js';
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'chardev' | 'blockdev' | 'fifo' | 'socket';
 
@@ -15,21 +12,6 @@ export interface WalkedEntry {
   /** Path relative to the source root, latin1, no leading slash. */
   rel: string;
   kind: EntryKind;
-}
-
-export type WalkEvent =
-  /** A directory to create in the target; its children come in the events that follow. */
-  | { type: 'dir'; rel: string; st: BigIntStats; children: WalkedEntry[] }
-  /** An excluded directory, or a mount point under --one-file-system: recreated empty. */
-  | { type: 'pruned-dir'; rel: string; st: BigIntStats; reason: 'excluded' | 'other-filesystem' }
-  | { type: 'error'; rel: string; code: string; message: string };
-
-export interface WalkOptions {
-  source: string;
-  excludes: ExcludeSet;
-  oneFileSystem: boolean;
-  /** Called for every directory before it is read; return false to stop the walk. */
-  shouldContinue?: () => boolean;
 }
 
 /** Absolute source path of `rel` as a Buffer (byte-exact). */
@@ -59,97 +41,59 @@ export function kindOfStats(st: { isFile(): boolean; isDirectory(): boolean; isS
   return 'socket';
 }
 
-function errorEvent(rel: string, e: unknown): WalkEvent {
-  const err = e as NodeJS.ErrnoException;
-  return { type: 'error', rel, code: err.code ?? 'EIO', message: err.message?.split('\n')[0] ?? String(e) };
+/** One directory's listing, classified: what the scan of a directory hands back. */
+export interface DirListing {
+  /** Everything that is not a directory: files, symlinks, device nodes, fifos, sockets. */
+  entries: WalkedEntry[];
+  /** Subdirectories to copy and enter, with their lstat. */
+  subdirs: Array<{ rel: string; st: BigIntStats }>;
+  /** Excluded directories and mount points under --one-file-system: recreated empty. */
+  pruned: Array<{ rel: string; st: BigIntStats; reason: 'excluded' | 'other-filesystem' }>;
+  /** Children that vanished (code ENOENT) or could not be looked at. */
+  problems: Array<{ rel: string; code: string; message: string }>;
+  /** Names read from the directory. */
+  count: number;
+}
+
+export interface ScanRules {
+  excludes: ExcludeSet;
+  /** The source root's device under --one-file-system: subdirectories on another one are pruned. */
+  rootDev?: bigint;
 }
 
 /**
- * Walk depth-first. A directory's event comes before its subdirectories' events, so the caller
- * can create it in the target first. Yields to the event loop between directories.
+ * Read one directory of the source (readdir with file types: only directories and DT_UNKNOWN
+ * entries are lstat'ed), apply the exclusion rules and --one-file-system, and classify the
+ * children. Throws what readdir throws (ENOENT: the directory vanished).
  */
-export async function* walkSource(options: WalkOptions): AsyncGenerator<WalkEvent> {
-  const { source, excludes, oneFileSystem } = options;
-  let rootSt: BigIntStats;
-  try {
-    rootSt = lstatSync(source, { bigint: true });
-  } catch (e) {
-    yield errorEvent('', e);
-    return;
-  }
-  const rootDev = rootSt.dev;
-  const stack: Array<{ rel: string; st: BigIntStats }> = [{ rel: '', st: rootSt }];
-  const prefetched = new Map<string, Promise<Dirent[] | Error>>();
-  let sinceYield = 0;
-  while (stack.length > 0) {
-    if (options.shouldContinue && !options.shouldContinue()) return;
-    const { rel, st } = stack.pop()!;
-    let dirents: Dirent[];
-    const ahead = prefetched.get(rel);
-    prefetched.delete(rel);
-    try {
-      if (ahead) {
-        const r = await ahead;
-        if (r instanceof Error) throw r;
-        dirents = r;
-      } else dirents = readdirSync(joinRoot(source, rel), { withFileTypes: true, encoding: 'buffer' }) as unknown as Dirent[];
-    } catch (e) {
-      const ev = errorEvent(rel, e);
-      // A directory that vanished is reported like any vanished entry; keep going.
-      yield ev;
+export function scanDirectory(source: string, rel: string, rules: ScanRules): DirListing {
+  const dirents = readdirSync(joinRoot(source, rel), { withFileTypes: true, encoding: 'buffer' }) as unknown as Dirent[];
+  const out: DirListing = { entries: [], subdirs: [], pruned: [], problems: [], count: dirents.length };
+  for (const d of dirents) {
+    const name = (d.name as unknown as Buffer).toString('latin1');
+    const childRel = rel === '' ? name : `${rel}/${name}`;
+    let kind = kindOfDirent(d);
+    let st: BigIntStats | undefined;
+    if (kind === undefined || kind === 'dir') {
+      try {
+        st = lstatSync(joinRoot(source, childRel), { bigint: true });
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        out.problems.push({ rel: childRel, code: err.code ?? 'EIO', message: err.code === 'ENOENT' ? 'vanished' : (err.message ?? String(e)).split('\n')[0]! });
+        continue;
+      }
+      kind = kindOfStats(st);
+    }
+    if (rules.excludes.matches(childRel, name, kind === 'dir')) {
+      if (kind === 'dir') out.pruned.push({ rel: childRel, st: st!, reason: 'excluded' });
       continue;
     }
-    const children: WalkedEntry[] = [];
-    const subdirs: Array<{ rel: string; st: BigIntStats }> = [];
-    const pruned: WalkEvent[] = [];
-    for (const d of dirents) {
-      const name = (d.name as unknown as Buffer).toString('latin1');
-      const childRel = rel === '' ? name : `${rel}/${name}`;
-      let kind = kindOfDirent(d);
-      let childSt: BigIntStats | undefined;
-      if (kind === undefined || kind === 'dir') {
-        try {
-          childSt = lstatSync(joinRoot(source, childRel), { bigint: true });
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-            pruned.push({ type: 'error', rel: childRel, code: 'ENOENT', message: 'vanished' });
-            continue;
-          }
-          pruned.push(errorEvent(childRel, e));
-          continue;
-        }
-        kind = kindOfStats(childSt);
-      }
-      if (excludes.matches(childRel, name, kind === 'dir')) {
-        if (kind === 'dir') pruned.push({ type: 'pruned-dir', rel: childRel, st: childSt!, reason: 'excluded' });
-        continue;
-      }
-      if (kind === 'dir') {
-        if (oneFileSystem && childSt!.dev !== rootDev) {
-          pruned.push({ type: 'pruned-dir', rel: childRel, st: childSt!, reason: 'other-filesystem' });
-        } else subdirs.push({ rel: childRel, st: childSt! });
-        continue;
-      }
-      children.push({ rel: childRel, kind });
+    if (kind === 'dir') {
+      if (rules.rootDev !== undefined && st!.dev !== rules.rootDev) out.pruned.push({ rel: childRel, st: st!, reason: 'other-filesystem' });
+      else out.subdirs.push({ rel: childRel, st: st! });
+      continue;
     }
-    yield { type: 'dir', rel, st, children };
-    for (const p of pruned) yield p;
-    // Reverse so that the depth-first order follows the directory's own order.
-    for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
-    // Read the next directories ahead on libuv's threads: on a cold cache their reads overlap.
-    for (let i = stack.length - 1; i >= 0 && prefetched.size < PREFETCH; i--) {
-      const next = stack[i]!.rel;
-      if (prefetched.has(next)) continue;
-      const p = readdir(joinRoot(source, next), { withFileTypes: true, encoding: 'buffer' }).then(
-        (d) => d as unknown as Dirent[],
-        (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
-      );
-      prefetched.set(next, p);
-    }
-    sinceYield += dirents.length + 1;
-    if (sinceYield > 2000) {
-      sinceYield = 0;
-      await new Promise<void>((r) => setImmediate(r));
-    }
+    out.entries.push({ rel: childRel, kind });
   }
+  return out;
 }
