@@ -2,8 +2,14 @@
 // freshly made ext4 on a loop file. Prints median wall times and the engine's ratio to each peer.
 //
 //   npm run bench -- clone [--tree usr|small|PATH] [--cold] [--runs N] [--workers 2,4,8] [--batch 256]
-//                          [--io sync,async:64] [--uv 4,16] [--no-peers] [--dio]
+//                          [--io sync,async:64] [--uv 4,16] [--no-peers] [--dio] [--writeback]
 // --dio attaches each fresh filesystem's loop device with direct I/O, as the image targets do.
+//
+// The runs are interleaved: each round times every tool once, in an order that rotates from round
+// to round, so a slow spell of the shared host hits all tools alike. Before each run the disk is
+// synced and left to go quiet (not timed). During the benchmark the kernel's dirty-page limits are
+// raised (restored at exit) so a run's writes are not throttled to the host disk's speed, which
+// varies between runs here; --writeback keeps the machine's own limits.
 //
 // Environment: BENCH_DIR (default /var/tmp/domu-forge-bench) holds the trees and loop files.
 
@@ -11,17 +17,17 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { Bench } from 'tinybench';
-import { benchDir, dropCaches, makeFreshFs, type FreshFs } from './lib/fresh-fs.js';
+import { benchDir, dropCaches, holdWriteback, makeFreshFs, settle, type FreshFs } from './lib/fresh-fs.js';
 import { smallFilesTree, usrTree } from './lib/trees.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(repo, 'dist', 'cli', 'main.js');
 const TAR_META = '--numeric-owner --xattrs --xattrs-include=\'*\' --acls';
 
-interface Args { tree: string; cold: boolean; runs: number; workers: number[]; batch: number[]; peers: boolean; uv: number[]; io: string[]; dio: boolean }
+interface Args { tree: string; cold: boolean; runs: number; workers: number[]; batch: number[]; peers: boolean; uv: number[]; io: string[]; dio: boolean; writeback: boolean }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { tree: 'usr', cold: false, runs: 3, workers: [4], batch: [256], peers: true, uv: [4], io: ['sync'], dio: false };
+  const a: Args = { tree: 'usr', cold: false, runs: 3, workers: [4], batch: [256], peers: true, uv: [4], io: ['sync'], dio: false, writeback: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1] ?? '';
@@ -34,6 +40,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--io') (a.io = v.split(',')), i++;
     else if (k === '--no-peers') a.peers = false;
     else if (k === '--dio') a.dio = true;
+    else if (k === '--writeback') a.writeback = true;
   }
   return a;
 }
@@ -50,15 +57,19 @@ export async function benchClone(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
   const src = args.tree === 'usr' ? usrTree() : args.tree === 'small' ? smallFilesTree() : args.tree;
   const du = spawnSync('du', ['-s', '--block-size=1G', src], { encoding: 'utf8' }).stdout.split('\t')[0];
-  const sizeGiB = Math.max(4, Math.ceil(Number(du) * 1.5) + 2);
-  const bench = new Bench({ iterations: args.runs, time: 0, warmup: false });
+  // Room to spare: when its free space falls under twice the dirty data, ext4 forces writeback and
+  // then stops delaying allocation, which made a 6 GiB copy into an 11 GiB filesystem three times
+  // slower than into a 12 GiB one. The loop file is sparse, so the headroom costs nothing.
+  const sizeGiB = Math.max(8, Math.ceil(Number(du) * 3) + 4);
   let fs: FreshFs | undefined;
   const peakRss = new Map<string, number>();
+  const samples = new Map<string, number[]>();
   // async: false, or tinybench calls each task once at add() time to find out
   const hooks = {
     async: false,
     beforeEach() {
       fs = makeFreshFs(sizeGiB, 'ext4', args.dio);
+      settle();
       if (args.cold) dropCaches();
     },
     afterEach() {
@@ -66,11 +77,12 @@ export async function benchClone(argv: string[]): Promise<void> {
       fs = undefined;
     },
   };
+  const tasks: Array<{ name: string; fn: () => void }> = [];
   const add = (name: string, cmd: () => string, env?: NodeJS.ProcessEnv) =>
-    bench.add(name, () => {
+    tasks.push({ name, fn: () => {
       const rss = sh(cmd(), env);
       peakRss.set(name, Math.max(peakRss.get(name) ?? 0, rss));
-    }, hooks);
+    } });
   for (const w of args.workers) {
     for (const b of args.batch) {
       for (const io of args.io) {
@@ -87,19 +99,36 @@ export async function benchClone(argv: string[]): Promise<void> {
     add('cp -a', () => `cp -a ${src} ${fs!.mountpoint}/t`);
     add('rsync', () => `rsync -aHAX --numeric-ids ${src}/ ${fs!.mountpoint}/t/`);
   }
+  const restoreWriteback = args.writeback ? () => undefined : holdWriteback();
   if (!args.cold) sh(`tar -C ${src} -cf - . | cat >/dev/null`); // warm the cache once
-  await bench.run();
+  for (let round = 0; round < args.runs; round++) {
+    // tinybench times one run of each tool per round; the order rotates between rounds
+    const bench = new Bench({ iterations: 1, time: 0, warmup: false });
+    for (let i = 0; i < tasks.length; i++) {
+      const t = tasks[(i + round) % tasks.length]!;
+      bench.add(t.name, t.fn, hooks);
+    }
+    await bench.run();
+    for (const t of bench.tasks) {
+      const ms = (t.result as { latency?: { mean: number } } | undefined)?.latency?.mean ?? NaN;
+      samples.set(t.name, [...(samples.get(t.name) ?? []), ms]);
+      process.stderr.write(`round ${round + 1}/${args.runs}: ${t.name} ${(ms / 1000).toFixed(2)} s\n`);
+    }
+  }
+  restoreWriteback();
   const med = (name: string) => {
-    const t = bench.tasks.find((x) => x.name === name);
-    return (t?.result as { latency?: { p50: number } } | undefined)?.latency?.p50 ?? NaN;
+    const v = [...(samples.get(name) ?? [])].sort((x, y) => x - y);
+    if (v.length === 0) return NaN;
+    return v.length % 2 === 1 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
   };
   const peers = args.peers ? ['tar pipe', 'cp -a', 'rsync'] : [];
-  console.log(`\nclone benchmark: tree ${src} (${args.tree}), ${args.cold ? 'cold' : 'warm'} cache, ${args.runs} runs, fresh ext4 each run${args.dio ? ' (loop with direct I/O)' : ''}`);
+  console.log(`\nclone benchmark: tree ${src} (${args.tree}), ${args.cold ? 'cold' : 'warm'} cache, ${args.runs} interleaved rounds, fresh ext4 each run${args.dio ? ' (loop with direct I/O)' : ''}${args.writeback ? '' : ', writeback held off during runs'}`);
   console.log(['tool'.padEnd(34), 'median s'.padStart(9), 'peak RSS'.padStart(10), ...peers.map((p) => `vs ${p}`.padStart(12))].join(' '));
-  for (const t of bench.tasks) {
+  for (const t of tasks) {
     const m = med(t.name) / 1000;
     const row = [t.name.padEnd(34), m.toFixed(2).padStart(9), `${((peakRss.get(t.name) ?? 0) / 1024).toFixed(0)} MiB`.padStart(10)];
     for (const p of peers) row.push((med(t.name) / med(p)).toFixed(2).padStart(12));
     console.log(row.join(' '));
   }
+  console.log(`runs (s): ${tasks.map((t) => `${t.name}: ${(samples.get(t.name) ?? []).map((ms) => (ms / 1000).toFixed(2)).join(' ')}`).join('; ')}`);
 }

@@ -42,3 +42,30 @@ export function makeFreshFs(sizeGiB: number, fs = 'ext4', directIo = false): Fre
 export function dropCaches(): void {
   execFileSync('sh', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches']);
 }
+
+/** Write back what is dirty and let the disk go quiet, so one timed run does not pay for the last. */
+export function settle(): void {
+  execFileSync('sync');
+  execFileSync('sleep', ['2']);
+}
+
+const DIRTY_KNOBS = ['vm.dirty_background_ratio', 'vm.dirty_ratio'] as const;
+
+/**
+ * Let a run's writes stay in memory (background writeback from 50% of RAM, throttling from 70%)
+ * instead of being throttled to the host disk's write speed, which on a shared machine varies
+ * from run to run and would drown the differences between the tools. Returns the restore call.
+ */
+export function holdWriteback(): () => void {
+  const before = DIRTY_KNOBS.map((k) => execFileSync('sysctl', ['-n', k]).toString().trim());
+  execFileSync('sysctl', ['-q', '-w', `${DIRTY_KNOBS[0]}=50`, `${DIRTY_KNOBS[1]}=70`]);
+  let restored = false;
+  const restore = () => {
+    if (restored) return;
+    restored = true;
+    execFileSync('sysctl', ['-q', '-w', ...DIRTY_KNOBS.map((k, i) => `${k}=${before[i]}`)]);
+  };
+  process.once('exit', restore);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { restore(); process.exit(130); });
+  return restore;
+}

@@ -82,8 +82,8 @@ const DEFAULT_BATCH = 256;
 const SCAN_TASK_BYTES = 32 * 1024;
 /** ... and at most this many. */
 const MAX_DIRS_PER_TASK = 64;
-/** Files and symlinks a scan copies itself while other directories wait for the other workers. */
-const KEEP_WHEN_BUSY = 4096;
+/** A scan copies the files and symlinks it found itself when they are this few; more go back. */
+const SCAN_COPIES_AT_MOST = 64;
 
 function isEmptyTarget(dir: string): boolean {
   try {
@@ -204,7 +204,8 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
   const specials: BatchResult['specials'] = [];
   /** Directories made in the target and still to be read, and files of large directories to hand out. */
   const toScan: Array<{ rel: string; size: number }> = [];
-  const overflow: { rels: string[]; kinds: string } = { rels: [], kinds: '' };
+  const entryQueue: Array<{ rels: string[]; kinds: string }> = [];
+  let scansInFlight = 0;
   const foundDir = (d: FoundDir) => {
     const atime = BigInt(d.atimeNs);
     const mtime = BigInt(d.mtimeNs);
@@ -213,7 +214,8 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
     if (d.pruned) summary.prunedDirs.push({ path: `/${d.rel}`, reason: d.pruned });
     else toScan.push({ rel: d.rel, size: d.size });
   };
-  const onResult = (_task: WorkerTask, r: BatchResult) => {
+  const onResult = (task: WorkerTask, r: BatchResult) => {
+    if (task.op === 'scan') scansInFlight -= 1;
     addCounts(summary.copied, r.copied);
     summary.unchanged += r.unchanged;
     summary.bytes += r.bytes;
@@ -235,9 +237,8 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
     entriesDone += r.done;
     for (const d of r.dirs) foundDir(d);
     specials.push(...r.specials);
-    if (r.overflow.rels.length > 0) {
-      overflow.rels.push(...r.overflow.rels);
-      overflow.kinds += r.overflow.kinds;
+    for (let i = 0; i < r.overflow.rels.length; i += batchSize) {
+      entryQueue.push({ rels: r.overflow.rels.slice(i, i + batchSize), kinds: r.overflow.kinds.slice(i, i + batchSize) });
     }
     progress();
   };
@@ -256,34 +257,27 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
     toScan.push({ rel: '', size: Number(rootSt.size) });
     const common = { source, target, mode, umask, ...(options.asyncInFlight ? { asyncInFlight: options.asyncInFlight } : {}) };
     const scanCommon = { ...common, op: 'scan' as const, excludes: plan.patterns, ...(options.oneFileSystem ? { rootDev: String(rootSt.dev) } : {}) };
-    // The workers read the directories: the scheduler hands out directories to read (several small
-    // ones a task once there are plenty), and splits the files of large directories into batches.
+    // The workers read the directories. Reading comes first, so the tree's frontier keeps ahead
+    // of the copying: up to one scan a worker in flight; files of large directories come back
+    // and are handed out in batches, the few files of small directories are copied by the scan.
     while (!stopped()) {
-      if (overflow.rels.length > 0) {
-        const rels = overflow.rels.splice(0, batchSize);
-        const kinds = overflow.kinds.slice(0, rels.length);
-        overflow.kinds = overflow.kinds.slice(rels.length);
-        await pool.submit({ ...common, op: 'entries', rels, kinds });
-        continue;
-      }
-      if (toScan.length === 0) {
-        if (pool.busy === 0) break;
+      if (toScan.length > 0 && (scansInFlight < workers || entryQueue.length === 0)) {
+        // Depth first (the end of the list); small directories go several to a task, by their size
+        // (a directory's st_size grows with its entries on ext4, xfs, btrfs and tmpfs).
+        const batch: string[] = [];
+        let bytes = 0;
+        while (toScan.length > 0 && batch.length < MAX_DIRS_PER_TASK && (batch.length === 0 || bytes + toScan[toScan.length - 1]!.size <= SCAN_TASK_BYTES)) {
+          const d = toScan.pop()!;
+          batch.push(d.rel);
+          bytes += d.size;
+        }
+        scansInFlight += 1;
+        await pool.submit({ ...scanCommon, dirs: batch, keepAtMost: SCAN_COPIES_AT_MOST });
+      } else if (entryQueue.length > 0) {
+        await pool.submit({ ...common, op: 'entries', ...entryQueue.shift()! });
+      } else if (pool.busy > 0) {
         await pool.settleOne();
-        continue;
-      }
-      // Depth first (the end of the list); small directories go several to a task, by their size
-      // (a directory's st_size grows with its entries on ext4, xfs, btrfs and tmpfs).
-      const batch: string[] = [];
-      let bytes = 0;
-      while (toScan.length > 0 && batch.length < MAX_DIRS_PER_TASK && (batch.length === 0 || bytes + toScan[toScan.length - 1]!.size <= SCAN_TASK_BYTES)) {
-        const d = toScan.pop()!;
-        batch.push(d.rel);
-        bytes += d.size;
-      }
-      // While few directories wait, a large directory's files are shared out; otherwise one worker
-      // copies them all, which spares the workers contending for one directory's lock.
-      const keepAtMost = toScan.length >= workers ? KEEP_WHEN_BUSY : batchSize;
-      await pool.submit({ ...scanCommon, dirs: batch, keepAtMost });
+      } else break;
     }
     walkDone = true;
     await pool.drain();

@@ -152,8 +152,8 @@ function scanRules(batch: ScanBatch): ScanRules {
 
 /**
  * Read the batch's directories, make their subdirectories in the target, then copy their files
- * and symlinks here, up to keepAtMost; the rest, and the subdirectories to enter, go back.
- * One worker creating a directory's entries avoids contending with the others for its lock.
+ * and symlinks here when there are at most keepAtMost; otherwise they go back with the
+ * subdirectories to enter, to be shared out in batches.
  */
 function scanDirs(batch: ScanBatch): BatchResult | Promise<BatchResult> {
   const out = newResult();
@@ -205,7 +205,7 @@ function scanDirs(batch: ScanBatch): BatchResult | Promise<BatchResult> {
       }
     }
   }
-  const keep = Math.min(rels.length, batch.keepAtMost);
+  const keep = rels.length <= batch.keepAtMost ? rels.length : 0;
   out.overflow = { rels: rels.slice(keep), kinds: kinds.slice(keep) };
   const mine: CopyBatch = { ...batch, op: 'entries', rels: rels.slice(0, keep), kinds: kinds.slice(0, keep) };
   if (batch.asyncInFlight && batch.mode === 'fresh') {

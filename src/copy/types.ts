@@ -51,7 +51,7 @@ export interface ScanBatch {
   excludes: string[];
   /** The source root's st_dev under --one-file-system. */
   rootDev?: string;
-  /** A task copies at most this many files and symlinks itself; the rest go back to the scheduler. */
+  /** A task copies its files and symlinks itself when they are at most this many; otherwise all go back. */
   keepAtMost: number;
 }
 
