@@ -2,7 +2,7 @@
 // freshly made ext4 on a loop file. Prints median wall times and the engine's ratio to each peer.
 //
 //   npm run bench -- clone [--tree usr|small|PATH] [--cold] [--runs N] [--workers 2,4,8] [--batch 256]
-//                          [--io sync,async:64] [--uv 4,16] [--no-peers] [--dio] [--writeback]
+//                          [--io sync,async:64] [--uv 4,16] [--peers tar,cp,rsync | --no-peers] [--dio] [--writeback]
 // --dio attaches each fresh filesystem's loop device with direct I/O, as the image targets do.
 //
 // The runs are interleaved: each round times every tool once, in an order that rotates from round
@@ -24,10 +24,10 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(repo, 'dist', 'cli', 'main.js');
 const TAR_META = '--numeric-owner --xattrs --xattrs-include=\'*\' --acls';
 
-interface Args { tree: string; cold: boolean; runs: number; workers: number[]; batch: number[]; peers: boolean; uv: number[]; io: string[]; dio: boolean; writeback: boolean }
+interface Args { tree: string; cold: boolean; runs: number; workers: number[]; batch: number[]; peers: string[]; uv: number[]; io: string[]; dio: boolean; writeback: boolean }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { tree: 'usr', cold: false, runs: 3, workers: [4], batch: [256], peers: true, uv: [4], io: ['sync'], dio: false, writeback: false };
+  const a: Args = { tree: 'usr', cold: false, runs: 3, workers: [4], batch: [256], peers: ['tar', 'cp', 'rsync'], uv: [4], io: ['sync'], dio: false, writeback: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1] ?? '';
@@ -38,7 +38,8 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--batch') (a.batch = v.split(',').map(Number)), i++;
     else if (k === '--uv') (a.uv = v.split(',').map(Number)), i++;
     else if (k === '--io') (a.io = v.split(',')), i++;
-    else if (k === '--no-peers') a.peers = false;
+    else if (k === '--no-peers') a.peers = [];
+    else if (k === '--peers') (a.peers = v.split(',').filter(Boolean)), i++;
     else if (k === '--dio') a.dio = true;
     else if (k === '--writeback') a.writeback = true;
   }
@@ -94,10 +95,15 @@ export async function benchClone(argv: string[]): Promise<void> {
       }
     }
   }
-  if (args.peers) {
-    add('tar pipe', () => `mkdir ${fs!.mountpoint}/t && tar -C ${src} ${TAR_META} -cf - . | tar -C ${fs!.mountpoint}/t ${TAR_META} -xpf -`);
-    add('cp -a', () => `cp -a ${src} ${fs!.mountpoint}/t`);
-    add('rsync', () => `rsync -aHAX --numeric-ids ${src}/ ${fs!.mountpoint}/t/`);
+  const PEERS: Record<string, [string, () => string]> = {
+    tar: ['tar pipe', () => `mkdir ${fs!.mountpoint}/t && tar -C ${src} ${TAR_META} -cf - . | tar -C ${fs!.mountpoint}/t ${TAR_META} -xpf -`],
+    cp: ['cp -a', () => `cp -a ${src} ${fs!.mountpoint}/t`],
+    rsync: ['rsync', () => `rsync -aHAX --numeric-ids ${src}/ ${fs!.mountpoint}/t/`],
+  };
+  for (const p of args.peers) {
+    const peer = PEERS[p];
+    if (!peer) throw new Error(`unknown peer ${p}; known: ${Object.keys(PEERS).join(', ')}`);
+    add(peer[0], peer[1]);
   }
   const restoreWriteback = args.writeback ? () => undefined : holdWriteback();
   if (!args.cold) sh(`tar -C ${src} -cf - . | cat >/dev/null`); // warm the cache once
@@ -121,7 +127,7 @@ export async function benchClone(argv: string[]): Promise<void> {
     if (v.length === 0) return NaN;
     return v.length % 2 === 1 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
   };
-  const peers = args.peers ? ['tar pipe', 'cp -a', 'rsync'] : [];
+  const peers = args.peers.map((p) => PEERS[p]![0]);
   console.log(`\nclone benchmark: tree ${src} (${args.tree}), ${args.cold ? 'cold' : 'warm'} cache, ${args.runs} interleaved rounds, fresh ext4 each run${args.dio ? ' (loop with direct I/O)' : ''}${args.writeback ? '' : ', writeback held off during runs'}`);
   console.log(['tool'.padEnd(34), 'median s'.padStart(9), 'peak RSS'.padStart(10), ...peers.map((p) => `vs ${p}`.padStart(12))].join(' '));
   for (const t of tasks) {

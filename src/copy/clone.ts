@@ -255,7 +255,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
     dirs.push({ rel: '', uid: Number(rootSt.uid), gid: Number(rootSt.gid), mode: Number(rootSt.mode), atime: utimeArg(rootSt.atimeNs), mtime: utimeArg(rootSt.mtimeNs) });
     if (needsExactTime(rootSt.mtimeNs)) dirTimes.push('', String(rootSt.atimeNs), String(rootSt.mtimeNs));
     toScan.push({ rel: '', size: Number(rootSt.size) });
-    const common = { source, target, mode, umask, ...(options.asyncInFlight ? { asyncInFlight: options.asyncInFlight } : {}) };
+    const common = { source, target, mode, umask, exactTimesLater: exactTimes.available, ...(options.asyncInFlight ? { asyncInFlight: options.asyncInFlight } : {}) };
     const scanCommon = { ...common, op: 'scan' as const, excludes: plan.patterns, ...(options.oneFileSystem ? { rootDev: String(rootSt.dev) } : {}) };
     // The workers read the directories. Reading comes first, so the tree's frontier keeps ahead
     // of the copying: up to one scan a worker in flight; files of large directories come back
@@ -288,11 +288,11 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
       for (const g of deferred.values()) {
         groups.push(g);
         if (groups.length >= Math.max(1, batchSize >> 3)) {
-          await pool.submit({ op: 'link-groups', source, target, mode, umask, groups });
+          await pool.submit({ op: 'link-groups', source, target, mode, umask, exactTimesLater: exactTimes.available, groups });
           groups = [];
         }
       }
-      if (groups.length > 0) await pool.submit({ op: 'link-groups', source, target, mode, umask, groups });
+      if (groups.length > 0) await pool.submit({ op: 'link-groups', source, target, mode, umask, exactTimesLater: exactTimes.available, groups });
       await pool.drain();
     }
 

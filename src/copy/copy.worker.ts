@@ -60,8 +60,9 @@ function copyOne(batch: CopyBatch | LinkGroupBatch, rel: string, out: BatchResul
       if (needsExactTime(st.mtimeNs)) out.exactTimes.push(rel, String(st.atimeNs), String(st.mtimeNs));
       return st;
     }
-    const change = copyRegular(src, dst, st, { fresh: batch.mode === 'fresh', umask: batch.umask });
-    if (needsExactTime(st.mtimeNs)) out.exactTimes.push(rel, String(st.atimeNs), String(st.mtimeNs));
+    const exact = needsExactTime(st.mtimeNs);
+    const change = copyRegular(src, dst, st, { fresh: batch.mode === 'fresh', umask: batch.umask, timesLater: exact && batch.exactTimesLater === true });
+    if (exact) out.exactTimes.push(rel, String(st.atimeNs), String(st.mtimeNs));
     if (change) out.changed.push({ path: rel, code: change.toUpperCase(), message: `${change} while being copied` });
     out.copied.file += 1;
     out.bytes += Number(st.size);
@@ -76,8 +77,9 @@ function copyOne(batch: CopyBatch | LinkGroupBatch, rel: string, out: BatchResul
     }
     symlinkSync(target, dst);
     if (batch.mode !== 'fresh' || st.uid !== 0n || st.gid !== 0n) lchownSync(dst, Number(st.uid), Number(st.gid));
-    lutimesSync(dst, utimeArg(st.atimeNs), utimeArg(st.mtimeNs));
-    if (needsExactTime(st.mtimeNs)) out.exactTimes.push(rel, String(st.atimeNs), String(st.mtimeNs));
+    const exact = needsExactTime(st.mtimeNs);
+    if (!(exact && batch.exactTimesLater)) lutimesSync(dst, utimeArg(st.atimeNs), utimeArg(st.mtimeNs));
+    if (exact) out.exactTimes.push(rel, String(st.atimeNs), String(st.mtimeNs));
     out.copied.symlink += 1;
     return st;
   }

@@ -14,12 +14,15 @@ function workerFile(): string {
 }
 
 /**
- * Four threads a core, at most 8: on the 2-core reference machine (bench/clone.ts, /usr copy, warm)
- * 8 workers took 6.5-7.9 s, 4 took 7.3, 2 took 9.7 and 16 took 8.7. Synchronous calls block a
- * worker on I/O, so more workers than cores keep the disk and the CPUs busy.
+ * Two threads a core, at least 2 and at most 8. On the 2-core reference machine (bench/clone.ts,
+ * interleaved rounds, fresh ext4 each run), with the workers reading the directories themselves:
+ * /usr copy warm, 4 workers 4.83 s against 2 workers 5.12 s; cold, 4 workers 14.9 s against
+ * 8 workers 17.0 s; 100,000 small files, 2 and 4 workers alike (2.45 and 2.47 s). Synchronous
+ * calls block a worker on I/O, so a few more workers than cores keep the disk and the CPUs busy;
+ * many more only add thread start-up, JIT compiling per thread and context switches.
  */
 export function defaultWorkerCount(): number {
-  return Math.max(2, Math.min(8, availableParallelism() * 4));
+  return Math.max(2, Math.min(8, availableParallelism() * 2));
 }
 
 export class CopyPool {

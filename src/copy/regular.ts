@@ -23,6 +23,8 @@ export interface CopyContext {
   fresh: boolean;
   /** The process umask, which open() applies to the mode of a new file. */
   umask: number;
+  /** The nanosecond pass will set this file's times: skip setting them here. */
+  timesLater?: boolean;
 }
 
 /**
@@ -38,7 +40,7 @@ function applyMeta(fd: number, st: BigIntStats, ctx: CopyContext, createdMode: n
     createdMode &= ~0o6000; // chown clears setuid/setgid (and file capabilities, restored with the xattrs)
   }
   if (createdMode !== mode) fchmodSync(fd, mode);
-  futimesSync(fd, utimeArg(st.atimeNs), utimeArg(st.mtimeNs));
+  if (!ctx.timesLater) futimesSync(fd, utimeArg(st.atimeNs), utimeArg(st.mtimeNs));
 }
 
 /**

@@ -9,6 +9,8 @@ export interface CopyBatch {
   target: string;
   mode: CopyMode;
   umask: number;
+  /** The nanosecond pass (python3) sets the times of entries with sub-microsecond digits: skip them here. */
+  exactTimesLater?: boolean;
   /** Asynchronous fs calls with this many in flight (fresh targets only); synchronous when absent. */
   asyncInFlight?: number;
   /** Relative latin1 paths of regular files and symlinks (kinds from readdir: 'f' or 'l'). */
@@ -22,6 +24,8 @@ export interface LinkGroupBatch {
   target: string;
   mode: CopyMode;
   umask: number;
+  /** The nanosecond pass (python3) sets the times of entries with sub-microsecond digits: skip them here. */
+  exactTimesLater?: boolean;
   /** Each group: names of one inode; the first is copied, the rest are linked to it. */
   groups: string[][];
 }
@@ -45,6 +49,8 @@ export interface ScanBatch {
   target: string;
   mode: CopyMode;
   umask: number;
+  /** The nanosecond pass (python3) sets the times of entries with sub-microsecond digits: skip them here. */
+  exactTimesLater?: boolean;
   asyncInFlight?: number;
   dirs: string[];
   /** Exclusion patterns (rsync-style), applied by the worker. */
