@@ -3,8 +3,8 @@
 /** How a batch treats entries already present in the target. */
 export type CopyMode = 'fresh' | 'update';
 
-export interface CopyBatch {
-  op: 'entries';
+/** What every batch that makes entries in the target carries. */
+export interface MakingBatch {
   source: string;
   target: string;
   mode: CopyMode;
@@ -13,19 +13,17 @@ export interface CopyBatch {
   exactTimesLater?: boolean;
   /** Asynchronous fs calls with this many in flight (fresh targets only); synchronous when absent. */
   asyncInFlight?: number;
+}
+
+export interface CopyBatch extends MakingBatch {
+  op: 'entries';
   /** Relative latin1 paths of regular files and symlinks (kinds from readdir: 'f' or 'l'). */
   rels: string[];
   kinds: string;
 }
 
-export interface LinkGroupBatch {
+export interface LinkGroupBatch extends MakingBatch {
   op: 'link-groups';
-  source: string;
-  target: string;
-  mode: CopyMode;
-  umask: number;
-  /** The nanosecond pass (python3) sets the times of entries with sub-microsecond digits: skip them here. */
-  exactTimesLater?: boolean;
   /** Each group: names of one inode; the first is copied, the rest are linked to it. */
   groups: string[][];
 }
@@ -43,15 +41,8 @@ export interface DirMetaBatch {
  * subdirectories in the target, copies their files and symlinks, and hands back what is left for
  * the scheduler (subdirectories to enter, device nodes, and the files of a large directory).
  */
-export interface ScanBatch {
+export interface ScanBatch extends MakingBatch {
   op: 'scan';
-  source: string;
-  target: string;
-  mode: CopyMode;
-  umask: number;
-  /** The nanosecond pass (python3) sets the times of entries with sub-microsecond digits: skip them here. */
-  exactTimesLater?: boolean;
-  asyncInFlight?: number;
   dirs: string[];
   /** Exclusion patterns (rsync-style), applied by the worker. */
   excludes: string[];
