@@ -276,6 +276,9 @@ export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = [])
         ctx.root = ctx.target.root;
         return `${src.method === 'copy' ? 'sparse copy' : 'qcow2 overlay'} of the base ${basename(src.image)} mounted at ${ctx.root}`;
       }
+      // A spec lays out its outputs: their folder is made if missing, as for the swap file
+      // (the clone command's --image still refuses a missing folder, a guard against typos).
+      if (spec.target.kind === 'image' || spec.target.kind === 'tar') await mkdir(dirname(spec.target.path), { recursive: true });
       const hint = src.kind === 'clone' ? () => cloneUsage(spec) : src.kind === 'tarball' ? async () => ((await import('node:fs')).statSync(src.file).size * 4) : undefined;
       if (!hint && (spec.target.kind === 'image' || spec.target.kind === 'lvm') && !spec.target.size) {
         throw new DomuError('BAD_INPUT', `target.size is required for an install into an image or volume`);

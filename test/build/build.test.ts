@@ -150,6 +150,15 @@ ${extra}`;
     expect(execFileSync('debugfs', ['-R', 'ea_get /usr/lib/payload.bin user.origin', img], { stdio: ['ignore', 'pipe', 'ignore'] }).toString()).toContain('fixture');
   });
 
+  it('makes the folder a spec puts its image in (a fresh checkout has no out/)', async () => {
+    const text = specText('seyton').replace(`image: ${dir}/seyton.img`, `image: ${dir}/out-new/seyton.img`);
+    const r = await runBuild(parseBuildSpec(text, join(dir, 'seyton.yaml')), { stopAfter: 'source/clone' });
+    expect(r.error).toBeUndefined();
+    expect(existsSync(join(dir, 'out-new', 'seyton.img'))).toBe(true);
+    await deleteGuest('seyton');
+    expect(existsSync(join(dir, 'out-new', 'seyton.img'))).toBe(false);
+  });
+
   it('makes a swap disk beside the image, names it in the config, and delete removes both', async () => {
     const r = await runBuild(parseBuildSpec(specText('siward').replace('  size: 64M', '  size: 64M\n  swap: 16M'), join(dir, 'siward.yaml')));
     expect(r.error).toBeUndefined();
