@@ -19,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { Bench } from 'tinybench';
 import { benchDir, dropCaches, holdWriteback, makeFreshFs, settle, type FreshFs } from './lib/fresh-fs.js';
 import { smallFilesTree, usrTree } from './lib/trees.js';
+import { median } from '../src/build/strategy-bench.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(repo, 'dist', 'cli', 'main.js');
@@ -122,11 +123,7 @@ export async function benchClone(argv: string[]): Promise<void> {
     }
   }
   restoreWriteback();
-  const med = (name: string) => {
-    const v = [...(samples.get(name) ?? [])].sort((x, y) => x - y);
-    if (v.length === 0) return NaN;
-    return v.length % 2 === 1 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
-  };
+  const med = (name: string) => median(samples.get(name) ?? [NaN]);
   const peers = args.peers.map((p) => PEERS[p]![0]);
   console.log(`\nclone benchmark: tree ${src} (${args.tree}), ${args.cold ? 'cold' : 'warm'} cache, ${args.runs} interleaved rounds, fresh ext4 each run${args.dio ? ' (loop with direct I/O)' : ''}${args.writeback ? '' : ', writeback held off during runs'}`);
   console.log(['tool'.padEnd(34), 'median s'.padStart(9), 'peak RSS'.padStart(10), ...peers.map((p) => `vs ${p}`.padStart(12))].join(' '));

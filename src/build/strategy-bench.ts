@@ -101,7 +101,8 @@ async function freshFs(dir: string, bytes: number, cleanup: CleanupStack): Promi
   };
 }
 
-function median(xs: number[]): number {
+/** The median of some timings (the mean of the middle two for an even count). */
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;

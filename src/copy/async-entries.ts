@@ -50,8 +50,7 @@ async function copyFileAsync(src: Buffer, dst: Buffer, st: BigIntStats, batch: C
 }
 
 /** Fresh targets only: the update checks stay on the synchronous path. */
-export async function copyEntriesAsync(batch: CopyBatch, inFlight: number): Promise<BatchResult> {
-  const out = newResult();
+export async function copyEntriesAsync(batch: CopyBatch, inFlight: number, out = newResult()): Promise<BatchResult> {
   const limit = pLimit(inFlight);
   await Promise.all(batch.rels.map((rel) => limit(async () => {
     const src = joinRoot(batch.source, rel);

@@ -13,7 +13,7 @@ import { CopyPool, defaultWorkerCount } from './pool.js';
 import { copyWithTar } from './special.js';
 import { utimeArg } from './times.js';
 import {
-  addCounts, emptyCounts, type BatchResult, type CopyCounts, type CopyMode, type DirMetaBatch, type EntryProblem, type FoundDir, type WorkerTask,
+  addCounts, emptyCounts, foundDirOf, type BatchResult, type CopyCounts, type CopyMode, type DirMetaBatch, type EntryProblem, type FoundDir, type WorkerTask,
 } from './types.js';
 import { XattrCopier } from './xattrs.js';
 import { ExactTimes, needsExactTime } from './exact-times.js';
@@ -252,9 +252,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
 
   try {
     const rootSt = lstatSync(source, { bigint: true });
-    dirs.push({ rel: '', uid: Number(rootSt.uid), gid: Number(rootSt.gid), mode: Number(rootSt.mode), atime: utimeArg(rootSt.atimeNs), mtime: utimeArg(rootSt.mtimeNs) });
-    if (needsExactTime(rootSt.mtimeNs)) dirTimes.push('', String(rootSt.atimeNs), String(rootSt.mtimeNs));
-    toScan.push({ rel: '', size: Number(rootSt.size) });
+    foundDir(foundDirOf('', rootSt));
     const common = { source, target, mode, umask, exactTimesLater: exactTimes.available, ...(options.asyncInFlight ? { asyncInFlight: options.asyncInFlight } : {}) };
     const scanCommon = { ...common, op: 'scan' as const, excludes: plan.patterns, ...(options.oneFileSystem ? { rootDev: String(rootSt.dev) } : {}) };
     // The workers read the directories. Reading comes first, so the tree's frontier keeps ahead

@@ -12,9 +12,13 @@ import { sameMicros, utimeArg } from './times.js';
 import { joinRoot, kindOfStats, scanDirectory, type ScanRules } from '../walk/walk.js';
 import { ExcludeSet } from '../walk/exclude.js';
 import {
-  newResult, type BatchResult, type CopyBatch, type CopyMode, type DirMetaBatch, type LinkGroupBatch, type ScanBatch,
+  foundDirOf, newResult, type BatchResult, type CopyBatch, type CopyMode, type DirMetaBatch, type LinkGroupBatch, type ScanBatch,
   type WorkerTask,
 } from './types.js';
+
+function vanished(path: string): { path: string; code: string; message: string } {
+  return { path, code: 'VANISHED', message: 'vanished before it was copied' };
+}
 
 function problem(rel: string, e: unknown): { path: string; code: string; message: string } {
   const err = e as NodeJS.ErrnoException;
@@ -46,7 +50,7 @@ function copyOne(batch: CopyBatch | LinkGroupBatch, rel: string, out: BatchResul
   const dst = joinRoot(batch.target, rel);
   const st = lstatSync(src, { bigint: true, throwIfNoEntry: false });
   if (!st) {
-    out.changed.push({ path: rel, code: 'VANISHED', message: 'vanished before it was copied' });
+    out.changed.push(vanished(rel));
     return undefined;
   }
   if (st.isFile()) {
@@ -103,7 +107,8 @@ function copyEntries(batch: CopyBatch, out = newResult()): BatchResult {
   return out;
 }
 
-/** The asynchronous path reports per kind; derive the names done from what it did not finish. */
+/** The asynchronous path reports per kind; derive the names done from what it did not finish
+ *  (`r` may hold a scan's other findings too: only the batch's own names are looked up). */
 function finishAsync(batch: CopyBatch, r: BatchResult): BatchResult {
   const skip = new Set<string>([...r.deferred.map((d) => d.rel), ...r.errors.map((e) => e.path), ...r.changed.filter((c) => c.code === 'VANISHED' || c.code === 'CHANGED_KIND').map((c) => c.path)]);
   for (const rel of batch.rels) {
@@ -167,13 +172,13 @@ function scanDirs(batch: ScanBatch): BatchResult | Promise<BatchResult> {
     try {
       listing = scanDirectory(batch.source, dir, r);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') out.changed.push({ path: dir || '.', code: 'VANISHED', message: 'vanished before it was copied' });
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') out.changed.push(vanished(dir || '.'));
       else out.errors.push(problem(dir || '.', e));
       continue;
     }
     out.listed += listing.count;
     for (const p of listing.problems) {
-      if (p.code === 'ENOENT') out.changed.push({ path: p.rel, code: 'VANISHED', message: 'vanished before it was copied' });
+      if (p.code === 'ENOENT') out.changed.push(vanished(p.rel));
       else out.errors.push({ path: p.rel, code: p.code, message: p.message });
     }
     const found: Array<{ rel: string; st: BigIntStats; reason?: 'excluded' | 'other-filesystem' }> = [...listing.subdirs, ...listing.pruned];
@@ -185,11 +190,7 @@ function scanDirs(batch: ScanBatch): BatchResult | Promise<BatchResult> {
         out.errors.push(problem(d.rel, e));
         continue;
       }
-      const st = d.st;
-      out.dirs.push({
-        rel: d.rel, uid: Number(st.uid), gid: Number(st.gid), mode: Number(st.mode), atimeNs: String(st.atimeNs), mtimeNs: String(st.mtimeNs), size: Number(st.size),
-        ...(d.reason ? { pruned: d.reason } : {}),
-      });
+      out.dirs.push(foundDirOf(d.rel, d.st, d.reason));
     }
     for (const { rel, kind } of listing.entries) {
       if (kind === 'file' || kind === 'symlink') {
@@ -210,18 +211,13 @@ function scanDirs(batch: ScanBatch): BatchResult | Promise<BatchResult> {
   const keep = rels.length <= batch.keepAtMost ? rels.length : 0;
   out.overflow = { rels: rels.slice(keep), kinds: kinds.slice(keep) };
   const mine: CopyBatch = { ...batch, op: 'entries', rels: rels.slice(0, keep), kinds: kinds.slice(0, keep) };
-  if (batch.asyncInFlight && batch.mode === 'fresh') {
-    return copyEntriesAsync(mine, batch.asyncInFlight).then((a) => {
-      finishAsync(mine, a);
-      for (const k of ['deferred', 'errors', 'changed', 'exactTimes', 'xattrNames'] as const) (out[k] as unknown[]).push(...a[k]);
-      for (const k of Object.keys(out.copied) as Array<keyof typeof out.copied>) out.copied[k] += a.copied[k];
-      out.unchanged += a.unchanged;
-      out.bytes += a.bytes;
-      out.done += a.done;
-      return out;
-    });
-  }
-  return copyEntries(mine, out);
+  return copyFiles(mine, out);
+}
+
+/** Files and symlinks: synchronous calls, or asynchronous ones when asked (fresh targets only). */
+function copyFiles(batch: CopyBatch, out = newResult()): BatchResult | Promise<BatchResult> {
+  if (batch.asyncInFlight && batch.mode === 'fresh') return copyEntriesAsync(batch, batch.asyncInFlight, out).then((r) => finishAsync(batch, r));
+  return copyEntries(batch, out);
 }
 
 function copyLinkGroups(batch: LinkGroupBatch): BatchResult {
@@ -281,8 +277,7 @@ function applyDirMeta(batch: DirMetaBatch): BatchResult {
 export default function copyBatch(task: WorkerTask): BatchResult | Promise<BatchResult> {
   switch (task.op) {
     case 'entries':
-      if (task.asyncInFlight && task.mode === 'fresh') return copyEntriesAsync(task, task.asyncInFlight).then((r) => finishAsync(task, r));
-      return copyEntries(task);
+      return copyFiles(task);
     case 'scan':
       return scanDirs(task);
     case 'link-groups':

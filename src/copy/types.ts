@@ -1,5 +1,7 @@
 // Plain data that crosses the worker boundary: batches in, results out. No classes, no Errors.
 
+import type { BigIntStats } from 'node:fs';
+
 /** How a batch treats entries already present in the target. */
 export type CopyMode = 'fresh' | 'update';
 
@@ -115,6 +117,14 @@ export interface BatchResult {
   specials: Array<{ rel: string; kind: 'chardev' | 'blockdev' | 'fifo' }>;
   skipped: EntryProblem[];
   overflow: { rels: string[]; kinds: string };
+}
+
+/** A directory's FoundDir from its lstat. */
+export function foundDirOf(rel: string, st: BigIntStats, pruned?: FoundDir['pruned']): FoundDir {
+  return {
+    rel, uid: Number(st.uid), gid: Number(st.gid), mode: Number(st.mode), atimeNs: String(st.atimeNs), mtimeNs: String(st.mtimeNs), size: Number(st.size),
+    ...(pruned ? { pruned } : {}),
+  };
 }
 
 export function newResult(): BatchResult {

@@ -1,5 +1,5 @@
 // Clones of real trees of this machine, checked with rsync: /etc (odd modes, /etc/shadow),
-// /usr/share/zoneinfo (many hard links), /usr/bin (setuid binaries, capabilities), into a
+// /usr/share/zoneinfo (many symlinks), /usr/bin (hard links, setuid binaries, capabilities), into a
 // freshly made ext4 image (root, loop).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,4 +39,12 @@ describe('clones of real trees are identical by rsync -aHAXc (root, loop)', () =
       expect(diff).toEqual([]);
     });
   }
+  // the asynchronous fs calls (--io async:N, a benchmark option) copy exactly too
+  it('/usr/bin with --io async:16', () => {
+    const dst = join(mnt, 'bin-async');
+    const r = runCli(['clone', '/usr/bin', dst, '--no-default-excludes', '--io', 'async:16', '--json'], { DOMU_FORGE_STATE_DIR: join(scratch.dir, 'state') });
+    expect([0, 24]).toContain(r.status);
+    expect(JSON.parse(r.stdout).copied.hardlink).toBeGreaterThan(0);
+    expect(rsyncDiff('/usr/bin', dst)).toBe('');
+  });
 });
