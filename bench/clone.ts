@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { Bench } from 'tinybench';
 import { benchDir, dropCaches, holdWriteback, makeFreshFs, settle, type FreshFs } from './lib/fresh-fs.js';
 import { smallFilesTree, usrTree } from './lib/trees.js';
-import { median } from '../src/build/strategy-bench.js';
+import { median } from '../src/bench/strategy-bench.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(repo, 'dist', 'cli', 'main.js');

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
-import { buildFleet, type FleetResult } from '../src/build/fleet.js';
+import { buildFleet, type FleetResult } from '../src/pipeline/fleet.js';
 
 interface Args { guests: number; concurrency: number; methods: Array<'copy' | 'overlay'>; runs: number }
 

@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
-import { CleanupStack } from '../src/build/cleanup.js';
+import { CleanupStack } from '../src/cleanup.js';
 import { cloneTree } from '../src/copy/clone.js';
 import { openTarget, type FsType } from '../src/targets/index.js';
 import { parseSize, formatSize } from '../src/targets/size.js';

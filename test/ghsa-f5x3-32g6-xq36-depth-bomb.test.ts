@@ -2,8 +2,8 @@
 // exhausts CPU and memory while the folders are made.
 
 import { afterAll, describe, it } from 'vitest';
-import { rawTar } from './targets/tar-helpers.js';
-import { expectRefused, playground } from './targets/tar-hostile.js';
+import { rawTar } from './tar/tar-helpers.js';
+import { expectRefused, playground } from './tar/tar-hostile.js';
 
 const pg = playground('ghsa-f5x3');
 afterAll(() => pg.cleanup());

@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DomuError, errnoCode } from '../errors.js';
-import { CleanupStack } from '../build/cleanup.js';
+import { CleanupStack } from '../cleanup.js';
 import { installDistribution } from '../install/index.js';
 import { PackageCache } from '../install/package-cache.js';
 import {

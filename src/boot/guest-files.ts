@@ -6,8 +6,8 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DomuError } from '../errors.js';
-import { runTool } from '../exec.js';
-import type { CleanupStack } from '../build/cleanup.js';
+import { runTool } from '../sys/exec.js';
+import type { CleanupStack } from '../cleanup.js';
 import { copyFileOutOfRoot, readFileInRoot, safePathInRoot } from './rootfs.js';
 
 export interface KernelFiles {

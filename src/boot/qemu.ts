@@ -4,8 +4,8 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { DomuError } from '../errors.js';
-import { hasTool } from '../exec.js';
-import type { CleanupStack } from '../build/cleanup.js';
+import { hasTool } from '../sys/exec.js';
+import type { CleanupStack } from '../cleanup.js';
 
 export const QEMU = 'qemu-system-x86_64';
 

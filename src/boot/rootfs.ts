@@ -5,8 +5,8 @@
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
-import { runTool } from '../exec.js';
-import type { CleanupStack } from '../build/cleanup.js';
+import { runTool } from '../sys/exec.js';
+import type { CleanupStack } from '../cleanup.js';
 
 /**
  * Resolve `rel` inside `root` refusing every symlink on the way, creating missing directories

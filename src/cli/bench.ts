@@ -3,8 +3,9 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DomuError } from '../errors.js';
-import { CleanupStack, abortOnSignals } from '../build/cleanup.js';
-import { benchStrategies, renderBenchSvg, type BenchStrategiesResult } from '../build/strategy-bench.js';
+import { CleanupStack } from '../cleanup.js';
+import { abortOnSignals } from './signals.js';
+import { benchStrategies, renderBenchSvg, type BenchStrategiesResult } from '../bench/strategy-bench.js';
 import { ProgressLine, formatBytes, printJson } from './output.js';
 
 function printTable(r: BenchStrategiesResult): void {

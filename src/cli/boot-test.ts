@@ -1,7 +1,7 @@
 // `domu-forge boot-test IMAGE`: a thin CLI over bootTest().
 import { Command, Option } from 'commander';
 import { DomuError, EXIT_STATUS } from '../errors.js';
-import { abortOnSignals } from '../build/cleanup.js';
+import { abortOnSignals } from './signals.js';
 import { assertBooted, bootTest, type BootTestOptions } from '../boot/boot-test.js';
 import { ProgressLine, formatDuration, printJson } from './output.js';
 

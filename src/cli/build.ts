@@ -4,9 +4,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DomuError } from '../errors.js';
-import { CleanupStack, abortOnSignals } from '../build/cleanup.js';
-import { planStages, checkStageIds, runBuild, type BuildResult } from '../build/pipeline.js';
-import { buildFleet, isFleetText, type FleetResult } from '../build/fleet.js';
+import { CleanupStack } from '../cleanup.js';
+import { abortOnSignals } from './signals.js';
+import { planStages, checkStageIds, runBuild, type BuildResult } from '../pipeline/pipeline.js';
+import { buildFleet, isFleetText, type FleetResult } from '../pipeline/fleet.js';
 import { SPEC_FLAGS, applySpecFlags, loadBuildSpec, SpecError, formatIssue } from '../spec/index.js';
 import { ProgressLine, formatDuration, printJson } from './output.js';
 

@@ -2,12 +2,12 @@
 
 import { Command, Option } from 'commander';
 import { cloneTree, planClone, type CloneProgress, type CloneSummary } from '../copy/clone.js';
-import { CleanupStack } from '../build/cleanup.js';
+import { CleanupStack } from '../cleanup.js';
 import { describeTarget, openTarget, type TargetSummary } from '../targets/index.js';
 import { estimateUsage } from '../walk/usage.js';
 import { addTargetOptions, targetSpecFromOptions } from './target-options.js';
 import { defaultWorkerCount } from '../copy/pool.js';
-import { abortOnSignals } from '../build/cleanup.js';
+import { abortOnSignals } from './signals.js';
 import { DEFAULT_EXCLUDES } from '../walk/exclude.js';
 import { DomuError } from '../errors.js';
 import { ProgressLine, formatBytes, formatDuration, printJson } from './output.js';

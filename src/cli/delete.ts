@@ -3,7 +3,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { DomuError } from '../errors.js';
-import { deleteGuest, findGuest, leasesOf } from '../build/inventory.js';
+import { deleteGuest, findGuest, leasesOf } from '../pipeline/inventory.js';
 import { printJson } from './output.js';
 
 export function register(program: Command): void {

@@ -1,7 +1,8 @@
 // `domu-forge import-disk`: a thin CLI over importDisk(): a VMDK or qcow2 disk in, a raw image out.
 
 import type { Command } from 'commander';
-import { abortOnSignals, CleanupStack } from '../build/cleanup.js';
+import { CleanupStack } from '../cleanup.js';
+import { abortOnSignals } from './signals.js';
 import { DomuError } from '../errors.js';
 import { importDisk, IMPORT_FORMATS } from '../targets/disk-format.js';
 import { formatBytes, printJson } from './output.js';

@@ -2,7 +2,8 @@
 // target (a directory, --image, --lvm, --device, --tar) through openTarget().
 
 import { Command, Option } from 'commander';
-import { CleanupStack, abortOnSignals } from '../build/cleanup.js';
+import { CleanupStack } from '../cleanup.js';
+import { abortOnSignals } from './signals.js';
 import { DomuError, isDomuError } from '../errors.js';
 import {
   DEBIAN_DISTROS,

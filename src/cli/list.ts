@@ -2,7 +2,7 @@
 
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { listGuests, type GuestRecord } from '../build/inventory.js';
+import { listGuests, type GuestRecord } from '../pipeline/inventory.js';
 import { formatBytes, printJson } from './output.js';
 
 function diskState(rec: GuestRecord): { present: boolean; bytes?: number } {

@@ -2,12 +2,13 @@
 
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { CleanupStack, abortOnSignals } from '../build/cleanup.js';
+import { CleanupStack } from '../cleanup.js';
+import { abortOnSignals } from './signals.js';
 import { DomuError, isDomuError } from '../errors.js';
 import { describeTarget, openTarget, type OpenedTarget, type TargetSummary } from '../targets/index.js';
-import { writeTarball } from '../targets/tar-out.js';
-import { checkTarball, extractTarball } from '../targets/tar-in.js';
-import type { TarCompression, TarProgress, TarSummary } from '../targets/tar-common.js';
+import { writeTarball } from '../tar/tar-out.js';
+import { checkTarball, extractTarball } from '../tar/tar-in.js';
+import type { TarCompression, TarProgress, TarSummary } from '../tar/tar-common.js';
 import { addTargetOptions, compressionFromName, targetSpecFromOptions } from './target-options.js';
 import { ProgressLine, formatBytes, formatDuration, printJson } from './output.js';
 

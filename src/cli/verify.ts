@@ -3,7 +3,8 @@
 import type { Command } from 'commander';
 import { DomuError } from '../errors.js';
 import { verifyTree, type VerifyResult, type MtimePrecision, DIFFERENCE_KINDS } from '../verify/index.js';
-import { CleanupStack, abortOnSignals } from '../build/cleanup.js';
+import { CleanupStack } from '../cleanup.js';
+import { abortOnSignals } from './signals.js';
 import { ProgressLine, formatBytes, formatDuration, printJson } from './output.js';
 
 interface VerifyCliOptions {

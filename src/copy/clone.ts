@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { linkSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { DomuError, oneLine } from '../errors.js';
-import { readState, writeState } from '../state.js';
+import { readState, writeState } from '../sys/state.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
 import { joinRoot } from '../walk/walk.js';
 import { CopyPool, defaultWorkerCount } from './pool.js';

@@ -5,7 +5,7 @@
 // dpkg-installed files have whole-second mtimes, so on a Dom0 this is mostly directories.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { hasTool } from '../exec.js';
+import { hasTool } from '../sys/exec.js';
 
 const SCRIPT = `
 import os, sys

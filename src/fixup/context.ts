@@ -6,7 +6,7 @@ import type { XenConsole, XenDomain } from '../xen/domain.js';
 import { domainConsole } from '../xen/domain.js';
 import { domainFromOptions } from '../xen/options.js';
 import { classifyHostKernel, detectGuest, kernelVersionOfImage, type GuestInfo, type InitSystem, type KernelFlavour } from './detect.js';
-import { GuestFs, guestError } from './guest-fs.js';
+import { GuestFs, guestError } from '../guest/guest-fs.js';
 import { applyAction, GuestView, type Action } from './plan.js';
 
 export type NetworkSystem = 'ifupdown' | 'ifcfg' | 'netplan' | 'networkd';

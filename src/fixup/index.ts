@@ -94,5 +94,5 @@ export async function runFixups(root: string, options: FixupOptions = {}, onStag
 }
 
 export { createFixupContext, type FixupContext, type FixupOptions, type FixupStage, type StageResult } from './context.js';
-export { GuestFs } from './guest-fs.js';
+export { GuestFs } from '../guest/guest-fs.js';
 export { describeAction, formatAction, type Action } from './plan.js';

@@ -5,7 +5,7 @@
 
 import { DomuError, oneLine } from '../errors.js';
 import { unifiedDiff } from './diff.js';
-import { GuestFs, DEFAULT_MAX_TEXT_BYTES, type Resolved } from './guest-fs.js';
+import { GuestFs, DEFAULT_MAX_TEXT_BYTES, type Resolved } from '../guest/guest-fs.js';
 
 export type Action =
   | { kind: 'write'; path: string; before?: string; after: string; mode: number; uid: number; gid: number; hardLinks?: number }

@@ -4,7 +4,7 @@
 
 import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import { DomuError } from '../errors.js';
-import { runTool } from '../exec.js';
+import { runTool } from '../sys/exec.js';
 import { MirrorUnreachable, type PackageCache } from './package-cache.js';
 import type { DebianDistro } from './types.js';
 import { sha256 } from './util.js';

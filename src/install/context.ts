@@ -1,7 +1,7 @@
 // What one install run shares between its steps: the log, the package cache and its proxy, the
 // progress counters, the cleanup stack, and the result being filled in.
 
-import type { CleanupStack } from '../build/cleanup.js';
+import type { CleanupStack } from '../cleanup.js';
 import { DomuError } from '../errors.js';
 import type { PackageCache } from './package-cache.js';
 import { requireTool, type InstallLog, type InstallProgress } from './progress.js';

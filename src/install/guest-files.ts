@@ -5,7 +5,7 @@
 import { constants, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { DomuError } from '../errors.js';
-import { runTool } from '../exec.js';
+import { runTool } from '../sys/exec.js';
 
 /**
  * The host path of `guestPath` inside `root`, resolving symlinks the way the guest would see them

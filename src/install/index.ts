@@ -5,7 +5,7 @@
 import { mkdtempSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CleanupStack } from '../build/cleanup.js';
+import { CleanupStack } from '../cleanup.js';
 import { DomuError, isDomuError, oneLine } from '../errors.js';
 import { InstallContext } from './context.js';
 import { countDpkgPackages, estimateDebianBytes, installDebian, preflightDebian } from './debian.js';

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, createWriteStream, mkdirSync, statSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { DomuError } from '../errors.js';
-import { DEBIAN_PACKAGE, hasTool } from '../exec.js';
+import { DEBIAN_PACKAGE, hasTool } from '../sys/exec.js';
 
 /** What an install has done so far; passed to `onProgress` after every meaningful line. */
 export interface InstallProgress {

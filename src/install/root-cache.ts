@@ -5,7 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { runTool } from '../exec.js';
+import { runTool } from '../sys/exec.js';
 import { INCOMPLETE_MARKER } from './target-root.js';
 import { sha256 } from './util.js';
 

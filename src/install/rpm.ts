@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, promises as fsp, readFileSync } from 'node:fs'
 import os from 'node:os';
 import path from 'node:path';
 import { DomuError } from '../errors.js';
-import { runTool } from '../exec.js';
+import { runTool } from '../sys/exec.js';
 import type { InstallContext } from './context.js';
 import { readGuestFile, unmountUnder, writeGuestFile } from './guest-files.js';
 import { MirrorUnreachable } from './package-cache.js';

@@ -4,7 +4,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { DomuError, errnoCode } from '../errors.js';
-import { runTool } from '../exec.js';
+import { runTool } from '../sys/exec.js';
 import { unmountUnder } from './guest-files.js';
 import type { InstallLog } from './progress.js';
 import { formatMiB } from './util.js';

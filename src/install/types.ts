@@ -1,6 +1,6 @@
 // The install stage's options and result: one typed object in, one plain object out.
 
-import type { CleanupStack } from '../build/cleanup.js';
+import type { CleanupStack } from '../cleanup.js';
 import type { InstallProgress } from './progress.js';
 
 export type DebianDistro = 'debian' | 'ubuntu';

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
-import type { DeviceSpec, OpenOptions, OpenedTarget } from './index.js';
+import type { DeviceSpec, OpenOptions, OpenedTarget } from './types.js';
 import { checkFsType, checkLabel, makeFilesystem } from './mkfs.js';
 import { MIN_SIZE, formatSize } from './size.js';
 import { blockDeviceSize, blockDeviceUsers } from './system.js';

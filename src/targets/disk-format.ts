@@ -7,8 +7,8 @@ import { lstat, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
-import { runTool } from '../exec.js';
-import type { CleanupStack } from '../build/cleanup.js';
+import { runTool } from '../sys/exec.js';
+import type { CleanupStack } from '../cleanup.js';
 
 export type DiskFormat = 'raw' | 'qcow2' | 'vmdk';
 export const DISK_FORMATS: readonly DiskFormat[] = ['raw', 'qcow2', 'vmdk'];

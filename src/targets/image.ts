@@ -6,8 +6,8 @@ import { chmod, lstat, mkdtemp, open, rename, rm, stat, statfs } from 'node:fs/p
 import { randomUUID } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DomuError, oneLine } from '../errors.js';
-import { runTool } from '../exec.js';
-import type { ImageSpec, OpenOptions, OpenedTarget, TargetSummary, UsageHint } from './index.js';
+import { runTool } from '../sys/exec.js';
+import type { ImageSpec, OpenOptions, OpenedTarget, TargetSummary, UsageHint } from './types.js';
 import { checkFsType, checkLabel, isExt, makeFilesystem } from './mkfs.js';
 import { MiB, checkSizeForFs, estimateImageSize, ext2InodesFor, formatSize, normalizeHint } from './size.js';
 import { attachLoop, removeStagingTree } from './system.js';

@@ -2,8 +2,8 @@
 // mkfs.xfs for xfs, e2fsck -fn / xfs_repair -n to check them.
 
 import { DomuError, oneLine } from '../errors.js';
-import { runTool } from '../exec.js';
-import type { FsType } from './index.js';
+import { runTool } from '../sys/exec.js';
+import type { FsType } from './types.js';
 
 export const FS_TYPES: readonly FsType[] = ['ext2', 'ext3', 'ext4', 'xfs'];
 

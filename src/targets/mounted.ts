@@ -4,9 +4,9 @@
 import { lstat, readdir, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DomuError } from '../errors.js';
-import { runTool } from '../exec.js';
-import type { CleanupStack } from '../build/cleanup.js';
-import type { FsType } from './index.js';
+import { runTool } from '../sys/exec.js';
+import type { CleanupStack } from '../cleanup.js';
+import type { FsType } from './types.js';
 import { isExt } from './mkfs.js';
 import { makeMountPoint, mountFilesystem } from './system.js';
 

@@ -2,7 +2,7 @@
 // and estimating an image size from the tree's disk usage plus headroom.
 
 import { DomuError } from '../errors.js';
-import type { FsType } from './index.js';
+import type { FsType } from './types.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
-import { runTool } from '../exec.js';
-import type { CleanupStack } from '../build/cleanup.js';
+import { runTool } from '../sys/exec.js';
+import type { CleanupStack } from '../cleanup.js';
 
 export interface MountEntry {
   /** major:minor of the mounted filesystem's device */

@@ -7,9 +7,9 @@ import { mkdtemp, open, rm, rmdir, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CleanupStack } from '../build/cleanup.js';
+import { CleanupStack } from '../cleanup.js';
 import { DomuError, errnoCode } from '../errors.js';
-import { runTool } from '../exec.js';
+import { runTool } from '../sys/exec.js';
 
 export interface OpenedTree {
   root: string;

@@ -4,7 +4,7 @@
 import { Piscina } from 'piscina';
 import { fileURLToPath } from 'node:url';
 import type { CompareBatch, CompareResult } from './compare.worker.js';
-import { CleanupStack } from '../build/cleanup.js';
+import { CleanupStack } from '../cleanup.js';
 import { DomuError } from '../errors.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
 import { openReadOnly } from './mount-ro.js';

@@ -1,7 +1,7 @@
 // Reading every entry's extended attributes (POSIX ACLs included, as system.posix_acl_*) in
 // batches: the names go raw, NUL-separated, through `xargs -0 getfattr`, never one process per file.
 
-import { runTool } from '../exec.js';
+import { runTool } from '../sys/exec.js';
 
 /** name -> hex value ("0x..."), per path (latin1, relative to the root). */
 export type XattrMap = Map<string, Map<string, string>>;

@@ -1,7 +1,7 @@
 // What a tree will need on its target: disk usage and entry count, with the exclusion rules
 // applied as du understands them. Used to size an image or volume when no --size is given.
 
-import { runTool } from '../exec.js';
+import { runTool } from '../sys/exec.js';
 import type { UsageHint } from '../targets/index.js';
 
 function duExcludes(source: string, patterns: readonly string[]): string[] {

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CleanupStack } from '../../src/build/cleanup.js';
+import { CleanupStack } from '../../src/cleanup.js';
 import { readGuestFiles } from '../../src/boot/guest-files.js';
 import { runCli, scratchDir, sh } from '../helpers/run.js';
 

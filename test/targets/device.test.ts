@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CleanupStack } from '../../src/build/cleanup.js';
+import { CleanupStack } from '../../src/cleanup.js';
 import { openTarget } from '../../src/targets/index.js';
 import { DomuError } from '../../src/errors.js';
 import { fsck, makeRichTree, rsyncDiff, sh, sweep, tempDir, withImageMounted } from './helpers.js';

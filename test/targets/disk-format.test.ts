@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CleanupStack } from '../../src/build/cleanup.js';
+import { CleanupStack } from '../../src/cleanup.js';
 import { importDisk } from '../../src/targets/disk-format.js';
 import { DomuError } from '../../src/errors.js';
 import { sh, sweep, tempDir } from './helpers.js';

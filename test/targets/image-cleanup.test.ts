@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { CleanupStack } from '../../src/build/cleanup.js';
+import { CleanupStack } from '../../src/cleanup.js';
 import { openTarget, type TargetSpec } from '../../src/targets/index.js';
 import { MiB } from '../../src/targets/size.js';
 import { DomuError } from '../../src/errors.js';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CleanupStack } from '../../src/build/cleanup.js';
+import { CleanupStack } from '../../src/cleanup.js';
 import { openTarget, type OpenedTarget, type TargetSpec } from '../../src/targets/index.js';
 import { MiB } from '../../src/targets/size.js';
 import { DomuError } from '../../src/errors.js';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CleanupStack } from '../../src/build/cleanup.js';
+import { CleanupStack } from '../../src/cleanup.js';
 import { describeTarget, openTarget } from '../../src/targets/index.js';
 import { makeRichTree, sweep, tempDir } from './helpers.js';
 

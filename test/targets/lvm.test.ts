@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CleanupStack } from '../../src/build/cleanup.js';
+import { CleanupStack } from '../../src/cleanup.js';
 import { openTarget } from '../../src/targets/index.js';
 import { hasDeviceMapper } from '../../src/targets/system.js';
 import { MiB } from '../../src/targets/size.js';

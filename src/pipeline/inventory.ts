@@ -4,8 +4,8 @@
 
 import { lstat, rm, unlink } from 'node:fs/promises';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
-import { hasTool, runTool } from '../exec.js';
-import { readState, writeState } from '../state.js';
+import { hasTool, runTool } from '../sys/exec.js';
+import { readState, writeState } from '../sys/state.js';
 
 export interface GuestDisk {
   kind: 'image' | 'lvm' | 'dir' | 'tar';

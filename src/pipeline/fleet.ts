@@ -11,13 +11,13 @@ import { join, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import { parse as parseYaml } from 'yaml';
 import { DomuError, isDomuError, oneLine } from '../errors.js';
-import { stateDir, readState, writeState } from '../state.js';
+import { stateDir, readState, writeState } from '../sys/state.js';
 import { SpecReader } from '../spec/check.js';
 import { readBuildSpec, SpecError, NAME_RE, IPV4_RE, MAC_RE } from '../spec/load.js';
 import type { BuildSpec } from '../spec/types.js';
 import { readTree } from '../verify/tree.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
-import { CleanupStack } from './cleanup.js';
+import { CleanupStack } from '../cleanup.js';
 import { planStages, runBuild, type BuildResult } from './pipeline.js';
 import { findGuest, leaseAddress, listGuests, parsePool } from './inventory.js';
 

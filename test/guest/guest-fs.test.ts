@@ -5,11 +5,11 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, linkSync, lstatSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GuestFs } from '../../src/fixup/guest-fs.js';
+import { GuestFs } from '../../src/guest/guest-fs.js';
 import { runFixups } from '../../src/fixup/index.js';
 import { domainFromOptions } from '../../src/xen/options.js';
 import { scratchDir } from '../helpers/run.js';
-import { itemize } from './guests.js';
+import { itemize } from '../fixup/guests.js';
 
 const scratch = scratchDir('guestfs');
 afterAll(() => scratch.cleanup());

@@ -7,8 +7,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildFleet, parseFleet } from '../../src/build/fleet.js';
-import { listGuests } from '../../src/build/inventory.js';
+import { buildFleet, parseFleet } from '../../src/pipeline/fleet.js';
+import { listGuests } from '../../src/pipeline/inventory.js';
 import { SpecError } from '../../src/spec/index.js';
 import { makeGuestTree } from './guest-tree.js';
 

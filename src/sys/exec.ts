@@ -3,7 +3,7 @@
 // clear message naming the Debian package that provides it.
 
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
-import { DomuError, oneLine } from './errors.js';
+import { DomuError, oneLine } from '../errors.js';
 
 /** The Debian package that provides each tool we call. */
 export const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {

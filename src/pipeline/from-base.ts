@@ -7,8 +7,8 @@
 import { mkdir, mkdtemp, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DomuError, oneLine } from '../errors.js';
-import { runTool } from '../exec.js';
-import type { CleanupStack } from './cleanup.js';
+import { runTool } from '../sys/exec.js';
+import type { CleanupStack } from '../cleanup.js';
 import type { OpenedTarget, TargetSummary } from '../targets/index.js';
 import type { SpecFs } from '../spec/types.js';
 

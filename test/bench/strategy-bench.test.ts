@@ -6,8 +6,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { benchStrategies, renderBenchSvg } from '../../src/build/strategy-bench.js';
-import { makeGuestTree } from './guest-tree.js';
+import { benchStrategies, renderBenchSvg } from '../../src/bench/strategy-bench.js';
+import { makeGuestTree } from '../pipeline/guest-tree.js';
 
 const CLI = resolve(__dirname, '../../dist/cli/main.js');
 

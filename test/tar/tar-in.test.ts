@@ -4,11 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { extractTarball } from '../../src/targets/tar-in.js';
-import { writeTarball } from '../../src/targets/tar-out.js';
+import { extractTarball } from '../../src/tar/tar-in.js';
+import { writeTarball } from '../../src/tar/tar-out.js';
 import { repoRoot, rsyncDiff, runCli, scratchDir, sh } from '../helpers/run.js';
 import { gnuTarExtract, nsTimes } from './tar-helpers.js';
-import { fsck, sweep, tempDir, withImageMounted } from './helpers.js';
+import { fsck, sweep, tempDir, withImageMounted } from '../targets/helpers.js';
 
 const scratch = scratchDir('tar-in');
 const src = join(scratch.dir, 'src');

@@ -7,9 +7,9 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
 import { join, relative, resolve, isAbsolute } from 'node:path';
 import { Bench } from 'tinybench';
-import { CleanupStack } from './cleanup.js';
+import { CleanupStack } from '../cleanup.js';
 import { DomuError, oneLine } from '../errors.js';
-import { runTool } from '../exec.js';
+import { runTool } from '../sys/exec.js';
 import { cloneTree } from '../copy/clone.js';
 
 export const TAR_META = ['--numeric-owner', '--xattrs', "--xattrs-include=*", '--acls'];

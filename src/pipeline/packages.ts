@@ -6,8 +6,8 @@ import { existsSync, lstatSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DomuError } from '../errors.js';
-import { runTool } from '../exec.js';
-import type { CleanupStack } from './cleanup.js';
+import { runTool } from '../sys/exec.js';
+import type { CleanupStack } from '../cleanup.js';
 
 export type PackageManager = 'apt' | 'dnf' | 'yum';
 

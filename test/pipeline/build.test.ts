@@ -8,8 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseBuildSpec } from '../../src/spec/index.js';
-import { runBuild } from '../../src/build/pipeline.js';
-import { deleteGuest, listGuests } from '../../src/build/inventory.js';
+import { runBuild } from '../../src/pipeline/pipeline.js';
+import { deleteGuest, listGuests } from '../../src/pipeline/inventory.js';
 import { makeGuestTree } from './guest-tree.js';
 
 const CLI = resolve(__dirname, '../../dist/cli/main.js');

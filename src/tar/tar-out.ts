@@ -11,7 +11,7 @@ import { Writable as NodeWritable, type Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
-import { runTool } from '../exec.js';
+import { runTool } from '../sys/exec.js';
 import {
   TAR_COMPRESSIONS, emptySummary, encodePaxRecord, formatPaxTime, parseGetfattrDump, printable, requireTool,
   spawnFilter, xattrPaxKey, type TarCompression, type TarProgress, type TarSummary, type Xattrs,

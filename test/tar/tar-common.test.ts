@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import {
   aclTextToXattr, decodePaxRecords, encodePaxRecord, formatPaxTime, idResolverFrom, parseGetfattrDump, parsePaxTime,
   printable, quoteAttrName, setfattrBlock, unquoteAttrName, xattrNameFromPaxKey, xattrPaxKey,
-} from '../../src/targets/tar-common.js';
+} from '../../src/tar/tar-common.js';
 import { scratchDir } from '../helpers/run.js';
 
 const scratch = scratchDir('tar-common');

@@ -7,7 +7,7 @@
 import { constants as C, promises as fsp, realpathSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
-import { runTool } from '../exec.js';
+import { runTool } from '../sys/exec.js';
 
 /** Linux's MAXSYMLINKS: more symlinks than this in one resolution is a loop. */
 export const MAX_SYMLINKS = 40;

@@ -4,7 +4,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { DomuError, oneLine } from '../errors.js';
-import { DEBIAN_PACKAGE, hasTool } from '../exec.js';
+import { DEBIAN_PACKAGE, hasTool } from '../sys/exec.js';
 
 export type TarCompression = 'none' | 'gzip' | 'xz' | 'zstd';
 export const TAR_COMPRESSIONS: readonly TarCompression[] = ['none', 'gzip', 'xz', 'zstd'];

@@ -47,27 +47,3 @@ export class CleanupStack {
     return this.running;
   }
 }
-
-export type SignalName = 'SIGINT' | 'SIGTERM';
-
-/**
- * Abort `controller` on SIGINT/SIGTERM instead of dying, so that the job can unwind through its
- * cleanup stack. A second signal exits at once. Returns a function that removes the handlers.
- */
-export function abortOnSignals(controller: AbortController, onSignal?: (sig: SignalName) => void): () => void {
-  let seen = 0;
-  const handler = (sig: SignalName) => {
-    seen += 1;
-    if (seen > 1) process.exit(sig === 'SIGINT' ? 130 : 143);
-    onSignal?.(sig);
-    controller.abort(new Error(`interrupted by ${sig}`));
-  };
-  const onInt = () => handler('SIGINT');
-  const onTerm = () => handler('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  return () => {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
-  };
-}

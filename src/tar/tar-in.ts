@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
-import { hasTool } from '../exec.js';
+import { hasTool } from '../sys/exec.js';
 import {
   aclTextToXattr, decodePaxRecords, emptySummary, idResolverFrom, parsePaxTime, printable, requireTool,
   setfattrBlock, spawnFilter, xattrNameFromPaxKey, type IdResolver, type TarCompression, type TarProgress,
