@@ -2,7 +2,7 @@
 // applied as du understands them. Used to size an image or volume when no --size is given.
 
 import { runTool } from '../sys/exec.js';
-import type { UsageHint } from '../targets/index.js';
+import type { UsageHint } from './usage-hint.js';
 
 function duExcludes(source: string, patterns: readonly string[]): string[] {
   const root = source.endsWith('/') ? source.slice(0, -1) : source;
