@@ -21,7 +21,7 @@ describe('the fixup stages (root)', () => {
   it('are a flat list with fixup/<name> ids, selectable by --only and --skip', () => {
     expect(FIXUP_STAGES.map((s) => s.id)).toEqual([
       'fixup/mountpoints', 'fixup/devices', 'fixup/console', 'fixup/securetty', 'fixup/fstab', 'fixup/drivers',
-      'fixup/bootloader', 'fixup/kernel-modules', 'fixup/network', 'fixup/identity', 'fixup/selinux', 'fixup/host-leftovers',
+      'fixup/bootloader', 'fixup/kernel-modules', 'fixup/network', 'fixup/identity', 'fixup/access', 'fixup/selinux', 'fixup/host-leftovers',
     ]);
     expect(selectStages(['fstab', 'fixup/console']).map((s) => s.id)).toEqual(['fixup/console', 'fixup/fstab']);
     expect(selectStages(undefined, ['identity', 'fixup/selinux']).map((s) => s.id)).not.toContain('fixup/identity');
