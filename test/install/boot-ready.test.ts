@@ -36,7 +36,7 @@ describe('an install that boots (root, network)', () => {
       hostSettings: { timezone: 'Europe/Berlin', lang: 'en_GB.UTF-8' },
     });
     expect(installed(root, ['linux-image-amd64', 'initramfs-tools', 'openssh-server', 'locales'])).toBe(
-      'linux-image-amd64 install ok installed\ninitramfs-tools install ok installed\nopenssh-server install ok installed\nlocales install ok installed\n',
+      'initramfs-tools install ok installed\nlinux-image-amd64 install ok installed\nlocales install ok installed\nopenssh-server install ok installed\n',
     );
     const boot = readdirSync(join(root, 'boot'));
     expect(boot.some((f) => /^vmlinuz-6\.1\.0-\d+-amd64$/.test(f))).toBe(true);
