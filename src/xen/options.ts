@@ -13,6 +13,8 @@ export interface DomainOptions {
   vcpus?: number;
   /** Boot through PyGRUB from the guest's own /boot. */
   pygrub?: boolean;
+  /** Boot through pvgrub: GRUB for Xen PV as the domain's kernel, reading the guest's /boot/grub/grub.cfg. */
+  pvgrub?: boolean;
   kernel?: string;
   initrd?: string;
   extra?: string;
@@ -75,7 +77,8 @@ export function domainFromOptions(o: DomainOptions): XenDomain {
   if ([o.lvm, o.dir, o.imageDev].filter((x) => x !== undefined).length > 1) {
     throw new DomuError('USAGE', '--lvm, --dir and --image-dev are alternatives: give one');
   }
-  if (o.pygrub && o.kernel) {
+  if (o.pygrub && o.pvgrub) throw new DomuError('BAD_INPUT', '--pygrub conflicts with --bootloader pvgrub: give one');
+  if ((o.pygrub || o.pvgrub) && o.kernel) {
     throw new DomuError('BAD_INPUT', '--pygrub conflicts with --kernel: PyGRUB takes the kernel from the guest\'s /boot; give one or the other');
   }
   const name = o.hostname.split('.')[0]!;
@@ -117,6 +120,7 @@ export function domainFromOptions(o: DomainOptions): XenDomain {
   };
   if (o.maxmem !== undefined) domain.maxmem = parseMiB(o.maxmem, 'maxmem');
   if (o.pygrub) domain.bootloader = 'pygrub';
+  if (o.pvgrub) domain.bootloader = 'pvgrub';
   if (o.kernel) domain.kernel = o.kernel;
   if (o.initrd) domain.ramdisk = o.initrd;
   if (o.extra) domain.extra = o.extra;
