@@ -10,23 +10,8 @@ import { DomuError, oneLine } from '../errors.js';
 import { runTool } from '../sys/exec.js';
 import { defineStage, type FixupContext, type StagePlanner } from './context.js';
 
-export type RootPassword =
-  | { kind: 'plain'; password: string }
-  | { kind: 'file'; path: string }
-  | { kind: 'generate'; length?: number }
-  | { kind: 'hash'; hash: string };
-
-export interface AccessOptions {
-  /** Root's password (--password, --password-file, --genpass, --passwd-hash). A 'generate' must go
-   *  through prepareAccess() first, so that the caller holds the password to show it once. */
-  rootPassword?: RootPassword;
-  /** Files of ssh public keys for root's authorized_keys (--authorized-keys, repeatable). */
-  authorizedKeysFiles?: string[];
-  /** Copy the Dom0's non-system accounts (--accounts). */
-  accounts?: boolean;
-  /** Where the Dom0's /etc/passwd, shadow, group and gshadow are read (default "/"; tests use a tree). */
-  accountsFrom?: string;
-}
+export type { AccessOptions, RootPassword } from './access-options.js';
+import type { AccessOptions, RootPassword } from './access-options.js';
 
 export type HashScheme = 'yescrypt' | 'sha512crypt' | 'sha256crypt';
 

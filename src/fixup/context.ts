@@ -2,7 +2,7 @@
 // options) and the planner a stage records its changes with.
 
 import { DomuError } from '../errors.js';
-import type { AccessOptions } from './access.js';
+import type { AccessOptions } from './access-options.js';
 import type { XenConsole, XenDomain } from '../xen/domain.js';
 import { domainConsole } from '../xen/domain.js';
 import { domainFromOptions } from '../xen/options.js';

@@ -6,7 +6,8 @@ import { readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GuestFs } from '../guest/guest-fs.js';
 import { runTool } from '../sys/exec.js';
-import type { InstallOptions, InstallResult } from './types.js';
+import type { HostSettings, InstallOptions, InstallResult } from './types.js';
+export type { HostSettings } from './types.js';
 import { isDebianOptions } from './types.js';
 
 /** Debian's kernel metapackage per architecture. */
@@ -51,13 +52,6 @@ export function securitySourceLine(distro: 'debian' | 'ubuntu', codename: string
   if (distro === 'ubuntu') return `deb http://security.ubuntu.com/ubuntu ${codename}-security ${comps}`;
   if (OLD_DEBIAN.has(codename)) return undefined;
   return `deb http://security.debian.org/debian-security ${codename}-security ${comps}`;
-}
-
-export interface HostSettings {
-  /** An Olson zone name (Europe/Berlin), from the Dom0's /etc/timezone or its /etc/localtime link. */
-  timezone?: string;
-  /** LANG, from the Dom0's /etc/default/locale or /etc/locale.conf. */
-  lang?: string;
 }
 
 /** The Dom0's timezone and locale (from `root`, "/" by default). */

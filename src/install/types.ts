@@ -48,7 +48,7 @@ interface CommonInstallOptions {
   /** Write the security apt source of suites that have one (Debian, Ubuntu). Default true. */
   securitySource?: boolean;
   /** Timezone and locale for the guest. Default: the Dom0's (readHostSettings); {} leaves the guest's. */
-  hostSettings?: import('./boot-ready.js').HostSettings;
+  hostSettings?: HostSettings;
   /** Environment for the tools (PATH, proxies). Default: process.env. */
   env?: NodeJS.ProcessEnv;
 }
@@ -124,4 +124,12 @@ export interface InstallResult {
 
 export function isDebianOptions(o: InstallOptions): o is DebianInstallOptions {
   return (DEBIAN_DISTROS as readonly string[]).includes(o.distro);
+}
+
+/** The Dom0 settings an install carries into the guest. */
+export interface HostSettings {
+  /** An Olson zone name (Europe/Berlin), from the Dom0's /etc/timezone or its /etc/localtime link. */
+  timezone?: string;
+  /** LANG, from the Dom0's /etc/default/locale or /etc/locale.conf. */
+  lang?: string;
 }
