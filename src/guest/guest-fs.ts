@@ -8,6 +8,7 @@ import { constants as C, promises as fsp, realpathSync, statSync } from 'node:fs
 import { randomBytes } from 'node:crypto';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
 import { runTool } from '../sys/exec.js';
+import { copyXattrs } from '../sys/xattrs.js';
 
 /** Linux's MAXSYMLINKS: more symlinks than this in one resolution is a loop. */
 export const MAX_SYMLINKS = 40;
@@ -63,18 +64,6 @@ function guestString(parts: readonly Buffer[]): string {
 /** Turn a guest path string (latin1, so that any byte can be named) into bytes. */
 export function guestBytes(p: string): Buffer {
   return Buffer.from(p, 'latin1');
-}
-
-/**
- * Give `to` the extended attributes of `from` (SELinux label, ACLs, user.*), so that a replaced file
- * keeps them as it keeps mode and owner. Two tool calls per edited file: Node has no xattr calls.
- */
-async function copyXattrs(from: Buffer, to: Buffer): Promise<void> {
-  const dump = await runTool('getfattr', ['--absolute-names', '-d', '-m', '-', '-e', 'hex', '--', from.toString('latin1')], { allowFailure: true });
-  const attrs = dump.stdout.toString('latin1').split('\n').filter((l) => /^[^#\s][^=]*=/.test(l));
-  if (attrs.length === 0) return;
-  const input = `# file: ${to.toString('latin1')}\n${attrs.join('\n')}\n`;
-  await runTool('setfattr', ['--restore=-'], { input: Buffer.from(input, 'latin1') });
 }
 
 export function guestError(message: string, cause?: unknown): DomuError {
@@ -350,7 +339,7 @@ export class GuestFs {
     const { dir, name } = await this.parentOf(r.guestPath);
     await this.pinned(dir, async (base) => {
       const host = joinHost(base, [name]);
-      await runTool('mknod', ['-m', mode.toString(8), host.toString('latin1'), type, String(major), String(minor)], {
+      await runTool('mknod', ['-m', mode.toString(8), host, type, String(major), String(minor)], {
         env: { ...process.env, LC_ALL: 'C' },
       });
     });
@@ -395,10 +384,10 @@ export class GuestFs {
     await this.pinned(dir, async (base) => {
       const tmp = joinHost(base, [GuestFs.tmpName(name)]);
       try {
-        await runTool('cp', ['-a', '-T', '--', hostSource, tmp.toString('latin1')]);
+        await runTool('cp', ['-a', '-T', '--', hostSource, tmp]);
         await fsp.rename(tmp, joinHost(base, [name]));
       } catch (e) {
-        await runTool('rm', ['-rf', '--one-file-system', '--', tmp.toString('latin1')], { allowFailure: true });
+        await runTool('rm', ['-rf', '--one-file-system', '--', tmp], { allowFailure: true });
         throw e;
       }
     });

@@ -1,0 +1,25 @@
+// Nanosecond timestamps on a path. Node's utimes takes seconds as a double, which cannot hold
+// nanoseconds, so `touch -d @SEC.NSEC` sets them (one call for mtime, one for atime).
+
+import { runTool, type ToolArg } from './exec.js';
+
+/** touch's date for a time in nanoseconds since the epoch: "@SEC.NNNNNNNNN" (floored, also before 1970). */
+export function touchDate(ns: bigint): string {
+  let s = ns / 1_000_000_000n;
+  let n = ns % 1_000_000_000n;
+  if (n < 0n) {
+    n += 1_000_000_000n;
+    s -= 1n;
+  }
+  return `@${s}.${n.toString().padStart(9, '0')}`;
+}
+
+/**
+ * Set a path's atime and mtime to the nanosecond. `noDereference`: a symlink's own times (touch -h);
+ * otherwise the times of what it points at. A missing path is left missing (touch -c).
+ */
+export async function setTimesNs(path: ToolArg, atimeNs: bigint, mtimeNs: bigint, options: { noDereference?: boolean } = {}): Promise<void> {
+  const h = options.noDereference ? ['-h'] : [];
+  await runTool('touch', [...h, '-c', '-m', '-d', touchDate(mtimeNs), '--', path]);
+  await runTool('touch', [...h, '-c', '-a', '-d', touchDate(atimeNs), '--', path]);
+}
