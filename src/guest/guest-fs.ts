@@ -29,6 +29,11 @@ export interface Resolved {
 export interface ResolveOptions {
   /** Follow a symlink in the last component (as open() does); default true. */
   followLast?: boolean;
+  /**
+   * Refuse every symlink met on the way (BAD_INPUT "/boot is a symlink in ROOT"), for trees that
+   * should hold none where we look: a tree we built, a kernel in an image under test.
+   */
+  refuseSymlinks?: boolean;
 }
 
 /** Split a guest path (latin1 string or bytes) into its components, dropping empty and "." ones. */
@@ -129,6 +134,7 @@ export class GuestFs {
       }
       const last = pending.length === 0;
       if (st.isSymbolicLink() && (!last || followLast)) {
+        if (options.refuseSymlinks) throw guestError(`${guestString([...done, c])} is a symlink in ${this.root}; refusing to follow it`);
         links += 1;
         if (links > MAX_SYMLINKS) throw guestError(`guest path ${path}: too many levels of symbolic links`);
         const target = (await fsp.readlink(host, { encoding: 'buffer' })) as Buffer;
@@ -164,8 +170,8 @@ export class GuestFs {
    * and files over maxBytes with a clear error. Opened with O_NOFOLLOW|O_NONBLOCK so that a swapped-in
    * symlink or a fifo cannot redirect or hang the read.
    */
-  async readFile(path: string, maxBytes = DEFAULT_MAX_TEXT_BYTES): Promise<Buffer | undefined> {
-    const r = await this.resolve(path);
+  async readFile(path: string, maxBytes = DEFAULT_MAX_TEXT_BYTES, options: Pick<ResolveOptions, 'refuseSymlinks'> = {}): Promise<Buffer | undefined> {
+    const r = await this.resolve(path, options);
     if (!r.stat) return undefined;
     if (!r.stat.isFile()) throw guestError(`guest file ${r.guestPath} is not a regular file`);
     let fh: import('node:fs/promises').FileHandle;
