@@ -3,15 +3,13 @@
 
 import { runTool, type ToolArg } from './exec.js';
 
-/** touch's date for a time in nanoseconds since the epoch: "@SEC.NNNNNNNNN" (floored, also before 1970). */
+/**
+ * touch's date for a time in nanoseconds since the epoch: "@SEC.NNNNNNNNN". touch reads the whole
+ * string as one signed decimal, so a time before 1970 is written "-" and its magnitude.
+ */
 export function touchDate(ns: bigint): string {
-  let s = ns / 1_000_000_000n;
-  let n = ns % 1_000_000_000n;
-  if (n < 0n) {
-    n += 1_000_000_000n;
-    s -= 1n;
-  }
-  return `@${s}.${n.toString().padStart(9, '0')}`;
+  const abs = ns < 0n ? -ns : ns;
+  return `@${ns < 0n ? '-' : ''}${abs / 1_000_000_000n}.${(abs % 1_000_000_000n).toString().padStart(9, '0')}`;
 }
 
 /**
