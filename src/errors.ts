@@ -28,6 +28,9 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = {
   INTERRUPTED: 130,
 };
 
+/** Exit status when a second signal ends the process at once: 128 + the signal number, as shells report it. */
+export const SIGNAL_EXIT_STATUS = { SIGINT: 130, SIGTERM: 143 } as const;
+
 export class DomuError extends Error {
   readonly code: ErrorCode;
   /** An optional second line: what the user can do about it. */

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { DomuError } from '../errors.js';
 import { runTool } from '../sys/exec.js';
 import type { CleanupStack } from '../cleanup.js';
-import { copyFileOutOfRoot, readFileInRoot, safePathInRoot } from './rootfs.js';
+import { GuestFs } from '../guest/guest-fs.js';
+import { copyFileOutOfRoot, readFileInRoot } from './rootfs.js';
 
 export interface KernelFiles {
   /** Paths relative to the guest root, e.g. boot/vmlinuz-6.1.0-50-amd64. */
@@ -38,26 +39,22 @@ export function compareKernelVersions(a: string, b: string): number {
  * followed) and its initrd.img-VERSION (or initramfs-VERSION.img, the Red Hat name) when present.
  */
 export async function newestKernel(root: string): Promise<KernelFiles> {
-  const bootDir = await safePathInRoot(root, 'boot');
-  let names: string[];
-  try {
-    names = await fsp.readdir(bootDir);
-  } catch {
-    throw new DomuError('BAD_INPUT', `the guest has no /boot directory; give --kernel and --initrd`);
-  }
+  const gfs = new GuestFs(root);
+  const boot = await gfs.stat('/boot', { refuseSymlinks: true });
+  if (!boot?.isDirectory()) throw new DomuError('BAD_INPUT', `the guest has no /boot directory; give --kernel and --initrd`);
   const versions: string[] = [];
-  for (const n of names) {
+  for (const n of await gfs.list('/boot')) {
     const m = /^vmlinuz-(.+)$/.exec(n);
     if (!m) continue;
-    const st = await fsp.lstat(path.join(bootDir, n));
-    if (st.isFile() && st.size > 0) versions.push(m[1]!);
+    const st = await gfs.stat(`/boot/${n}`, { followLast: false });
+    if (st?.isFile() && st.size > 0n) versions.push(m[1]!);
   }
   if (versions.length === 0) throw new DomuError('BAD_INPUT', 'the guest has no kernel (/boot/vmlinuz-*); give --kernel and --initrd');
   versions.sort(compareKernelVersions);
   const version = versions[versions.length - 1]!;
   const result: KernelFiles = { kernel: `boot/vmlinuz-${version}`, version };
   for (const cand of [`initrd.img-${version}`, `initramfs-${version}.img`]) {
-    const st = await fsp.lstat(path.join(bootDir, cand)).catch(() => undefined);
+    const st = await gfs.stat(`/boot/${cand}`, { followLast: false });
     if (st?.isFile()) {
       result.initrd = `boot/${cand}`;
       break;

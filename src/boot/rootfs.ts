@@ -2,82 +2,65 @@
 // the host safe, read and write files that never follow a symlink out of the tree, and pack the
 // tree into an ext4 image without mounting it.
 
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { DomuError, errnoCode, oneLine } from '../errors.js';
+import { DomuError, oneLine } from '../errors.js';
+import { GuestFs } from '../guest/guest-fs.js';
 import { runTool } from '../sys/exec.js';
 import type { CleanupStack } from '../cleanup.js';
 
-/**
- * Resolve `rel` inside `root` refusing every symlink on the way, creating missing directories
- * when asked. A tree we build ourselves has none where we write; a symlink there means someone
- * else's tree, and we never write through it.
- */
-export async function safePathInRoot(root: string, rel: string, options: { mkdirs?: boolean } = {}): Promise<string> {
+/** Kernels, initrds and Xen images are read whole; nothing the boot test reads is larger. */
+const MAX_READ_BYTES = 2 ** 31 - 1;
+
+function relParts(rel: string): string[] {
   const parts = rel.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.some((p) => p === '..')) throw new DomuError('INTERNAL', `path ${rel} has a .. component`);
-  let cur = root;
-  for (let i = 0; i < parts.length; i += 1) {
-    cur = path.join(cur, parts[i]!);
-    const last = i === parts.length - 1;
-    try {
-      const st = await fsp.lstat(cur);
-      if (st.isSymbolicLink()) {
-        throw new DomuError('BAD_INPUT', `${path.join('/', ...parts.slice(0, i + 1))} is a symlink in ${root}; refusing to follow it`);
-      }
-      if (!last && !st.isDirectory()) throw new DomuError('BAD_INPUT', `${path.join('/', ...parts.slice(0, i + 1))} is not a directory in ${root}`);
-    } catch (e) {
-      if (errnoCode(e) !== 'ENOENT') throw e;
-      if (!last && options.mkdirs) await fsp.mkdir(cur, { mode: 0o755 });
-      else if (!last) throw new DomuError('BAD_INPUT', `${path.join('/', ...parts.slice(0, i + 1))} does not exist in ${root}`);
-    }
-  }
-  return cur;
+  return parts;
 }
 
-/** Write a file inside `root` (creating parent directories), never through a symlink. */
+/**
+ * Resolve `rel` inside `root` (GuestFs) refusing every symlink on the way, creating missing
+ * directories (0755 root:root) when asked. A tree we build ourselves has none where we write; a
+ * symlink there means someone else's tree, and we never write through it. Returns the host path
+ * (latin1, one character per byte).
+ */
+export async function safePathInRoot(root: string, rel: string, options: { mkdirs?: boolean } = {}): Promise<string> {
+  const parts = relParts(rel);
+  const gfs = new GuestFs(root);
+  await parentsIn(gfs, root, parts, options.mkdirs ?? false);
+  return (await gfs.resolve(`/${parts.join('/')}`, { refuseSymlinks: true })).hostPath.toString('latin1');
+}
+
+/** Check (or make) the directories above the last of `parts`: real directories, no symlinks. */
+async function parentsIn(gfs: GuestFs, root: string, parts: readonly string[], mkdirs: boolean): Promise<void> {
+  for (let i = 1; i < parts.length; i += 1) {
+    const dir = `/${parts.slice(0, i).join('/')}`;
+    const st = await gfs.stat(dir, { refuseSymlinks: true });
+    if (st && !st.isDirectory()) throw new DomuError('BAD_INPUT', `${dir} is not a directory in ${root}`);
+    if (!st && !mkdirs) throw new DomuError('BAD_INPUT', `${dir} does not exist in ${root}`);
+    if (!st) await gfs.mkdir(dir, 0o755);
+  }
+}
+
+/** Write a file inside `root` (creating parent directories), never through a symlink; replaced by rename. */
 export async function writeFileInRoot(root: string, rel: string, content: string | Buffer, mode = 0o644): Promise<void> {
-  const p = await safePathInRoot(root, rel, { mkdirs: true });
-  const fh = await fsp.open(p, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW, mode);
-  try {
-    await fh.writeFile(content);
-    await fh.chmod(mode);
-  } finally {
-    await fh.close();
-  }
+  await safePathInRoot(root, rel, { mkdirs: true });
+  await new GuestFs(root).writeFile(`/${relParts(rel).join('/')}`, typeof content === 'string' ? Buffer.from(content, 'utf8') : content, { mode });
 }
 
-/** Make a symlink inside `root` (replacing one that is there), for systemd `wants` links. */
+/** Make a symlink inside `root` (replacing a file or symlink that is there), for systemd `wants` links. */
 export async function symlinkInRoot(root: string, rel: string, target: string): Promise<void> {
-  const p = await safePathInRoot(root, rel, { mkdirs: true });
-  await fsp.rm(p, { force: true });
-  await fsp.symlink(target, p);
+  const parts = relParts(rel);
+  const gfs = new GuestFs(root);
+  await parentsIn(gfs, root, parts, true);
+  const guestPath = `/${parts.join('/')}`;
+  await gfs.remove(guestPath);
+  await gfs.symlink(guestPath, target);
 }
 
 /** Read a regular file inside `root` without following any symlink; undefined when absent. */
 export async function readFileInRoot(root: string, rel: string): Promise<Buffer | undefined> {
-  let p: string;
-  try {
-    p = await safePathInRoot(root, rel);
-  } catch (e) {
-    if (e instanceof DomuError && e.code === 'BAD_INPUT' && / does not exist /.test(e.message)) return undefined;
-    throw e;
-  }
-  let fh;
-  try {
-    fh = await fsp.open(p, fsc.O_RDONLY | fsc.O_NOFOLLOW);
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return undefined;
-    if (errnoCode(e) === 'ELOOP') throw new DomuError('BAD_INPUT', `${rel} is a symlink in ${root}; refusing to follow it`);
-    throw e;
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new DomuError('BAD_INPUT', `${rel} is not a regular file in ${root}`);
-    return await fh.readFile();
-  } finally {
-    await fh.close();
-  }
+  return new GuestFs(root).readFile(`/${relParts(rel).join('/')}`, MAX_READ_BYTES, { refuseSymlinks: true });
 }
 
 /** Copy a regular file out of `root` to a host path, never following a symlink inside the tree. */
@@ -93,14 +76,16 @@ export async function copyFileOutOfRoot(root: string, rel: string, dest: string)
  */
 export async function prepareChroot(root: string, cleanup: CleanupStack, binds: readonly { host: string; guest: string }[] = []): Promise<() => Promise<void>> {
   const undo: (() => Promise<void>)[] = [];
+  // targets are latin1 host paths (safePathInRoot): handed to the tools as their bytes
   const mountOne = async (args: string[], target: string): Promise<void> => {
-    await fsp.mkdir(target, { recursive: true });
-    await runTool('mount', [...args, target]);
+    const bytes = Buffer.from(target, 'latin1');
+    await fsp.mkdir(bytes, { recursive: true });
+    await runTool('mount', [...args, bytes]);
     const drop = cleanup.push(`unmount ${target}`, async () => {
-      await runTool('umount', ['-l', target], { allowFailure: true });
+      await runTool('umount', ['-l', bytes], { allowFailure: true });
     });
     undo.push(async () => {
-      await runTool('umount', [target]);
+      await runTool('umount', [bytes]);
       drop();
     });
   };
@@ -114,7 +99,6 @@ export async function prepareChroot(root: string, cleanup: CleanupStack, binds: 
     for (const b of binds) {
       await fsp.mkdir(b.host, { recursive: true });
       const target = await safePathInRoot(root, b.guest, { mkdirs: true });
-      await fsp.mkdir(target, { recursive: true });
       await mountOne(['--bind', b.host], target);
     }
   } catch (e) {

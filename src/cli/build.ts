@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { DomuError } from '../errors.js';
+import { DomuError, EXIT_STATUS } from '../errors.js';
 import { CleanupStack } from '../cleanup.js';
 import { abortOnSignals } from './signals.js';
 import { planStages, checkStageIds, runBuild, type BuildResult } from '../pipeline/pipeline.js';
@@ -163,7 +163,7 @@ Examples:
           fp.clear();
           if (opts.json) printJson(r);
           else printFleetResult(r);
-          if (r.guests.some((g) => g.status === 'failed') || r.base.status === 'failed') process.exitCode = 1;
+          if (r.guests.some((g) => g.status === 'failed') || r.base.status === 'failed') process.exitCode = EXIT_STATUS.INTERNAL;
           return;
         }
         if (opts.populate !== undefined && !['mount', 'mkfs-d'].includes(String(opts.populate))) throw new DomuError('USAGE', '--populate must be mount or mkfs-d');
@@ -192,8 +192,8 @@ Examples:
         if (opts.json) printJson(result);
         else printBuildResult(result);
         if (result.error) {
-          const code = result.error.code as keyof typeof import('../errors.js').EXIT_STATUS;
-          process.exitCode = (await import('../errors.js')).EXIT_STATUS[code] ?? 1;
+          const code = result.error.code as keyof typeof EXIT_STATUS;
+          process.exitCode = EXIT_STATUS[code] ?? EXIT_STATUS.INTERNAL;
         }
       } catch (e) {
         if (e instanceof SpecError) {

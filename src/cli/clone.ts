@@ -9,7 +9,7 @@ import { addTargetOptions, targetSpecFromOptions } from './target-options.js';
 import { defaultWorkerCount } from '../copy/pool.js';
 import { abortOnSignals } from './signals.js';
 import { DEFAULT_EXCLUDES } from '../walk/exclude.js';
-import { DomuError } from '../errors.js';
+import { DomuError, EXIT_STATUS } from '../errors.js';
 import { ProgressLine, formatBytes, formatDuration, printJson } from './output.js';
 
 function positiveInt(name: string) {
@@ -132,7 +132,7 @@ during the run (listed), 130 interrupted.`)
           targetSummary = await opened.close();
         }
         line.clear();
-        const status = summary.errors.length > 0 ? 23 : summary.changed.length > 0 ? 24 : 0;
+        const status = summary.errors.length > 0 ? EXIT_STATUS.PARTIAL : summary.changed.length > 0 ? EXIT_STATUS.SOURCE_CHANGED : 0;
         if (opts.json) printJson({ ok: status === 0, status, ...summary, ...(targetSummary ? { targetInfo: targetSummary } : {}) });
         else {
           printCloneSummary(spec.kind === 'dir' ? summary : { ...summary, target: describeTarget(spec) });

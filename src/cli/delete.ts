@@ -2,7 +2,7 @@
 
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { DomuError } from '../errors.js';
+import { DomuError, EXIT_STATUS } from '../errors.js';
 import { deleteGuest, findGuest, leasesOf } from '../pipeline/inventory.js';
 import { printJson } from './output.js';
 
@@ -27,7 +27,7 @@ it refuses (exit status 2). A guest that is running (xl) or whose disk is attach
         rl.close();
         if (!/^y(es)?$/i.test(answer.trim())) {
           process.stderr.write('nothing deleted\n');
-          process.exitCode = 1;
+          process.exitCode = EXIT_STATUS.INTERNAL;
           return;
         }
       }

@@ -1,7 +1,9 @@
 // Signals for the commands: the first SIGINT/SIGTERM aborts the job so that it unwinds through its
 // cleanup stack; only the CLI may end the process.
 
-export type SignalName = 'SIGINT' | 'SIGTERM';
+import { SIGNAL_EXIT_STATUS } from '../errors.js';
+
+export type SignalName = keyof typeof SIGNAL_EXIT_STATUS;
 
 /**
  * Abort `controller` on SIGINT/SIGTERM instead of dying, so that the job can unwind through its
@@ -11,7 +13,7 @@ export function abortOnSignals(controller: AbortController, onSignal?: (sig: Sig
   let seen = 0;
   const handler = (sig: SignalName) => {
     seen += 1;
-    if (seen > 1) process.exit(sig === 'SIGINT' ? 130 : 143);
+    if (seen > 1) process.exit(SIGNAL_EXIT_STATUS[sig]);
     onSignal?.(sig);
     controller.abort(new Error(`interrupted by ${sig}`));
   };

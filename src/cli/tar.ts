@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { CleanupStack } from '../cleanup.js';
 import { abortOnSignals } from './signals.js';
-import { DomuError, isDomuError } from '../errors.js';
+import { DomuError, EXIT_STATUS, isDomuError } from '../errors.js';
 import { describeTarget, openTarget, type OpenedTarget, type TargetSummary } from '../targets/index.js';
 import { writeTarball } from '../tar/tar-out.js';
 import { checkTarball, extractTarball } from '../tar/tar-in.js';
@@ -20,7 +20,7 @@ function progressText(verb: string, p: TarProgress): string {
 
 /** 0, or 23 when entries were left out, or 24 when the source changed while being read. */
 function statusOf(s: TarSummary): number {
-  return s.skipped.length > 0 ? 23 : s.changed.length > 0 ? 24 : 0;
+  return s.skipped.length > 0 ? EXIT_STATUS.PARTIAL : s.changed.length > 0 ? EXIT_STATUS.SOURCE_CHANGED : 0;
 }
 
 function printSummary(verb: string, s: TarSummary, target?: TargetSummary): void {
@@ -113,7 +113,7 @@ not be set (listed), 130 interrupted (what was extracted is removed again).`)
         line.update(`closing ${describeTarget(spec)}`, true);
         const closed = await target.close();
         line.clear();
-        const status = summary.skipped.length > 0 ? 23 : 0;
+        const status = summary.skipped.length > 0 ? EXIT_STATUS.PARTIAL : 0;
         if (opts.json) printJson({ ok: status === 0, status, ...summary, target: closed });
         else printSummary('unpacked', summary, closed);
         process.exitCode = status;

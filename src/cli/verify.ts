@@ -1,7 +1,7 @@
 // `domu-forge verify SRC TARGET`: a thin CLI over verifyTree().
 
 import type { Command } from 'commander';
-import { DomuError } from '../errors.js';
+import { DomuError, EXIT_STATUS } from '../errors.js';
 import { verifyTree, type VerifyResult, type MtimePrecision, DIFFERENCE_KINDS } from '../verify/index.js';
 import { CleanupStack } from '../cleanup.js';
 import { abortOnSignals } from './signals.js';
@@ -74,7 +74,7 @@ Examples:
       const cleanup = new CleanupStack();
       const controller = new AbortController();
       const removeSignals = abortOnSignals(controller, () => {
-        void cleanup.runAll().then(() => process.exit(130));
+        void cleanup.runAll().then(() => process.exit(EXIT_STATUS.INTERRUPTED));
       });
       const progress = new ProgressLine();
       try {
@@ -94,7 +94,7 @@ Examples:
         progress.clear();
         if (opts.json) printJson({ ok: result.identical, ...result });
         else printVerifyResult(result, opts.all);
-        if (!result.identical) process.exitCode = 5;
+        if (!result.identical) process.exitCode = EXIT_STATUS.VERIFY_FAILED;
       } finally {
         progress.clear();
         removeSignals();

@@ -365,7 +365,3 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
   return summary;
 }
 
-/** Remove a target directory tree that a failed first run made (used by the image targets on error). */
-export function removeTree(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-}

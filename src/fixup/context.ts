@@ -87,8 +87,6 @@ export interface FixupStage {
   run: (ctx: FixupContext) => Promise<StageResult>;
 }
 
-const oct = (m: number) => m.toString(8).padStart(4, '0');
-
 function splitRdev(rdev: bigint): { major: number; minor: number } {
   const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
   const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
@@ -319,6 +317,3 @@ export function consoleOf(ctx: FixupContext): XenConsole {
   return domainConsole(ctx.domain, ctx.kernel.flavour !== 'mainline');
 }
 
-export function describeMode(m: number): string {
-  return oct(m);
-}

@@ -1,7 +1,7 @@
 // What the guest is, read from the guest's own files (never the host's): its distribution and
 // release, its init system, whether /dev is static, and which kernels it carries and of what kind.
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GuestView } from './plan.js';
 
@@ -215,14 +215,6 @@ export function classifyHostKernel(version: string, modulesDir = '/lib/modules',
 export function kernelVersionOfImage(path: string): string | undefined {
   const m = /(?:vmlinuz|vmlinux|bzImage|kernel)-([^/]+?)(?:\.gz)?$/.exec(path);
   return m?.[1];
-}
-
-export function hostModuleVersions(modulesDir = '/lib/modules'): string[] {
-  try {
-    return readdirSync(modulesDir);
-  } catch {
-    return [];
-  }
 }
 
 export async function detectGuest(view: GuestView): Promise<GuestInfo> {

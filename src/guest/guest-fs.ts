@@ -8,6 +8,7 @@ import { constants as C, promises as fsp, realpathSync, statSync } from 'node:fs
 import { randomBytes } from 'node:crypto';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
 import { runTool } from '../sys/exec.js';
+import { copyXattrs } from '../sys/xattrs.js';
 
 /** Linux's MAXSYMLINKS: more symlinks than this in one resolution is a loop. */
 export const MAX_SYMLINKS = 40;
@@ -28,6 +29,11 @@ export interface Resolved {
 export interface ResolveOptions {
   /** Follow a symlink in the last component (as open() does); default true. */
   followLast?: boolean;
+  /**
+   * Refuse every symlink met on the way (BAD_INPUT "/boot is a symlink in ROOT"), for trees that
+   * should hold none where we look: a tree we built, a kernel in an image under test.
+   */
+  refuseSymlinks?: boolean;
 }
 
 /** Split a guest path (latin1 string or bytes) into its components, dropping empty and "." ones. */
@@ -63,18 +69,6 @@ function guestString(parts: readonly Buffer[]): string {
 /** Turn a guest path string (latin1, so that any byte can be named) into bytes. */
 export function guestBytes(p: string): Buffer {
   return Buffer.from(p, 'latin1');
-}
-
-/**
- * Give `to` the extended attributes of `from` (SELinux label, ACLs, user.*), so that a replaced file
- * keeps them as it keeps mode and owner. Two tool calls per edited file: Node has no xattr calls.
- */
-async function copyXattrs(from: Buffer, to: Buffer): Promise<void> {
-  const dump = await runTool('getfattr', ['--absolute-names', '-d', '-m', '-', '-e', 'hex', '--', from.toString('latin1')], { allowFailure: true });
-  const attrs = dump.stdout.toString('latin1').split('\n').filter((l) => /^[^#\s][^=]*=/.test(l));
-  if (attrs.length === 0) return;
-  const input = `# file: ${to.toString('latin1')}\n${attrs.join('\n')}\n`;
-  await runTool('setfattr', ['--restore=-'], { input: Buffer.from(input, 'latin1') });
 }
 
 export function guestError(message: string, cause?: unknown): DomuError {
@@ -140,6 +134,7 @@ export class GuestFs {
       }
       const last = pending.length === 0;
       if (st.isSymbolicLink() && (!last || followLast)) {
+        if (options.refuseSymlinks) throw guestError(`${guestString([...done, c])} is a symlink in ${this.root}; refusing to follow it`);
         links += 1;
         if (links > MAX_SYMLINKS) throw guestError(`guest path ${path}: too many levels of symbolic links`);
         const target = (await fsp.readlink(host, { encoding: 'buffer' })) as Buffer;
@@ -175,8 +170,8 @@ export class GuestFs {
    * and files over maxBytes with a clear error. Opened with O_NOFOLLOW|O_NONBLOCK so that a swapped-in
    * symlink or a fifo cannot redirect or hang the read.
    */
-  async readFile(path: string, maxBytes = DEFAULT_MAX_TEXT_BYTES): Promise<Buffer | undefined> {
-    const r = await this.resolve(path);
+  async readFile(path: string, maxBytes = DEFAULT_MAX_TEXT_BYTES, options: Pick<ResolveOptions, 'refuseSymlinks'> = {}): Promise<Buffer | undefined> {
+    const r = await this.resolve(path, options);
     if (!r.stat) return undefined;
     if (!r.stat.isFile()) throw guestError(`guest file ${r.guestPath} is not a regular file`);
     let fh: import('node:fs/promises').FileHandle;
@@ -350,7 +345,7 @@ export class GuestFs {
     const { dir, name } = await this.parentOf(r.guestPath);
     await this.pinned(dir, async (base) => {
       const host = joinHost(base, [name]);
-      await runTool('mknod', ['-m', mode.toString(8), host.toString('latin1'), type, String(major), String(minor)], {
+      await runTool('mknod', ['-m', mode.toString(8), host, type, String(major), String(minor)], {
         env: { ...process.env, LC_ALL: 'C' },
       });
     });
@@ -395,10 +390,10 @@ export class GuestFs {
     await this.pinned(dir, async (base) => {
       const tmp = joinHost(base, [GuestFs.tmpName(name)]);
       try {
-        await runTool('cp', ['-a', '-T', '--', hostSource, tmp.toString('latin1')]);
+        await runTool('cp', ['-a', '-T', '--', hostSource, tmp]);
         await fsp.rename(tmp, joinHost(base, [name]));
       } catch (e) {
-        await runTool('rm', ['-rf', '--one-file-system', '--', tmp.toString('latin1')], { allowFailure: true });
+        await runTool('rm', ['-rf', '--one-file-system', '--', tmp], { allowFailure: true });
         throw e;
       }
     });

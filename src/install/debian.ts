@@ -2,8 +2,7 @@
 // details: /etc/modules for PyGRUB written before any package goes in, libc6-xen on i386 where the
 // suite still has it, and no persistent-net rules tied to the build host's MAC address.
 
-import { existsSync, promises as fsp } from 'node:fs';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { DomuError } from '../errors.js';
 import { DEFAULT_MIRROR, readSuiteRelease, suiteHasPackage } from './archive.js';
 import { ensureGuestLines, readGuestFile, removeGuestFile, unmountUnder, writeGuestFile } from './guest-files.js';
@@ -227,12 +226,3 @@ export async function countDpkgPackages(root: string): Promise<number> {
   return status ? (status.match(/^Status: install ok installed$/gm) ?? []).length : 0;
 }
 
-/** For tests and the summary: whether a path in the guest exists. */
-export async function guestExists(root: string, p: string): Promise<boolean> {
-  try {
-    await fsp.lstat(path.join(root, p));
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -1,63 +1,39 @@
-// Reading and writing the guest's files during an install, as if chrooted: a symlink in the guest
-// (/etc -> /host/etc) resolves inside the guest's root, never on the host. Also the mount table
-// helpers that find and release what an installer left mounted under the root.
+// Reading and writing the guest's files during an install, as if chrooted (through GuestFs): a
+// symlink in the guest (/etc -> /host/etc) resolves inside the guest's root, never on the host.
+// Also finding and releasing what an installer left mounted under the root.
 
-import { constants, promises as fsp } from 'node:fs';
-import path from 'node:path';
 import { DomuError } from '../errors.js';
+import { GuestFs } from '../guest/guest-fs.js';
 import { runTool } from '../sys/exec.js';
+import { mountPointsBelow, readMountInfo } from '../sys/mountinfo.js';
+
+/** Guest text files an install reads (dpkg's status of a large system included) stay below this. */
+const MAX_INSTALL_TEXT = 64 * 1024 * 1024;
 
 /**
- * The host path of `guestPath` inside `root`, resolving symlinks the way the guest would see them
- * (absolute targets restart at the root, `..` stops at the root). The last component is resolved
- * too when it is a symlink; a missing component ends the walk (the rest is appended as is).
+ * The host path of `guestPath` inside `root` (latin1, one character per byte), resolved as the
+ * guest sees it (GuestFs.resolve: absolute symlinks restart at the root, `..` stops there).
  */
 export async function resolveInRoot(root: string, guestPath: string): Promise<string> {
-  const base = path.resolve(root);
-  let parts = guestPath.split('/').filter((p) => p !== '' && p !== '.');
-  const done: string[] = [];
-  let hops = 0;
-  while (parts.length > 0) {
-    const part = parts.shift()!;
-    if (part === '..') {
-      done.pop();
-      continue;
-    }
-    const here = path.join(base, ...done, part);
-    let st;
-    try {
-      st = await fsp.lstat(here);
-    } catch {
-      return path.join(base, ...done, part, ...parts.filter((p) => p !== '..'));
-    }
-    if (!st.isSymbolicLink()) {
-      done.push(part);
-      continue;
-    }
-    if (++hops > 40) throw new DomuError('BAD_INPUT', `too many symlinks under ${guestPath} in ${root}`);
-    const target = await fsp.readlink(here);
-    const next = target.split('/').filter((p) => p !== '' && p !== '.');
-    if (target.startsWith('/')) done.length = 0;
-    parts = [...next, ...parts];
-  }
-  return path.join(base, ...done);
+  return (await new GuestFs(root).resolve(guestPath)).hostPath.toString('latin1');
 }
 
-/** Write a guest file (mode 0644 unless it exists), creating missing parents, never through a symlink. */
+/**
+ * Write a guest file (UTF-8 text), creating missing parents (0755 root:root). A new file is 0644
+ * root:root, an existing one keeps its mode, owner and xattrs; never written through a symlink
+ * that leaves the guest, and replaced by rename (GuestFs.writeFile).
+ */
 export async function writeGuestFile(root: string, guestPath: string, content: string): Promise<void> {
-  const file = await resolveInRoot(root, guestPath);
-  await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
-  const fh = await fsp.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
-  try {
-    await fh.writeFile(content);
-  } finally {
-    await fh.close();
-  }
+  const gfs = new GuestFs(root);
+  const parts = guestPath.split('/').filter((p) => p !== '' && p !== '.');
+  for (let i = 1; i < parts.length; i += 1) await gfs.mkdir(`/${parts.slice(0, i).join('/')}`, 0o755);
+  await gfs.writeFile(guestPath, Buffer.from(content, 'utf8'));
 }
 
+/** A guest text file (UTF-8), or undefined when it is absent or cannot be read as a regular file. */
 export async function readGuestFile(root: string, guestPath: string): Promise<string | undefined> {
   try {
-    return await fsp.readFile(await resolveInRoot(root, guestPath), 'utf8');
+    return (await new GuestFs(root).readFile(guestPath, MAX_INSTALL_TEXT))?.toString('utf8');
   } catch {
     return undefined;
   }
@@ -65,12 +41,11 @@ export async function readGuestFile(root: string, guestPath: string): Promise<st
 
 /** Remove a guest file (not a directory); returns whether it existed. A symlink itself is removed, not its target. */
 export async function removeGuestFile(root: string, guestPath: string): Promise<boolean> {
-  const dir = await resolveInRoot(root, path.posix.dirname(guestPath));
-  const file = path.join(dir, path.posix.basename(guestPath));
   try {
-    const st = await fsp.lstat(file);
-    if (st.isDirectory()) return false;
-    await fsp.unlink(file);
+    const gfs = new GuestFs(root);
+    const st = await gfs.stat(guestPath, { followLast: false });
+    if (!st || st.isDirectory()) return false;
+    await gfs.remove(guestPath);
     return true;
   } catch {
     return false;
@@ -89,16 +64,9 @@ export async function ensureGuestLines(root: string, guestPath: string, lines: r
   return true;
 }
 
-/** Mount points strictly below `root` (deepest first), from /proc/self/mountinfo. */
+/** Mount points strictly below `root` (deepest first), from the mount table (latin1: every byte kept). */
 export async function mountsUnder(root: string): Promise<string[]> {
-  const base = path.resolve(root);
-  const info = await fsp.readFile('/proc/self/mountinfo', 'utf8');
-  const points = info
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => l.split(' ')[4]!.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))))
-    .filter((p) => p.startsWith(`${base}/`));
-  return [...new Set(points)].sort((a, b) => b.length - a.length);
+  return mountPointsBelow(await readMountInfo(), root);
 }
 
 /** Unmount everything an installer left mounted below `root` (proc, sys, dev binds ...). */
@@ -108,8 +76,9 @@ export async function unmountUnder(root: string): Promise<string[]> {
     const points = await mountsUnder(root);
     if (points.length === 0) return released;
     for (const p of points) {
-      const r = await runTool('umount', [p], { allowFailure: true });
-      if (r.status !== 0) await runTool('umount', ['--lazy', p], { allowFailure: true });
+      const bytes = Buffer.from(p, 'latin1'); // the mount point's own bytes, UTF-8 or not
+      const r = await runTool('umount', [bytes], { allowFailure: true });
+      if (r.status !== 0) await runTool('umount', ['--lazy', bytes], { allowFailure: true });
       released.push(p);
     }
   }

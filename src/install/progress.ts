@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, createWriteStream, mkdirSync, statSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import { DomuError } from '../errors.js';
+import { DomuError, EXIT_STATUS } from '../errors.js';
 import { DEBIAN_PACKAGE, hasTool } from '../sys/exec.js';
 
 /** What an install has done so far; passed to `onProgress` after every meaningful line. */
@@ -137,7 +137,7 @@ export function runLogged(tool: string, args: readonly string[], o: RunLoggedOpt
   o.log.note(`run: ${tool} ${args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ')}`);
   return new Promise((resolve, reject) => {
     if (o.signal?.aborted) {
-      resolve({ status: 130, signal: null, tail: [], interrupted: true });
+      resolve({ status: EXIT_STATUS.INTERRUPTED, signal: null, tail: [], interrupted: true });
       return;
     }
     const child = spawn(tool, args, { cwd: o.cwd, env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { DomuError, errnoCode } from '../errors.js';
 import { runTool } from '../sys/exec.js';
 import { unmountUnder } from './guest-files.js';
+import { setTimesNs } from '../sys/times.js';
 import type { InstallLog } from './progress.js';
 import { formatMiB } from './util.js';
 
@@ -53,10 +54,7 @@ export async function claimRoot(root: string, log: InstallLog): Promise<{ cleare
 export async function releaseRoot(root: string): Promise<void> {
   const st = await fsp.stat(root, { bigint: true });
   await fsp.rm(path.join(root, INCOMPLETE_MARKER), { force: true });
-  // touch: Node's utimes takes float seconds, which cannot hold nanoseconds
-  const at = (ns: bigint) => `@${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`;
-  await runTool('touch', ['-c', '-m', '-d', at(st.mtimeNs), root]);
-  await runTool('touch', ['-c', '-a', '-d', at(st.atimeNs), root]);
+  await setTimesNs(root, st.atimeNs, st.mtimeNs);
 }
 
 /** Free bytes (for root) on the filesystem holding `root`. */

@@ -5,7 +5,7 @@
 // A guest whose inputs did not change since its last build is left alone.
 
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pLimit from 'p-limit';
@@ -385,11 +385,3 @@ async function dropStaleBases(fleet: string, current: string): Promise<void> {
   }
 }
 
-/** For `list`: the size of a cached base, when there is one. */
-export function cachedBaseSize(image: string): number | undefined {
-  try {
-    return statSync(image).size;
-  } catch {
-    return undefined;
-  }
-}

@@ -1,8 +1,10 @@
 // Running the standard system tools that do what Node has no call for (mknod, setfattr, mkfs,
 // losetup, debootstrap, ...). Every caller goes through here so that a missing tool gives one
-// clear message naming the Debian package that provides it.
+// clear message naming the Debian package that provides it, a failure has one shape, and an
+// argument may be raw bytes (a file name need not be UTF-8).
 
-import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { DomuError, oneLine } from '../errors.js';
 
 /** The Debian package that provides each tool we call. */
@@ -58,6 +60,9 @@ export const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
   mkpasswd: 'whois',
 };
 
+/** An argument: a string, or raw bytes (a file name that need not be UTF-8). */
+export type ToolArg = string | Buffer;
+
 export interface ToolResult {
   status: number;
   stdout: Buffer;
@@ -80,51 +85,119 @@ function missingTool(tool: string): DomuError {
   });
 }
 
+/**
+ * The one shape of a tool's failure: INTERNAL, "TOOL failed: its last words", or the signal or
+ * status when it said nothing.
+ */
+export function toolFailed(tool: string, status: number, stderr: string, signal?: NodeJS.Signals | null): DomuError {
+  const why = oneLine(stderr) || (signal ? `killed by ${signal}` : `exit status ${status}`);
+  return new DomuError('INTERNAL', `${tool} failed: ${why}`);
+}
+
+/** The error for a tool that could not be started at all. */
+function spawnFailed(tool: string, e: NodeJS.ErrnoException): DomuError {
+  if (e.code === 'ENOENT') return missingTool(tool);
+  if (e.name === 'AbortError') return new DomuError('INTERRUPTED', `${tool} was interrupted`);
+  return new DomuError('INTERNAL', `${tool}: ${oneLine(e)}`);
+}
+
+/** Bytes that stand for themselves in a printf format; every other byte is written as \ooo. */
+const PLAIN = /^[A-Za-z0-9_.,:=@+/]$/;
+
+/** A byte string as a printf format that prints exactly those bytes (no %, no leading -). */
+export function printfEscape(b: Buffer): string {
+  let out = '';
+  for (const byte of b) {
+    const c = String.fromCharCode(byte);
+    out += byte < 0x80 && PLAIN.test(c) ? c : `\\${byte.toString(8).padStart(3, '0')}`;
+  }
+  return out;
+}
+
+/**
+ * Run by sh when an argument is not valid UTF-8: each positional parameter is a printf format
+ * (printfEscape) turned back into its bytes, then the tool is exec'd, so its status, stdin and
+ * stdout are its own. The trailing x keeps a final newline that $(...) would strip.
+ */
+const DECODE_AND_EXEC = 'n=$#; while [ "$n" -gt 0 ]; do v=$(printf "$1"; printf x); v=${v%x}; shift; set -- "$@" "$v"; n=$((n - 1)); done; exec "$@"';
+
+/** Whether `b` survives Node's string-to-UTF-8 conversion of spawn's arguments. */
+function isUtf8(b: Buffer): boolean {
+  return Buffer.from(b.toString('utf8'), 'utf8').equals(b);
+}
+
+/**
+ * The command line to spawn for `tool args`. Node encodes every argument string as UTF-8, so a
+ * Buffer that is not valid UTF-8 (a latin1 file name, say) cannot be passed as is: then the whole
+ * command goes through sh, which rebuilds the exact bytes (DECODE_AND_EXEC).
+ */
+export function commandLine(tool: string, args: readonly ToolArg[]): { file: string; argv: string[]; viaShell: boolean } {
+  if (args.every((a) => typeof a === 'string' || isUtf8(a))) {
+    return { file: tool, argv: args.map((a) => (typeof a === 'string' ? a : a.toString('utf8'))), viaShell: false };
+  }
+  const bytes = (a: ToolArg): Buffer => (typeof a === 'string' ? Buffer.from(a, 'utf8') : a);
+  return { file: 'sh', argv: ['-c', DECODE_AND_EXEC, 'sh', printfEscape(bytes(tool)), ...args.map((a) => printfEscape(bytes(a)))], viaShell: true };
+}
+
+/** sh's "exec: TOOL: not found" is the missing-tool error that spawn gives as ENOENT. */
+function shellMissing(viaShell: boolean, status: number, stderr: string): boolean {
+  return viaShell && status === 127 && /not found/.test(stderr);
+}
+
 /** Run a tool to completion, collecting its output. Throws DomuError on a missing tool or a failure. */
-export function runTool(tool: string, args: readonly string[], options: RunToolOptions = {}): Promise<ToolResult> {
+export function runTool(tool: string, args: readonly ToolArg[], options: RunToolOptions = {}): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
     const spawnOptions: SpawnOptions = { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] };
     if (options.signal) spawnOptions.signal = options.signal;
-    const child = spawn(tool, args, spawnOptions);
+    const cmd = commandLine(tool, args);
+    const child = spawn(cmd.file, cmd.argv, spawnOptions);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (b: Buffer) => out.push(b));
     child.stderr!.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') reject(missingTool(tool));
-      else if (e.name === 'AbortError') reject(new DomuError('INTERRUPTED', `${tool} was interrupted`));
-      else reject(new DomuError('INTERNAL', `${tool}: ${oneLine(e)}`));
-    });
+    child.on('error', (e: NodeJS.ErrnoException) => reject(spawnFailed(tool, e)));
     child.on('close', (code, sig) => {
       const result: ToolResult = { status: code ?? 128, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() };
-      if (result.status === 0 || options.allowFailure) resolve(result);
-      else {
-        const why = oneLine(result.stderr) || (sig ? `killed by ${sig}` : `exit status ${result.status}`);
-        reject(new DomuError('INTERNAL', `${tool} failed: ${why}`));
-      }
+      if (shellMissing(cmd.viaShell, result.status, result.stderr)) reject(missingTool(tool));
+      else if (result.status === 0 || options.allowFailure) resolve(result);
+      else reject(toolFailed(tool, result.status, result.stderr, sig));
     });
     child.stdin!.on('error', () => undefined); // the tool may exit before reading all input
     child.stdin!.end(options.input ?? '');
   });
 }
 
-/** Synchronous variant for worker threads and small one-off calls. */
-export function runToolSync(tool: string, args: readonly string[], options: Omit<RunToolOptions, 'signal'> = {}): ToolResult {
-  const r = spawnSync(tool, args, {
-    cwd: options.cwd,
-    env: options.env,
-    input: options.input ?? '',
-    maxBuffer: 1 << 30,
+export interface StreamingTool {
+  /** The tool's standard output, to be read as it comes. */
+  stdout: Readable;
+  child: ChildProcess;
+  /** Settles when the tool exits: its status and stderr (stdout is empty: it was streamed), or the error. */
+  done: Promise<ToolResult>;
+}
+
+/**
+ * Start a tool whose output the caller reads as a stream (a large listing, a progress log). The
+ * standard input is closed unless `input` is given. Same errors as runTool.
+ */
+export function streamTool(tool: string, args: readonly ToolArg[], options: RunToolOptions = {}): StreamingTool {
+  const spawnOptions: SpawnOptions = { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] };
+  if (options.signal) spawnOptions.signal = options.signal;
+  const cmd = commandLine(tool, args);
+  const child = spawn(cmd.file, cmd.argv, spawnOptions);
+  const err: Buffer[] = [];
+  child.stderr!.on('data', (b: Buffer) => err.push(b));
+  const done = new Promise<ToolResult>((resolve, reject) => {
+    child.on('error', (e: NodeJS.ErrnoException) => reject(spawnFailed(tool, e)));
+    child.on('close', (code, sig) => {
+      const result: ToolResult = { status: code ?? 128, stdout: Buffer.alloc(0), stderr: Buffer.concat(err).toString() };
+      if (shellMissing(cmd.viaShell, result.status, result.stderr)) reject(missingTool(tool));
+      else if (result.status === 0 || options.allowFailure) resolve(result);
+      else reject(toolFailed(tool, result.status, result.stderr, sig));
+    });
   });
-  if (r.error) {
-    if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') throw missingTool(tool);
-    throw new DomuError('INTERNAL', `${tool}: ${oneLine(r.error)}`);
-  }
-  const result: ToolResult = { status: r.status ?? 128, stdout: r.stdout, stderr: r.stderr.toString() };
-  if (result.status !== 0 && !options.allowFailure) {
-    throw new DomuError('INTERNAL', `${tool} failed: ${oneLine(result.stderr) || `exit status ${result.status}`}`);
-  }
-  return result;
+  child.stdin!.on('error', () => undefined);
+  child.stdin!.end(options.input ?? '');
+  return { stdout: child.stdout!, child, done };
 }
 
 /** Whether a tool is on PATH. */

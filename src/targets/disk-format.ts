@@ -11,7 +11,6 @@ import { runTool } from '../sys/exec.js';
 import type { CleanupStack } from '../cleanup.js';
 
 export type DiskFormat = 'raw' | 'qcow2' | 'vmdk';
-export const DISK_FORMATS: readonly DiskFormat[] = ['raw', 'qcow2', 'vmdk'];
 
 /** Formats qemu-img reads that we import. */
 export const IMPORT_FORMATS = ['vmdk', 'qcow2', 'qcow', 'vdi', 'vhdx', 'vpc', 'qed'] as const;

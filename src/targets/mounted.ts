@@ -5,6 +5,7 @@ import { lstat, readdir, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DomuError } from '../errors.js';
 import { runTool } from '../sys/exec.js';
+import { setTimesNs } from '../sys/times.js';
 import type { CleanupStack } from '../cleanup.js';
 import type { FsType } from './types.js';
 import { isExt } from './mkfs.js';
@@ -14,25 +15,6 @@ export interface MountedRoot {
   root: string;
   /** Put back lost+found on ext if the tree did not bring one, sync, unmount, remove the mount point. */
   finish: () => Promise<void>;
-}
-
-function timeArg(sec: bigint, nsec: bigint): string {
-  return `@${sec}.${nsec.toString().padStart(9, '0')}`;
-}
-
-/** Set a path's atime and mtime to the nanosecond (Node's utimes goes through a double). */
-export async function setTimesNs(path: string, atimeNs: bigint, mtimeNs: bigint): Promise<void> {
-  const split = (t: bigint): [bigint, bigint] => {
-    let s = t / 1_000_000_000n;
-    let n = t % 1_000_000_000n;
-    if (n < 0n) {
-      n += 1_000_000_000n;
-      s -= 1n;
-    }
-    return [s, n];
-  };
-  await runTool('touch', ['-h', '-m', '-d', timeArg(...split(mtimeNs)), '--', path]);
-  await runTool('touch', ['-h', '-a', '-d', timeArg(...split(atimeNs)), '--', path]);
 }
 
 /** Mount `device` (holding a fresh `fs`) on a new private mount point, with an empty root. */
@@ -63,5 +45,5 @@ async function restoreLostFound(root: string): Promise<void> {
   if (exists) return;
   const st = await stat(root, { bigint: true });
   await runTool('mklost+found', [], { cwd: root });
-  await setTimesNs(root, st.atimeNs, st.mtimeNs);
+  await setTimesNs(root, st.atimeNs, st.mtimeNs, { noDereference: true });
 }

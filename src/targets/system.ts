@@ -4,49 +4,14 @@
 import { readFile, readdir, rm, rmdir, stat, lstat, mkdtemp, open } from 'node:fs/promises';
 import { constants as fsc } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
 import { runTool } from '../sys/exec.js';
+import { mountsAtOrUnder, readMountInfo } from '../sys/mountinfo.js';
 import type { CleanupStack } from '../cleanup.js';
 
-export interface MountEntry {
-  /** major:minor of the mounted filesystem's device */
-  dev: string;
-  mountPoint: string;
-  fsType: string;
-  source: string;
-}
-
-/** Undo the octal escapes of /proc/self/mountinfo (\040 for space, ...). */
-function unescapeMount(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
-export async function readMountInfo(): Promise<MountEntry[]> {
-  const text = await readFile('/proc/self/mountinfo', 'latin1');
-  const out: MountEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    const f = line.split(' ');
-    const sep = f.indexOf('-', 6);
-    if (sep < 0 || f.length < sep + 3) continue;
-    out.push({ dev: f[2]!, mountPoint: unescapeMount(f[4]!), fsType: f[sep + 1]!, source: unescapeMount(f[sep + 2]!) });
-  }
-  return out;
-}
-
-/** Mounts at or below `dir`. */
-export async function mountsAtOrUnder(dir: string): Promise<MountEntry[]> {
-  const d = resolve(dir);
-  return (await readMountInfo()).filter((m) => m.mountPoint === d || m.mountPoint.startsWith(`${d}/`));
-}
-
-/** The loop devices a file is attached to (losetup -j). */
-export async function loopDevicesOf(file: string): Promise<string[]> {
-  const r = await runTool('losetup', ['--noheadings', '-O', 'NAME', '-j', file], { allowFailure: true });
-  return r.stdout.toString().split('\n').map((s) => s.trim()).filter(Boolean);
-}
+export { readMountInfo, mountsAtOrUnder, type MountEntry } from '../sys/mountinfo.js';
 
 function checkAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');

@@ -1,0 +1,16 @@
+// touch's date argument for a nanosecond time, before and after the epoch.
+
+import { describe, expect, it } from 'vitest';
+import { touchDate } from '../../src/sys/times.js';
+
+describe('touchDate', () => {
+  it('keeps all nine digits', () => {
+    expect(touchDate(1_700_000_000_123_456_789n)).toBe('@1700000000.123456789');
+    expect(touchDate(5n)).toBe('@0.000000005');
+    expect(touchDate(0n)).toBe('@0.000000000');
+  });
+  it('writes a time before 1970 as a signed decimal, as touch reads it (@-1.25 is 1.25 s before the epoch)', () => {
+    expect(touchDate(-1n)).toBe('@-0.000000001');
+    expect(touchDate(-1_250_000_000n)).toBe('@-1.250000000');
+  });
+});
