@@ -149,3 +149,21 @@ describe('treeFingerprint', () => {
     expect(fp(copy)).not.toBe(afterTime);
   });
 });
+
+describe('walkTree order', () => {
+  it('is a recursive walk\'s: each directory\'s subtree right after it, children in byte order when sorted', () => {
+    const order = [...walkTree(root, { excludes: new ExcludeSet([]), sorted: true })].map((e) => e.rel);
+    // what a recursive walk over byte-sorted names gives
+    const expected: string[] = [''];
+    const visit = (rel: string) => {
+      for (const e of listDirectory(root, rel, { excludes: new ExcludeSet([]) }, { sorted: true }).entries) {
+        expected.push(e.rel);
+        if (e.kind === 'dir') visit(e.rel);
+      }
+    };
+    visit('');
+    expect(order).toEqual(expected);
+    expect(order.indexOf('etc/sub')).toBe(order.indexOf('etc/empty') + 1); // etc/a, etc/a-link, etc/empty, etc/sub, etc/sub/b.log
+    expect(order.indexOf('etc/sub/b.log')).toBe(order.indexOf('etc/sub') + 1);
+  });
+});
