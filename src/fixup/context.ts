@@ -2,6 +2,7 @@
 // options) and the planner a stage records its changes with.
 
 import { DomuError } from '../errors.js';
+import type { AccessOptions } from './access.js';
 import type { XenConsole, XenDomain } from '../xen/domain.js';
 import { domainConsole } from '../xen/domain.js';
 import { domainFromOptions } from '../xen/options.js';
@@ -30,6 +31,8 @@ export interface FixupOptions {
   networkSystem?: NetworkSystem;
   /** Also disable udev's persistent-net generator rule. */
   removeNetGenerator?: boolean;
+  /** Root's password, authorized_keys files and the Dom0's accounts (fixup/access). */
+  access?: AccessOptions;
   /** A crypt(3) hash for root (e.g. from `openssl passwd -6`). */
   rootPasswordHash?: string;
   /** Public keys to add to root's authorized_keys. */
@@ -112,7 +115,7 @@ export class StagePlanner {
   }
 
   /** mkdir -p with this mode for the directories created (existing ones are left as they are). */
-  async ensureDir(path: string, mode = 0o755): Promise<void> {
+  async ensureDir(path: string, mode = 0o755, owner?: { uid: number; gid: number }): Promise<void> {
     // walk the canonical path: a dangling symlink on the way (/etc -> /elsewhere/etc) means
     // creating its target's directories inside the guest, as mkdir -p in a chroot would
     const canonical = (await this.view.canonical(path)).guestPath;
@@ -123,7 +126,8 @@ export class StagePlanner {
       if (kind === 'dir') continue;
       if (kind !== undefined) throw guestError(`guest path ${p} is not a directory`);
       const r = await this.view.canonical(p);
-      this.push({ kind: 'mkdir', path: r.guestPath, mode: i === parts.length ? mode : 0o755 });
+      const last = i === parts.length;
+      this.push({ kind: 'mkdir', path: r.guestPath, mode: last ? mode : 0o755, ...(last && owner ? owner : {}) });
     }
   }
 

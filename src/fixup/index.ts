@@ -3,6 +3,7 @@
 
 import { DomuError } from '../errors.js';
 import type { XenConsole, XenDomain } from '../xen/domain.js';
+import { accessStage } from './access.js';
 import { bootloaderStage } from './bootloader.js';
 import { consoleStage } from './console.js';
 import { consoleOf, createFixupContext, type FixupContext, type FixupOptions, type FixupStage, type KernelChoice, type StageResult } from './context.js';
@@ -30,6 +31,7 @@ export const FIXUP_STAGES: readonly FixupStage[] = [
   kernelModulesStage,
   networkStage,
   identityStage,
+  accessStage,
   selinuxStage,
   hostLeftoversStage,
 ];

@@ -9,7 +9,7 @@ import { GuestFs, DEFAULT_MAX_TEXT_BYTES, type Resolved } from '../guest/guest-f
 
 export type Action =
   | { kind: 'write'; path: string; before?: string; after: string; mode: number; uid: number; gid: number; hardLinks?: number }
-  | { kind: 'mkdir'; path: string; mode: number }
+  | { kind: 'mkdir'; path: string; mode: number; uid?: number; gid?: number }
   | { kind: 'chmod'; path: string; mode: number; from: number }
   | { kind: 'mknod'; path: string; type: 'b' | 'c'; major: number; minor: number; mode: number }
   | { kind: 'symlink'; path: string; target: string }
@@ -139,7 +139,7 @@ export function describeAction(a: Action): string {
       return `${verb} ${a.path} (${oct(a.mode)} ${a.uid}:${a.gid}${links})`;
     }
     case 'mkdir':
-      return `mkdir ${a.path} (${oct(a.mode)})`;
+      return `mkdir ${a.path} (${oct(a.mode)}${a.uid !== undefined ? ` ${a.uid}:${a.gid ?? 0}` : ''})`;
     case 'chmod':
       return `chmod ${a.path} ${oct(a.from)} -> ${oct(a.mode)}`;
     case 'mknod':
@@ -172,7 +172,7 @@ export async function applyAction(fs: GuestFs, a: Action): Promise<void> {
         await fs.writeFile(a.path, a.after, { mode: a.mode, uid: a.uid, gid: a.gid });
         break;
       case 'mkdir':
-        await fs.mkdir(a.path, a.mode);
+        await fs.mkdir(a.path, a.mode, a.uid === undefined ? {} : { uid: a.uid, gid: a.gid ?? 0 });
         break;
       case 'chmod':
         await fs.chmodDir(a.path, a.mode);

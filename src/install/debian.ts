@@ -120,7 +120,7 @@ export async function installDebian(o: DebianInstallOptions, ctx: InstallContext
     ctx.warn(`the package cache works for http:// mirrors only; ${mirror} is used directly`);
   }
 
-  const inputs = { distro: o.distro, suite: o.suite, archive: rel.digest, mirror, arch, variant, include: [...include].sort(), components, tool, keyring, pygrub: Boolean(o.pygrub) };
+  const inputs = { distro: o.distro, suite: o.suite, archive: rel.digest, mirror, arch, variant, include: [...include].sort(), components, tool, keyring, pygrub: Boolean(o.pygrub || o.pvgrub) };
   const key = rootCacheKey(inputs);
   const useRootCache = o.rootCache !== false && ctx.cacheEnabled;
   const cached = useRootCache ? await findRoot(ctx.cacheDir, key) : undefined;
@@ -138,7 +138,7 @@ export async function installDebian(o: DebianInstallOptions, ctx: InstallContext
   }
 
   ctx.rootTouched = true;
-  if (o.pygrub) {
+  if (o.pygrub || o.pvgrub) {
     // before any package: the kernel's postinst builds its initrd from it
     await writeGuestFile(o.root, '/etc/modules', PYGRUB_MODULES.map((m) => `${m}\n`).join(''));
     ctx.result.written.push('/etc/modules');
@@ -170,7 +170,7 @@ export async function installDebian(o: DebianInstallOptions, ctx: InstallContext
   if (run.interrupted) throw ctx.interrupted();
   if (run.status !== 0) throw await debianFailure(tool, run.tail, o, mirror);
 
-  if (o.pygrub) {
+  if (o.pygrub || o.pvgrub) {
     if (await ensureGuestLines(o.root, '/etc/modules', PYGRUB_MODULES)) {
       ctx.warn('a package replaced /etc/modules; xennet and xenblk were added again');
     }

@@ -14,13 +14,25 @@ import { defaultLogFile, InstallLog } from './progress.js';
 import { countRpmPackages, installRpm, preflightRpm, RPM_INSTALL_BYTES } from './rpm.js';
 import { claimRoot, releaseRoot } from './target-root.js';
 import { unmountUnder } from './guest-files.js';
+import { bootPackages, finishGuest, readHostSettings } from './boot-ready.js';
+import { hostArch } from './util.js';
 import { DEBIAN_DISTROS, RPM_DISTROS, isDebianOptions, type InstallOptions, type InstallResult } from './types.js';
 
 export * from './types.js';
+export { bootPackages, readHostSettings, securitySourceLine, type HostSettings } from './boot-ready.js';
 export type { InstallProgress } from './progress.js';
 export { PackageCache, type PackageCacheStats } from './package-cache.js';
 export { PERSISTENT_NET_RULES, PYGRUB_MODULES, PREFERRED_TOOLS } from './debian.js';
 export { hostSelinuxEnforcing, selinuxConfig, GUEST_RPM_DBPATH } from './rpm.js';
+
+/** The options with the kernel, initramfs and ssh server added (bootPackages) and the Dom0's settings read. */
+async function withBootPackages(o: InstallOptions): Promise<InstallOptions> {
+  const hostSettings = o.hostSettings ?? (await readHostSettings('/'));
+  const withHost = { ...o, hostSettings } as InstallOptions;
+  const add = bootPackages(withHost, o.arch ?? hostArch(isDebianOptions(o) ? 'deb' : 'rpm'));
+  if (isDebianOptions(withHost)) return { ...withHost, include: [...new Set([...(withHost.include ?? []), ...add])] };
+  return { ...withHost, packages: [...new Set([...(withHost.packages ?? []), ...add])] };
+}
 
 export const DEFAULT_CACHE_DIR = '/var/cache/domu-forge';
 
@@ -56,7 +68,7 @@ export async function installDistribution(options: InstallOptions): Promise<Inst
     throw new DomuError('USAGE', `unknown distribution ${JSON.stringify(options.distro)}; expected one of ${[...DEBIAN_DISTROS, ...RPM_DISTROS].join(', ')}`);
   }
   const root = path.resolve(options.root);
-  const o = { ...options, root } as InstallOptions;
+  const o = await withBootPackages({ ...options, root } as InstallOptions);
   const release = isDebianOptions(o) ? o.suite : (o.releasever ?? 'release');
   const log = new InstallLog(o.logFile ?? defaultLogFile(`${o.distro}-${release}`));
   const cleanup = o.cleanup ?? new CleanupStack();
@@ -100,6 +112,8 @@ export async function installDistribution(options: InstallOptions): Promise<Inst
     if (isDebianOptions(o)) await installDebian(o, ctx);
     else await installRpm(o, ctx);
     if (o.signal?.aborted) throw ctx.interrupted();
+    ctx.phase('security source, timezone, locale');
+    await finishGuest(o, result);
     result.packages = isDebianOptions(o) ? await countDpkgPackages(root) : await countRpmPackages(root);
     await releaseRoot(root);
   } catch (e) {

@@ -106,7 +106,7 @@ export async function installRpm(o: RpmInstallOptions, ctx: InstallContext): Pro
     // the seed's modprobe aliases, before any package: the kernel's initramfs is built from them
     await writeGuestFile(o.root, '/etc/modprobe.d/xen.conf', 'alias scsi_hostadapter xenblk\nalias eth0 xennet\n');
     ctx.result.written.push('/etc/modprobe.d/xen.conf');
-    if (o.pygrub) {
+    if (o.pygrub || o.pvgrub) {
       await writeGuestFile(o.root, '/etc/dracut.conf.d/xen.conf', 'add_drivers+=" xen-blkfront xen-netfront "\n');
       await writeGuestFile(o.root, '/etc/modules-load.d/xen.conf', 'xen-netfront\nxen-blkfront\n');
       ctx.result.written.push('/etc/dracut.conf.d/xen.conf', '/etc/modules-load.d/xen.conf');

@@ -39,6 +39,16 @@ interface CommonInstallOptions {
   cleanup?: CleanupStack;
   /** Prepare for PyGRUB: /etc/modules lists xennet and xenblk, written before the packages go in. */
   pygrub?: boolean;
+  /** The guest boots through pvgrub (GRUB for Xen PV), which also reads the guest's own kernel. */
+  pvgrub?: boolean;
+  /** With pygrub or pvgrub, install no kernel (--no-kernel): the caller brings one. */
+  noKernel?: boolean;
+  /** No openssh-server (--no-ssh). */
+  noSsh?: boolean;
+  /** Write the security apt source of suites that have one (Debian, Ubuntu). Default true. */
+  securitySource?: boolean;
+  /** Timezone and locale for the guest. Default: the Dom0's (readHostSettings); {} leaves the guest's. */
+  hostSettings?: import('./boot-ready.js').HostSettings;
   /** Environment for the tools (PATH, proxies). Default: process.env. */
   env?: NodeJS.ProcessEnv;
 }

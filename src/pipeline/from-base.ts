@@ -4,7 +4,7 @@
 // device). Either is grown to the guest's size, mounted for the guest's own stages, and renamed
 // into place only when complete. Every step is on the CleanupStack.
 
-import { mkdir, mkdtemp, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DomuError, oneLine } from '../errors.js';
 import { runTool } from '../sys/exec.js';
@@ -89,6 +89,9 @@ export async function openFromBase(o: FromBaseOptions): Promise<OpenedTarget> {
   const drops: Array<() => void> = [];
   drops.push(o.cleanup.push(`remove half-made ${partial}`, () => rm(partial, { force: true })));
   await rm(partial, { force: true });
+  // the disk holds the guest's secrets (shadow, host keys): made 0600 before any byte is written,
+  // since cp and qemu-img keep an existing file's mode and would otherwise create it 0644
+  await (await open(partial, 'wx', 0o600)).close();
   let device: string;
   let stopExport: (() => Promise<void>) | undefined;
   if (method === 'copy') {
@@ -132,6 +135,7 @@ export async function openFromBase(o: FromBaseOptions): Promise<OpenedTarget> {
       await rmdir(mnt);
       await runTool('losetup', ['-d', loop]);
       if (stopExport) await stopExport();
+      await chmod(partial, 0o600);
       await rename(partial, o.path);
       for (const d of drops.splice(0)) d();
       const st = await stat(o.path);

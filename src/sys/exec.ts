@@ -55,6 +55,7 @@ export const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
   setcap: 'libcap2-bin',
   getcap: 'libcap2-bin',
   pygrub: 'xen-utils-4.17',
+  mkpasswd: 'whois',
 };
 
 export interface ToolResult {

@@ -199,3 +199,13 @@ export async function openImage(spec: ImageSpec, opts: OpenOptions): Promise<Ope
     },
   };
 }
+
+/**
+ * A swap file of `size` bytes, 0600 from its first byte (swapped-out guest memory holds its secrets;
+ * `truncate` under a 022 umask would make it 0644), formatted with mkswap. An existing file is replaced.
+ */
+export async function makeSwapFile(path: string, size: number, label?: string): Promise<void> {
+  await rm(path, { force: true });
+  await createSparse(path, size);
+  await runTool('mkswap', [...(label ? ['-L', label.slice(0, 16)] : []), path]);
+}

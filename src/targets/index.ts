@@ -94,4 +94,5 @@ async function openTar(spec: TarSpec, opts: OpenOptions): Promise<OpenedTarget> 
 
 export { parseSize, estimateImageSize, formatSize } from './size.js';
 export { checkFilesystem } from './mkfs.js';
+export { makeSwapFile } from './image.js';
 export { importDisk, type ImportDiskOptions, type ImportDiskSummary } from './disk-format.js';

@@ -24,6 +24,16 @@ function lvm(tool: string, args: string[], signal?: AbortSignal): Promise<ToolRe
 /** Names LVM accepts for a VG or LV (lvm(8): letters, digits and + _ . -, not starting with -). */
 const LVM_NAME = /^[A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,126}$/;
 
+/** xen-tools' volume names for a guest: NAME-disk (root) and NAME-swap. */
+export function guestVolumeNames(name: string): { disk: string; swap: string } {
+  return { disk: `${name}-disk`, swap: `${name}-swap` };
+}
+
+/** The swap volume that goes with a root volume: NAME-disk -> NAME-swap (any other LV: LV-swap). */
+export function swapVolumeOf(lv: string): string {
+  return /-disk$/.test(lv) ? `${lv.slice(0, -5)}-swap` : `${lv}-swap`;
+}
+
 export function checkLvmNames(vg: string, lv: string): void {
   for (const [what, name] of [['volume group', vg], ['volume', lv]] as const) {
     if (!LVM_NAME.test(name) || name === '.' || name === '..') {

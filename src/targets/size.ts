@@ -3,6 +3,7 @@
 
 import { DomuError } from '../errors.js';
 import type { FsType } from './types.js';
+import type { UsageHint } from '../walk/usage-hint.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -50,11 +51,7 @@ export function checkSizeForFs(bytes: number, fs: FsType, what = '--size'): numb
   return bytes;
 }
 
-/** What a tree needs: its disk usage in bytes (du -B1), and the number of entries if known. */
-export interface UsageHint {
-  bytes: number;
-  inodes?: number;
-}
+export type { UsageHint } from '../walk/usage-hint.js';
 
 export function normalizeHint(hint: number | UsageHint): UsageHint {
   return typeof hint === 'number' ? { bytes: hint } : hint;

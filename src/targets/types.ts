@@ -3,9 +3,9 @@
 
 import type { DomuError } from '../errors.js';
 import type { CleanupStack } from '../cleanup.js';
-import type { UsageHint } from './size.js';
+import type { UsageHint } from '../walk/usage-hint.js';
 
-export type { UsageHint } from './size.js';
+export type { UsageHint } from '../walk/usage-hint.js';
 
 export type FsType = 'ext2' | 'ext3' | 'ext4' | 'xfs';
 export type Compression = 'none' | 'gzip' | 'xz' | 'zstd';

@@ -75,6 +75,10 @@ export interface XenDomain {
   onCrash?: LifecycleAction;
 }
 
+/** The bootloader value for GRUB built for Xen PV (pvgrub2), and Debian's image of it (grub-xen-host). */
+export const PVGRUB = 'pvgrub';
+export const PVGRUB_IMAGE = '/usr/lib/grub-xen/grub-x86_64-xen.bin';
+
 /** A device as the guest names it, with the mount it carries. */
 export interface GuestDevice {
   device: string; // /dev/xvda1

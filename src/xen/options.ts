@@ -13,6 +13,8 @@ export interface DomainOptions {
   vcpus?: number;
   /** Boot through PyGRUB from the guest's own /boot. */
   pygrub?: boolean;
+  /** Boot through pvgrub: GRUB for Xen PV as the domain's kernel, reading the guest's /boot/grub/grub.cfg. */
+  pvgrub?: boolean;
   kernel?: string;
   initrd?: string;
   extra?: string;
@@ -45,8 +47,10 @@ export interface DomainOptions {
 
 /** The default image directory when neither --lvm, --dir nor --image-dev is given. */
 export const DEFAULT_IMAGE_DIR = '/srv/xen';
-export const ROOT_VDEV = 'xvda1';
-export const SWAP_VDEV = 'xvda2';
+/** xen-tools' layout (its xm.tmpl): swap on xvda1 and root on xvda2; root alone is xvda1. */
+export const SWAP_VDEV = 'xvda1';
+export const ROOT_VDEV = 'xvda2';
+export const ROOT_ALONE_VDEV = 'xvda1';
 
 /** "512", 512, "512M", "512MiB", "1G", "1Gb" -> MiB. */
 export function parseMiB(value: number | string, field: string): number {
@@ -73,7 +77,8 @@ export function domainFromOptions(o: DomainOptions): XenDomain {
   if ([o.lvm, o.dir, o.imageDev].filter((x) => x !== undefined).length > 1) {
     throw new DomuError('USAGE', '--lvm, --dir and --image-dev are alternatives: give one');
   }
-  if (o.pygrub && o.kernel) {
+  if (o.pygrub && o.pvgrub) throw new DomuError('BAD_INPUT', '--pygrub conflicts with --bootloader pvgrub: give one');
+  if ((o.pygrub || o.pvgrub) && o.kernel) {
     throw new DomuError('BAD_INPUT', '--pygrub conflicts with --kernel: PyGRUB takes the kernel from the guest\'s /boot; give one or the other');
   }
   const name = o.hostname.split('.')[0]!;
@@ -91,12 +96,12 @@ export function domainFromOptions(o: DomainOptions): XenDomain {
     swapTarget = `${dir}/domains/${name}/swap.img`;
   }
   if (o.swapDev) swapTarget = o.swapDev;
+  const withSwap = swapTarget !== undefined && (hasSwap(o.swap) || o.swapDev !== undefined);
+  // the root disk is listed first whatever its name: PyGRUB (and pvgrub's root) read the first disk
   const disks: DomainDisk[] = [
-    { target: rootTarget, vdev: ROOT_VDEV, backend: backendOf(rootTarget), access: 'rw', mounts: [{ mountpoint: '/', fs: o.fs ?? 'ext4' }] },
+    { target: rootTarget, vdev: withSwap ? ROOT_VDEV : ROOT_ALONE_VDEV, backend: backendOf(rootTarget), access: 'rw', mounts: [{ mountpoint: '/', fs: o.fs ?? 'ext4' }] },
   ];
-  if (swapTarget && (hasSwap(o.swap) || o.swapDev)) {
-    disks.push({ target: swapTarget, vdev: SWAP_VDEV, backend: backendOf(swapTarget), access: 'rw', mounts: [{ mountpoint: 'swap', fs: 'swap' }] });
-  }
+  if (withSwap) disks.push({ target: swapTarget!, vdev: SWAP_VDEV, backend: backendOf(swapTarget!), access: 'rw', mounts: [{ mountpoint: 'swap', fs: 'swap' }] });
   const vif: DomainVif = {};
   if (o.mac) vif.mac = o.mac;
   if (o.bridge) vif.bridge = o.bridge;
@@ -115,6 +120,7 @@ export function domainFromOptions(o: DomainOptions): XenDomain {
   };
   if (o.maxmem !== undefined) domain.maxmem = parseMiB(o.maxmem, 'maxmem');
   if (o.pygrub) domain.bootloader = 'pygrub';
+  if (o.pvgrub) domain.bootloader = 'pvgrub';
   if (o.kernel) domain.kernel = o.kernel;
   if (o.initrd) domain.ramdisk = o.initrd;
   if (o.extra) domain.extra = o.extra;

@@ -1,7 +1,7 @@
 // Rendering a domain model as an xl config file, or as the legacy xm (Python) form.
 
 import { DomuError } from '../errors.js';
-import { domainConsole, kernelRoot, vifMac, type DomainDisk, type XenDomain } from './domain.js';
+import { domainConsole, kernelRoot, PVGRUB, PVGRUB_IMAGE, vifMac, type DomainDisk, type XenDomain } from './domain.js';
 import { assertValidDomain, type ValidateOptions } from './validate.js';
 
 export type ConfigFormat = 'xl' | 'xm';
@@ -50,6 +50,8 @@ export interface RenderOptions extends ValidateOptions {
   legacyKernel?: boolean;
   /** A comment line for the header (e.g. what made the file). */
   comment?: string;
+  /** The pvgrub image for bootloader "pvgrub" (default Debian grub-xen-host's PVGRUB_IMAGE). */
+  pvgrubImage?: string;
 }
 
 function render(domain: XenDomain, format: ConfigFormat, options: RenderOptions): string {
@@ -69,7 +71,11 @@ function render(domain: XenDomain, format: ConfigFormat, options: RenderOptions)
   set('vcpus', domain.vcpus);
   if (domain.maxvcpus !== undefined) set('maxvcpus', domain.maxvcpus);
   lines.push('');
-  if (domain.bootloader !== undefined) {
+  if (domain.bootloader === PVGRUB) {
+    // GRUB for Xen PV is the domain's kernel; it reads the guest's own /boot/grub/grub.cfg, so no
+    // guest-controlled file is parsed in Dom0 (as PyGRUB does)
+    set('kernel', q(options.pvgrubImage ?? PVGRUB_IMAGE));
+  } else if (domain.bootloader !== undefined) {
     // xm wants a path; xl finds "pygrub" in its own directory
     const bl = format === 'xm' && domain.bootloader === 'pygrub' ? '/usr/bin/pygrub' : domain.bootloader;
     set('bootloader', q(bl));

@@ -60,12 +60,12 @@ describe('fixups on a CentOS 5 shaped tree (root)', () => {
 
   it('replaces the LABEL= root and swap lines with the domain\'s devices and keeps the rest', () => {
     expect(text('etc/fstab')).toBe([
-      '/dev/xvda1\t/\text3\terrors=remount-ro\t0\t1',
+      '/dev/xvda2\t/\text3\terrors=remount-ro\t0\t1',
       'tmpfs                   /dev/shm                tmpfs   defaults        0 0',
       'devpts                  /dev/pts                devpts  gid=5,mode=620  0 0',
       'sysfs                   /sys                    sysfs   defaults        0 0',
       'proc                    /proc                   proc    defaults        0 0',
-      '/dev/xvda2\tnone\tswap\tsw\t0\t0',
+      '/dev/xvda1\tnone\tswap\tsw\t0\t0',
       '',
     ].join('\n'));
   });
@@ -77,7 +77,7 @@ describe('fixups on a CentOS 5 shaped tree (root)', () => {
 
   it('replaces the Dom0\'s menu.lst (xen.gz entries) by one for PyGRUB with the XenLinux kernel', () => {
     const menu = text('boot/grub/menu.lst');
-    expect(menu).toContain(`  kernel /boot/vmlinuz-${CENTOS5_KERNEL} root=/dev/xvda1 ro console=xvc0\n  initrd /boot/initrd-${CENTOS5_KERNEL}.img\n`);
+    expect(menu).toContain(`  kernel /boot/vmlinuz-${CENTOS5_KERNEL} root=/dev/xvda2 ro console=xvc0\n  initrd /boot/initrd-${CENTOS5_KERNEL}.img\n`);
     expect(menu).not.toContain('xen.gz');
     expect(stage(checked.real, 'bootloader').notes).toEqual(['replaced a /boot/grub/menu.lst that domu-forge did not write']);
   });

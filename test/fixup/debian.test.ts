@@ -64,7 +64,7 @@ describe('fixups on a debootstrapped Debian bookworm (root, network)', () => {
   });
 
   it('writes fstab from the domain model, keeping the other lines', () => {
-    expect(text('etc/fstab')).toBe('# UNCONFIGURED FSTAB FOR BASE SYSTEM\n/dev/xvda1\t/\text4\terrors=remount-ro\t0\t1\n/dev/xvda2\tnone\tswap\tsw\t0\t0\n');
+    expect(text('etc/fstab')).toBe('# UNCONFIGURED FSTAB FOR BASE SYSTEM\n/dev/xvda2\t/\text4\terrors=remount-ro\t0\t1\n/dev/xvda1\tnone\tswap\tsw\t0\t0\n');
   });
 
   it('makes /dev/xvda1 and /dev/xvda2 with major 202 (mainline xen-blkfront)', () => {
@@ -73,7 +73,7 @@ describe('fixups on a debootstrapped Debian bookworm (root, network)', () => {
     expect([Math.floor(st.rdev / 256), st.rdev % 256]).toEqual([202, 1]);
     expect(statSync(at('dev/xvda2')).rdev % 256).toBe(2);
     // udev and systemd manage /dev: only the disk nodes are made
-    expect(stage(checked.real, 'devices').actions.map((a) => a.path)).toEqual(['/dev/xvda1', '/dev/xvda2']);
+    expect(stage(checked.real, 'devices').actions.map((a) => a.path)).toEqual(['/dev/xvda2', '/dev/xvda1']);
   });
 
   it('loads xenblk and xennet through modules-load.d', () => {
@@ -83,7 +83,7 @@ describe('fixups on a debootstrapped Debian bookworm (root, network)', () => {
   it('writes menu.lst for PyGRUB from the kernel and initrd in /boot', () => {
     const v = checked.real.kernel.version!;
     const menu = text('boot/grub/menu.lst');
-    expect(menu).toContain(`  kernel /boot/vmlinuz-${v} root=/dev/xvda1 ro console=hvc0\n`);
+    expect(menu).toContain(`  kernel /boot/vmlinuz-${v} root=/dev/xvda2 ro console=hvc0\n`);
     expect(menu).toContain(`  initrd /boot/initrd.img-${v}\n`);
     expect(menu).toContain('title Debian GNU/Linux 12 (bookworm)');
   });

@@ -27,7 +27,7 @@ describe('device nodes (root)', () => {
   it('a static /dev (CentOS 5 without udev) gets console, null and xvc0 besides the disks', async () => {
     const root = makeCentos5(join(scratch.dir, 'static'), { udev: false });
     const r = await runFixups(root, { domain, only: ['devices'] });
-    expect(r.stages[0]!.actions.map((a) => a.path)).toEqual(['/dev/xvda1', '/dev/xvda2', '/dev/console', '/dev/null', '/dev/xvc0']);
+    expect(r.stages[0]!.actions.map((a) => a.path)).toEqual(['/dev/xvda2', '/dev/xvda1', '/dev/console', '/dev/null', '/dev/xvc0']);
     expect(node(root, 'dev/xvda1')).toEqual({ type: 'b', major: 202, minor: 1, mode: 0o660 });
     expect(node(root, 'dev/console')).toEqual({ type: 'c', major: 5, minor: 1, mode: 0o600 });
     expect(node(root, 'dev/null')).toEqual({ type: 'c', major: 1, minor: 3, mode: 0o666 });
@@ -55,6 +55,6 @@ describe('device nodes (root)', () => {
     await runFixups(root, { domain, only: ['devices'], blockMajor: 220 });
     const r = await runFixups(root, { domain, only: ['devices'] });
     expect(r.changes).toBe(0);
-    expect(r.stages[0]!.notes).toEqual(['/dev/xvda1 is b 220 1, not 202 1; left alone', '/dev/xvda2 is b 220 2, not 202 2; left alone']);
+    expect(r.stages[0]!.notes).toEqual(['/dev/xvda2 is b 220 2, not 202 2; left alone', '/dev/xvda1 is b 220 1, not 202 1; left alone']);
   });
 });

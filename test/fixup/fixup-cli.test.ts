@@ -63,7 +63,7 @@ describe('fixup CLI (root)', () => {
 
   it('exit 2 for an unknown stage, a missing root, flags without --hostname', () => {
     const u = runCli(['fixup', guest, '--only', 'fstab,nope']);
-    expect([u.status, u.stderr]).toEqual([2, 'domu-forge: unknown fixup stage "nope"\nhint: stages: mountpoints, devices, console, securetty, fstab, drivers, bootloader, kernel-modules, network, identity, selinux, host-leftovers\n']);
+    expect([u.status, u.stderr]).toEqual([2, 'domu-forge: unknown fixup stage "nope"\nhint: stages: mountpoints, devices, console, securetty, fstab, drivers, bootloader, kernel-modules, network, identity, access, selinux, host-leftovers\n']);
     expect(runCli(['fixup', join(scratch.dir, 'none')]).status).toBe(2);
     const f = runCli(['fixup', guest, '--swap', '1G']);
     expect([f.status, f.stderr]).toEqual([2, 'domu-forge: --hostname is required with domain flags\n']);

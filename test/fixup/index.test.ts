@@ -21,7 +21,7 @@ describe('the fixup stages (root)', () => {
   it('are a flat list with fixup/<name> ids, selectable by --only and --skip', () => {
     expect(FIXUP_STAGES.map((s) => s.id)).toEqual([
       'fixup/mountpoints', 'fixup/devices', 'fixup/console', 'fixup/securetty', 'fixup/fstab', 'fixup/drivers',
-      'fixup/bootloader', 'fixup/kernel-modules', 'fixup/network', 'fixup/identity', 'fixup/selinux', 'fixup/host-leftovers',
+      'fixup/bootloader', 'fixup/kernel-modules', 'fixup/network', 'fixup/identity', 'fixup/access', 'fixup/selinux', 'fixup/host-leftovers',
     ]);
     expect(selectStages(['fstab', 'fixup/console']).map((s) => s.id)).toEqual(['fixup/console', 'fixup/fstab']);
     expect(selectStages(undefined, ['identity', 'fixup/selinux']).map((s) => s.id)).not.toContain('fixup/identity');
@@ -37,7 +37,7 @@ describe('the fixup stages (root)', () => {
     const domain = domainFromOptions({ hostname: 'bare', swap: '64M', dhcp: true });
     const { dry } = await checkPlanAndRun(o, { domain, networkSystem: 'ifupdown', init: 'sysvinit' });
     const lines = dry.stages.flatMap((s) => s.actions.map((a) => `${a.kind} ${a.path}`));
-    expect(lines.slice(0, 7)).toEqual(['mkdir /proc', 'mkdir /sys', 'mkdir /dev', 'mkdir /run', 'mkdir /tmp', 'mknod /dev/xvda1', 'mknod /dev/xvda2']);
+    expect(lines.slice(0, 7)).toEqual(['mkdir /proc', 'mkdir /sys', 'mkdir /dev', 'mkdir /run', 'mkdir /tmp', 'mknod /dev/xvda2', 'mknod /dev/xvda1']);
     // no udev, sysvinit: a static /dev gets console and null too
     expect(lines).toContain('mknod /dev/console');
     expect(lines).toContain('mkdir /etc');

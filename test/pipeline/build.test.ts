@@ -164,7 +164,7 @@ ${extra}`;
     expect(r.error).toBeUndefined();
     const swap = join(dir, 'siward-swap.img');
     expect(execFileSync('blkid', ['-p', '-o', 'value', '-s', 'TYPE', swap]).toString().trim()).toBe('swap');
-    expect(readFileSync(join(dir, 'siward.cfg'), 'utf8')).toContain(`vdev=xvda2, access=rw, target=${swap}`);
+    expect(readFileSync(join(dir, 'siward.cfg'), 'utf8')).toContain(`vdev=xvda1, access=rw, target=${swap}`);
     const del = await deleteGuest('siward');
     expect(del.removed).toEqual([join(dir, 'siward.img'), swap, join(dir, 'siward.cfg')]);
     expect(existsSync(swap)).toBe(false);

@@ -59,12 +59,12 @@ vcpus       = 2
 
 kernel      = "${kernel}"
 ramdisk     = "${initrd}"
-root        = "/dev/xvda1 ro"
+root        = "/dev/xvda2 ro"
 extra       = "console=hvc0"
 
 disk        = [
-    'format=raw, vdev=xvda1, access=rw, target=${image}',
-    'format=raw, vdev=xvda2, access=rw, target=${swapImage}',
+    'format=raw, vdev=xvda2, access=rw, target=${image}',
+    'format=raw, vdev=xvda1, access=rw, target=${swapImage}',
 ]
 vif         = [ 'mac=${mac}, bridge=xenbr0, ip=192.0.2.10' ]
 
@@ -73,8 +73,8 @@ on_reboot   = "restart"
 on_crash    = "restart"
 `);
     expect(pythonFields(text)).toEqual({
-      name: 'duncan', type: 'pv', memory: 1024, maxmem: 2048, vcpus: 2, kernel, ramdisk: initrd, root: '/dev/xvda1 ro', extra: 'console=hvc0',
-      disk: [`format=raw, vdev=xvda1, access=rw, target=${image}`, `format=raw, vdev=xvda2, access=rw, target=${swapImage}`],
+      name: 'duncan', type: 'pv', memory: 1024, maxmem: 2048, vcpus: 2, kernel, ramdisk: initrd, root: '/dev/xvda2 ro', extra: 'console=hvc0',
+      disk: [`format=raw, vdev=xvda2, access=rw, target=${image}`, `format=raw, vdev=xvda1, access=rw, target=${swapImage}`],
       vif: [`mac=${mac}, bridge=xenbr0, ip=192.0.2.10`], on_poweroff: 'destroy', on_reboot: 'restart', on_crash: 'restart',
     });
     expect(mac).toMatch(/^00:16:3e:[0-7][0-9a-f]:[0-9a-f]{2}:[0-9a-f]{2}$/);

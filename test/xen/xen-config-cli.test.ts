@@ -38,7 +38,7 @@ describe('xen-config CLI (root)', () => {
     expect(r.status).toBe(0);
     expect(pythonFields(join(out, 'banquo.cfg'))).toEqual({
       name: 'banquo', type: 'pv', memory: 1024, vcpus: 2, bootloader: 'pygrub',
-      disk: ['phy:/dev/scotland/banquo-disk,xvda1,w', 'phy:/dev/scotland/banquo-swap,xvda2,w'],
+      disk: ['phy:/dev/scotland/banquo-disk,xvda2,w', 'phy:/dev/scotland/banquo-swap,xvda1,w'],
       vif: [`mac=${deriveMac('banquo', 0)}, bridge=xenbr0`], on_poweroff: 'destroy', on_reboot: 'restart', on_crash: 'restart',
     });
     const again = runCli(args);
@@ -87,7 +87,7 @@ describe('xen-config CLI (root)', () => {
     const report = JSON.parse(j.stdout) as { path: string; format: string; status: string; config: string };
     expect(report).toMatchObject({ path: file, format: 'xm', status: 'created' });
     expect(readFileSync(file, 'utf8')).toBe(report.config);
-    expect(pythonFields(file).disk).toEqual([`file:${disk},xvda1,w`, `file:${swap},xvda2,w`]);
+    expect(pythonFields(file).disk).toEqual([`file:${disk},xvda2,w`, `file:${swap},xvda1,w`]);
   });
 
   it('--guest picks xvc0 for a CentOS 5 guest, as fixup does, and both name the same devices', () => {
@@ -100,12 +100,12 @@ describe('xen-config CLI (root)', () => {
     expect(fix.status).toBe(0);
     const f = pythonFields(cfg);
     expect(f.extra).toBe('console=xvc0');
-    expect(f.root).toBe('/dev/xvda1 ro');
+    expect(f.root).toBe('/dev/xvda2 ro');
     // fstab, the getty and securetty use the devices the config names
     const fstab = readFileSync(join(guest, 'etc/fstab'), 'utf8').split('\n').map((l) => l.split(/\s+/));
     expect(fstab.find((l) => l[1] === '/')?.[0]).toBe((f.root as string).split(' ')[0]);
-    expect(fstab.find((l) => l[2] === 'swap')?.[0]).toBe('/dev/xvda2');
-    expect((f.disk as string[]).map((d) => /vdev=(\w+)/.exec(d)?.[1])).toEqual(['xvda1', 'xvda2']);
+    expect(fstab.find((l) => l[2] === 'swap')?.[0]).toBe('/dev/xvda1');
+    expect((f.disk as string[]).map((d) => /vdev=(\w+)/.exec(d)?.[1])).toEqual(['xvda2', 'xvda1']);
     expect(readFileSync(join(guest, 'etc/inittab'), 'utf8')).toContain(`/sbin/agetty -L ${(f.extra as string).slice('console='.length)} 9600 vt100`);
     expect(readFileSync(join(guest, 'etc/securetty'), 'utf8').trim().split('\n').pop()).toBe('xvc0');
   });
