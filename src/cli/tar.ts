@@ -9,6 +9,7 @@ import { describeTarget, openTarget, type OpenedTarget, type TargetSummary } fro
 import { writeTarball } from '../tar/tar-out.js';
 import { checkTarball, extractTarball } from '../tar/tar-in.js';
 import type { TarCompression, TarProgress, TarSummary } from '../tar/tar-common.js';
+import { usageOfTotals } from '../walk/usage.js';
 import { addTargetOptions, compressionFromName, targetSpecFromOptions } from './target-options.js';
 import { ProgressLine, formatBytes, formatDuration, printJson } from './output.js';
 
@@ -101,7 +102,7 @@ not be set (listed), 130 interrupted (what was extracted is removed again).`)
         const check = await checkTarball(archive, { trusted: opts.trusted === true, signal: controller.signal, onProgress: (p) => line.update(progressText('unpack', p)) });
         target = await openTarget(spec, {
           cleanup, signal: controller.signal,
-          sizeHint: async () => ({ bytes: check.bytes + check.entries * 4096, inodes: check.entries }),
+          sizeHint: async () => usageOfTotals(check.bytes, check.entries),
           log: (l) => {
             line.clear();
             if (!opts.json) process.stderr.write(`${l}\n`);

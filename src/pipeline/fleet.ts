@@ -15,7 +15,7 @@ import { stateDir, readState, writeState } from '../sys/state.js';
 import { SpecReader } from '../spec/check.js';
 import { readBuildSpec, SpecError, NAME_RE, IPV4_RE, MAC_RE } from '../spec/load.js';
 import type { BuildSpec } from '../spec/types.js';
-import { readTree } from '../verify/tree.js';
+import { treeFingerprint as fingerprintTree } from '../walk/fingerprint.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
 import { CleanupStack } from '../cleanup.js';
 import { planStages, runBuild, type BuildResult } from './pipeline.js';
@@ -174,12 +174,7 @@ function sha256(...parts: Array<string | Buffer>): string {
 
 /** A fingerprint of a clone source's tree: every entry's path and metadata (a changed file changes it). */
 async function treeFingerprint(root: string, excludes: string[], defaults: boolean, oneFs: boolean): Promise<string> {
-  const tree = await readTree(root, { excludes: new ExcludeSet([...(defaults ? DEFAULT_EXCLUDES : []), ...excludes]), oneFileSystem: oneFs });
-  const h = createHash('sha256');
-  for (const [rel, e] of [...tree.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    h.update(`${rel}\0${e.kind}\0${e.perm}\0${e.uid}\0${e.gid}\0${e.size}\0${e.mtimeNs}\0${e.rdev}\n`, 'latin1');
-  }
-  return h.digest('hex');
+  return fingerprintTree(root, { excludes: new ExcludeSet([...(defaults ? DEFAULT_EXCLUDES : []), ...excludes]), oneFileSystem: oneFs });
 }
 
 /** The hash of every input that shapes the base image. */

@@ -15,7 +15,7 @@ import type { BuildSpec } from '../spec/types.js';
 import { cloneTree, type CloneSummary } from '../copy/clone.js';
 import { openTarget, type OpenedTarget, type TargetSpec, type TargetSummary } from '../targets/index.js';
 import { verifyTree, type VerifyResult } from '../verify/index.js';
-import { readTree } from '../verify/tree.js';
+import { treeUsage } from '../walk/usage.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
 import { installDistribution, type InstallOptions, type InstallResult } from '../install/index.js';
 import { bootTest, type BootTestOptions, type BootTestResult } from '../boot/boot-test.js';
@@ -182,10 +182,7 @@ function hostPathExcludes(ctx: BuildContext): string[] {
 async function cloneUsage(spec: BuildSpec): Promise<{ bytes: number; inodes: number }> {
   if (spec.source.kind !== 'clone') return { bytes: 0, inodes: 0 };
   const s = spec.source;
-  const tree = await readTree(s.root, { excludes: new ExcludeSet([...(s.defaultExcludes ? DEFAULT_EXCLUDES : []), ...s.exclude, ...ownPathExcludes(spec)]), oneFileSystem: s.oneFileSystem });
-  let bytes = 0;
-  for (const e of tree.entries.values()) bytes += e.kind === 'file' ? Math.ceil(Number(e.size) / 4096) * 4096 : 4096;
-  return { bytes, inodes: tree.entries.size };
+  return treeUsage(s.root, { excludes: new ExcludeSet([...(s.defaultExcludes ? DEFAULT_EXCLUDES : []), ...s.exclude, ...ownPathExcludes(spec)]), oneFileSystem: s.oneFileSystem });
 }
 
 function stage(id: string, title: string, run: Stage['run'], skipReason?: Stage['skipReason'], always?: boolean, blocked?: Stage['blocked']): Stage {

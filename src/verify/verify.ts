@@ -2,34 +2,23 @@
 // read-only) on every attribute the clone keeps, and return the differences grouped by kind.
 
 import { Piscina } from 'piscina';
+import { availableParallelism } from 'node:os';
+import { lstatSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { CompareBatch, CompareResult } from './compare.worker.js';
+import { resolve, relative, isAbsolute } from 'node:path';
+import type { CompareResult, CompareTask } from './compare.worker.js';
+import { comparePair, type ContentResult, type WalkMode, type WalkResult } from './pair.js';
 import { CleanupStack } from '../cleanup.js';
 import { DomuError } from '../errors.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
+import { judgeEntry, kindOfStats, type ScanRules, type StatEntry } from '../walk/walk.js';
 import { openReadOnly } from './mount-ro.js';
-import { dirChildren, majorMinor, readLinkBytes, readTree, type Tree, type TreeEntry } from './tree.js';
-import { readXattrs, type XattrMap } from './xattrs.js';
-import { resolve, relative, isAbsolute } from 'node:path';
+import { streamXattrs } from './xattrs.js';
+import { displayPath } from './display.js';
+import { DIFFERENCE_KINDS, type DifferenceKind } from './kinds.js';
 
-export const DIFFERENCE_KINDS = [
-  'missing', // in the source, not in the target
-  'extra', // in the target, not in the source
-  'type',
-  'content',
-  'size',
-  'owner',
-  'mode',
-  'mtime',
-  'symlink',
-  'device',
-  'hardlink',
-  'xattr',
-  'acl',
-  'not-empty', // an excluded directory that should be empty in the target
-  'unreadable',
-] as const;
-export type DifferenceKind = (typeof DIFFERENCE_KINDS)[number];
+export { displayPath } from './display.js';
+export { DIFFERENCE_KINDS, type DifferenceKind } from './kinds.js';
 
 export interface Difference {
   kind: DifferenceKind;
@@ -64,7 +53,7 @@ export interface VerifyOptions {
   ignoreLostFound?: boolean;
   /** Compare xattrs and ACLs. Default true. */
   xattrs?: boolean;
-  /** Worker threads comparing file contents. Default 4. */
+  /** Worker threads walking and comparing (each reads both sides). Default: the cores, at least 2, at most 4. */
   concurrency?: number;
   cleanup?: CleanupStack;
   onProgress?: (p: VerifyProgress) => void;
@@ -101,36 +90,10 @@ function compareWorkerFile(): string {
   return here.replace(/verify\.js$/, 'compare.worker.js');
 }
 
-/** A latin1 path made readable: UTF-8 shown as is, other bytes and control characters as \xNN. */
-export function displayPath(rel: string): string {
-  const bytes = Buffer.from(rel, 'latin1');
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    text = rel.replace(/[\x80-\xff]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-  }
-  return `/${text.replace(/\\(?!x[0-9a-f]{2})/g, '\\\\').replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`;
-}
-
-function octal(n: number): string {
-  return n.toString(8).padStart(4, '0');
-}
-
 function showTime(ns: bigint): string {
   const s = ns / 1_000_000_000n;
   const frac = (ns % 1_000_000_000n).toString().padStart(9, '0');
   return `${new Date(Number(s) * 1000).toISOString().replace('.000Z', '')}.${frac}Z`;
-}
-
-/** The coarsest of 1s, 1ms, 1µs, 1ns that divides every mtime of a tree: what its filesystem keeps. */
-function timePrecision(entries: Iterable<TreeEntry>): bigint {
-  let p = 1_000_000_000n;
-  for (const e of entries) {
-    while (p > 1n && e.mtimeNs % p !== 0n) p /= 1000n;
-    if (p === 1n) break;
-  }
-  return p;
 }
 
 function sameMtime(a: bigint, b: bigint, windowNs: bigint, precision: bigint): boolean {
@@ -139,34 +102,6 @@ function sameMtime(a: bigint, b: bigint, windowNs: bigint, precision: bigint): b
     return d <= windowNs;
   }
   return a / precision === b / precision;
-}
-
-function hasAncestorIn(rel: string, set: Set<string>): boolean {
-  let i = rel.lastIndexOf('/');
-  while (i > 0) {
-    if (set.has(rel.slice(0, i))) return true;
-    i = rel.lastIndexOf('/', i - 1);
-  }
-  return false;
-}
-
-/** For each name in a hard-link group, the group's first name (sorted), so two trees' groups compare by value. */
-function linkLeaders(tree: Tree): Map<string, string> {
-  const groups = new Map<string, string[]>();
-  for (const [rel, e] of tree.entries) {
-    if (e.kind === 'dir' || e.nlink < 2) continue;
-    const key = `${e.dev}:${e.ino}`;
-    const g = groups.get(key);
-    if (g) g.push(rel);
-    else groups.set(key, [rel]);
-  }
-  const leaders = new Map<string, string>();
-  for (const names of groups.values()) {
-    if (names.length < 2) continue;
-    names.sort();
-    for (const n of names) leaders.set(n, names[0]!);
-  }
-  return leaders;
 }
 
 function compareXattrs(rel: string, a: Map<string, string> | undefined, b: Map<string, string> | undefined, out: Difference[]): void {
@@ -192,51 +127,86 @@ function compareXattrs(rel: string, a: Map<string, string> | undefined, b: Map<s
   }
 }
 
-/** Compare `source` with `target` on every attribute clone keeps. Throws DomuError on bad input only. */
+/** For each name in a hard-link group, the group's first name (sorted), so two trees' groups compare by value. */
+function linkLeaders(links: Array<[string, string]>): Map<string, string> {
+  const groups = new Map<string, string[]>();
+  for (const [rel, key] of links) {
+    const g = groups.get(key);
+    if (g) g.push(rel);
+    else groups.set(key, [rel]);
+  }
+  const leaders = new Map<string, string>();
+  for (const names of groups.values()) {
+    if (names.length < 2) continue;
+    names.sort();
+    for (const n of names) leaders.set(n, names[0]!);
+  }
+  return leaders;
+}
+
+function entryOfRoot(root: string): StatEntry {
+  const st = lstatSync(root, { bigint: true });
+  return { rel: '', kind: kindOfStats(st), st };
+}
+
+/** Whether the walk of `source` under the rules would reach `inside` (a path relative to it). */
+function walkReaches(source: string, inside: string, rules: ScanRules): boolean {
+  const parts = inside.split('/');
+  for (let i = 1; i <= parts.length; i++) {
+    const rel = parts.slice(0, i).join('/');
+    let e: StatEntry;
+    try {
+      e = { ...entryOfRoot(`${source}/${rel}`), rel };
+    } catch {
+      return false;
+    }
+    if (judgeEntry(rel, parts[i - 1]!, e.kind, e.st.dev, rules) !== 'keep') return false;
+  }
+  return true;
+}
+
+/**
+ * Compare `source` with `target` on every attribute clone keeps. Throws DomuError on bad input only.
+ *
+ * The walk runs in worker threads, a batch of directories at a time, both sides of a directory in
+ * the same task: metadata first, then the contents of files whose kind and size match, each file
+ * read once on each side (files with several names once per pair of inodes). Paths found on both
+ * sides stream meanwhile into one getfattr pipeline per side.
+ */
 export async function verifyTree(options: VerifyOptions): Promise<VerifyResult> {
   const started = performance.now();
   const patterns = [...(options.defaultExcludes === false ? [] : DEFAULT_EXCLUDES), ...(options.excludes ?? [])];
   const excludes = new ExcludeSet(patterns);
   const window = options.modifyWindow ?? 0;
   if (!Number.isFinite(window) || window < 0) throw new DomuError('USAGE', '--modify-window must be a number of seconds, 0 or more');
+  const floor = PRECISION_NS[options.mtimePrecision ?? 'ns'];
+  if (floor === undefined) throw new DomuError('USAGE', `mtime precision must be one of ns, us, ms, s`);
   const source = resolve(options.source);
   const cleanup = options.cleanup ?? new CleanupStack();
-  let sourceTree: Tree;
+  let sourceRoot: StatEntry;
   try {
-    sourceTree = await readTree(source, {
-      excludes,
-      oneFileSystem: options.oneFileSystem ?? false,
-      onProgress: (n) => options.onProgress?.({ phase: 'read-source', entries: n, bytes: 0 }),
-    });
+    sourceRoot = entryOfRoot(source);
   } catch (e) {
     throw new DomuError('BAD_INPUT', `source ${options.source}: ${(e as Error).message.split('\n')[0]}`);
   }
-  if (sourceTree.entries.get('')!.kind !== 'dir') throw new DomuError('BAD_INPUT', `source ${options.source} is not a directory`);
+  if (sourceRoot.kind !== 'dir') throw new DomuError('BAD_INPUT', `source ${options.source} is not a directory`);
+  const oneFs = options.oneFileSystem ?? false;
+  const sourceRules: ScanRules = oneFs ? { excludes, rootDev: sourceRoot.st.dev } : { excludes };
 
   const opened = await openReadOnly(options.target, cleanup);
+  let xs: ReturnType<typeof streamXattrs> | undefined;
+  let xt: ReturnType<typeof streamXattrs> | undefined;
   try {
     const targetRoot = resolve(opened.root);
     const inside = relative(source, targetRoot);
-    if (opened.kind === 'directory' && inside !== '' && !inside.startsWith('..') && !isAbsolute(inside)) {
+    if (opened.kind === 'directory' && inside !== '' && !inside.startsWith('..') && !isAbsolute(inside) && walkReaches(source, inside, sourceRules)) {
       // Like clone: a target inside the source must be excluded, or the walk would read it twice.
-      let covered = false;
-      for (let p = inside; p !== '' && p !== '.'; p = p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '') {
-        if (sourceTree.entries.get(p)?.pruned) covered = true;
-      }
-      if (!covered && sourceTree.entries.has(inside)) {
-        throw new DomuError('BAD_INPUT', `the target ${options.target} lies inside the source; exclude it (--exclude /${inside})`);
-      }
+      throw new DomuError('BAD_INPUT', `the target ${options.target} lies inside the source; exclude it (--exclude /${inside})`);
     }
+    const targetRootEntry = entryOfRoot(targetRoot);
     const wantX = options.xattrs !== false;
-    const sourceX = wantX ? readXattrs(source, [...sourceTree.entries.keys()]) : Promise.resolve(new Map() as XattrMap);
-    sourceX.catch(() => undefined);
-    const targetTree = await readTree(targetRoot, {
-      excludes,
-      oneFileSystem: false,
-      onProgress: (n) => options.onProgress?.({ phase: 'read-target', entries: n, bytes: 0 }),
-    });
-    const targetX = wantX ? readXattrs(targetRoot, [...targetTree.entries.keys()]) : Promise.resolve(new Map() as XattrMap);
-    targetX.catch(() => undefined);
+    xs = wantX ? streamXattrs(source) : undefined;
+    xt = wantX ? streamXattrs(targetRoot) : undefined;
 
     const diffs: Difference[] = [];
     const add = (kind: DifferenceKind, rel: string, s?: string, t?: string) => {
@@ -245,115 +215,128 @@ export async function verifyTree(options: VerifyOptions): Promise<VerifyResult> 
       if (t !== undefined) d.target = t;
       diffs.push(d);
     };
-    for (const err of sourceTree.errors) add('unreadable', err.rel, err.message);
-    for (const err of targetTree.errors) add('unreadable', err.rel, undefined, err.message);
-
-    const windowNs = BigInt(Math.round(window * 1e9));
-    const precA = timePrecision(sourceTree.entries.values());
-    const precB = timePrecision(targetTree.entries.values());
-    let precision = precA > precB ? precA : precB;
-    const floor = PRECISION_NS[options.mtimePrecision ?? 'ns'];
-    if (floor === undefined) throw new DomuError('USAGE', `mtime precision must be one of ns, us, ms, s`);
-    if (floor > precision) precision = floor;
-    const srcLeaders = linkLeaders(sourceTree);
-    const dstLeaders = linkLeaders(targetTree);
-
-    const missingDirs = new Set<string>();
-    const prunedDirs = new Set<string>();
-    const contentQueue: Array<{ rel: string; size: bigint }> = [];
+    const entries: [number, number] = [1, 1];
+    const precision: [bigint, bigint] = [1_000_000_000n, 1_000_000_000n];
+    const mtimes: Array<[string, bigint, bigint]> = [];
+    const links: [Array<[string, string]>, Array<[string, string]>] = [[], []];
+    const linkChecks: string[] = [];
+    const linkedContent: WalkResult['linkedContent'] = [];
     const both: string[] = [];
-    for (const [rel, a] of sourceTree.entries) {
-      if (a.pruned) prunedDirs.add(rel);
-      const b = targetTree.entries.get(rel);
-      if (!b) {
-        if (a.kind === 'dir') missingDirs.add(rel);
-        if (!hasAncestorIn(rel, missingDirs)) add('missing', rel, a.kind);
-        continue;
-      }
-      if (a.kind !== b.kind) {
-        add('type', rel, a.kind, b.kind);
-        continue;
-      }
-      both.push(rel);
-      if (a.uid !== b.uid || a.gid !== b.gid) add('owner', rel, `${a.uid}:${a.gid}`, `${b.uid}:${b.gid}`);
-      if (a.kind !== 'symlink' && a.perm !== b.perm) add('mode', rel, octal(a.perm), octal(b.perm));
-      // An excluded directory's mtime only records changes to what was excluded (a live /tmp, a
-      // mounted /sys), so it is not compared; its mode and owner are.
-      if (!a.pruned && !sameMtime(a.mtimeNs, b.mtimeNs, windowNs, precision)) add('mtime', rel, showTime(a.mtimeNs), showTime(b.mtimeNs));
-      if (a.kind === 'file') {
-        if (a.size !== b.size) add('size', rel, String(a.size), String(b.size));
-        else if (!(a.dev === b.dev && a.ino === b.ino)) contentQueue.push({ rel, size: a.size });
-      } else if (a.kind === 'symlink') {
-        try {
-          const la = readLinkBytes(source, rel);
-          const lb = readLinkBytes(targetRoot, rel);
-          if (!la.equals(lb)) add('symlink', rel, displayPath(la.toString('latin1')).slice(1), displayPath(lb.toString('latin1')).slice(1));
-        } catch (e) {
-          add('unreadable', rel, (e as Error).message.split('\n')[0]);
-        }
-      } else if (a.kind === 'chardev' || a.kind === 'blockdev') {
-        if (a.rdev !== b.rdev) add('device', rel, majorMinor(a.rdev).join(','), majorMinor(b.rdev).join(','));
-      }
-      if (a.kind !== 'dir') {
-        const la = srcLeaders.get(rel);
-        const lb = dstLeaders.get(rel);
-        if (la !== lb) {
-          add('hardlink', rel, la === undefined ? '(single)' : `group of ${displayPath(la)}`, lb === undefined ? '(single)' : `group of ${displayPath(lb)}`);
-        }
-      }
-      if (a.pruned) {
-        // clone recreates an excluded directory empty; the target's own copy must hold nothing.
-        try {
-          const kids = dirChildren(targetRoot, rel);
-          if (kids.length > 0) add('not-empty', rel, 'empty', `${kids.length} entries`);
-        } catch (e) {
-          add('unreadable', rel, undefined, (e as Error).message.split('\n')[0]);
-        }
-      }
-    }
-    const extraDirs = new Set<string>();
-    const ignoreLostFound = options.ignoreLostFound ?? opened.kind !== 'directory';
-    for (const [rel, b] of targetTree.entries) {
-      if (sourceTree.entries.has(rel)) continue;
-      if (ignoreLostFound && (rel === 'lost+found' || rel.startsWith('lost+found/'))) continue; // made by mkfs
-      if (b.kind === 'dir') extraDirs.add(rel);
-      if (hasAncestorIn(rel, extraDirs) || hasAncestorIn(rel, prunedDirs)) continue;
-      add('extra', rel, undefined, b.kind);
-    }
-
-    // Content: batches of files to a small worker pool that reads synchronously (many small
-    // files cost a thread-pool round trip per call otherwise), large files split across batches.
     let bytes = 0;
-    const pool = new Piscina<CompareBatch, CompareResult>({ filename: compareWorkerFile(), minThreads: 1, maxThreads: options.concurrency ?? 4, idleTimeout: 1000 });
+    const take = (r: WalkResult) => {
+      for (const [k, rel, s, t] of r.differences) add(k, rel, s, t);
+      entries[0] += r.entries[0];
+      entries[1] += r.entries[1];
+      for (const i of [0, 1] as const) if (r.precision[i] < precision[i]) precision[i] = r.precision[i];
+      for (const m of r.mtimes) mtimes.push(m);
+      for (const [side, rel, key] of r.links) links[side].push([rel, key]);
+      for (const rel of r.linkChecks) linkChecks.push(rel);
+      for (const l of r.linkedContent) linkedContent.push(l);
+      for (const rel of r.both) both.push(rel);
+      xs?.add(r.both);
+      xt?.add(r.both);
+      bytes += r.bytes;
+      options.onProgress?.({ phase: 'compare', entries: entries[0], bytes });
+    };
+
+    // the roots themselves, as any pair of directories
+    const rootPair: WalkResult = { next: [], differences: [], entries: [0, 0], both: [], mtimes: [], precision: [precision[0], precision[1]], links: [], linkChecks: [], linkedContent: [], bytes: 0 };
+    for (const i of [0, 1] as const) {
+      let p = rootPair.precision[i];
+      const m = (i === 0 ? sourceRoot : targetRootEntry).st.mtimeNs;
+      while (p > 1n && m % p !== 0n) p /= 1000n;
+      rootPair.precision[i] = p;
+    }
+    if (targetRootEntry.kind !== 'dir') rootPair.differences.push(['type', '', 'dir', targetRootEntry.kind]);
+    else comparePair('', sourceRoot, targetRootEntry, { source, target: targetRoot }, rootPair, false);
+    take(rootPair);
+
+    const cores = Math.max(1, availableParallelism());
+    const threads = options.concurrency ?? Math.min(4, Math.max(2, cores));
+    const pool = new Piscina<CompareTask, CompareResult>({ filename: compareWorkerFile(), minThreads: threads, maxThreads: threads, idleTimeout: 1000 });
     try {
-      const batches: CompareBatch[] = [];
-      let items: CompareBatch['items'] = [];
-      let batchBytes = 0;
-      for (const { rel, size } of contentQueue) {
-        items.push([rel, Number(size)]);
-        batchBytes += Number(size);
-        if (items.length >= 512 || batchBytes >= 64 * 2 ** 20) {
-          batches.push({ source, target: targetRoot, items });
-          items = [];
-          batchBytes = 0;
+      if (targetRootEntry.kind === 'dir') {
+        const base = { op: 'walk' as const, source, target: targetRoot, excludes: patterns, ignoreLostFound: options.ignoreLostFound ?? opened.kind !== 'directory', ...(oneFs ? { sourceDev: sourceRoot.st.dev } : {}) };
+        const queue: Array<[string, WalkMode]> = [['', 'both']];
+        let inFlight = 0;
+        let failed: unknown;
+        await new Promise<void>((done, fail) => {
+          const pump = () => {
+            if (failed !== undefined) return;
+            while (queue.length > 0 && inFlight < threads * 2) {
+              // small batches while the queue is short, so every thread gets work early
+              const n = Math.min(64, Math.max(1, Math.ceil(queue.length / threads)));
+              const dirs = queue.splice(queue.length - n, n);
+              inFlight++;
+              pool.run({ ...base, dirs }).then(
+                (r) => {
+                  inFlight--;
+                  const w = r as WalkResult;
+                  take(w);
+                  for (const d of w.next) queue.push(d);
+                  pump();
+                },
+                (e) => {
+                  failed = e;
+                  fail(e);
+                },
+              );
+            }
+            if (queue.length === 0 && inFlight === 0) done();
+          };
+          pump();
+        });
+
+        // Files with several names: once per pair of inodes, the result given to every name.
+        const pairs = new Map<string, { size: number; rels: string[] }>();
+        for (const [rel, size, ks, kt] of linkedContent) {
+          const key = `${ks}|${kt}`;
+          const p = pairs.get(key);
+          if (p) p.rels.push(rel);
+          else pairs.set(key, { size, rels: [rel] });
         }
+        const items = [...pairs.values()];
+        const byRel = new Map(items.map((p) => [p.rels[0]!, p]));
+        const batches: Array<Array<[string, number]>> = [];
+        let cur: Array<[string, number]> = [];
+        let curBytes = 0;
+        for (const p of items) {
+          cur.push([p.rels[0]!, p.size]);
+          curBytes += p.size;
+          if (cur.length >= 512 || curBytes >= 64 * 2 ** 20) {
+            batches.push(cur);
+            cur = [];
+            curBytes = 0;
+          }
+        }
+        if (cur.length > 0) batches.push(cur);
+        await Promise.all(
+          batches.map(async (b) => {
+            const r = (await pool.run({ op: 'content', source, target: targetRoot, items: b })) as ContentResult;
+            for (const rel of r.different) for (const n of byRel.get(rel)!.rels) add('content', n);
+            for (const [rel, message] of r.errors) for (const n of byRel.get(rel)!.rels) add('unreadable', n, message);
+            bytes += r.bytes;
+          }),
+        );
       }
-      if (items.length > 0) batches.push({ source, target: targetRoot, items });
-      await Promise.all(
-        batches.map(async (b) => {
-          const r = await pool.run(b);
-          for (const rel of r.different) add('content', rel);
-          for (const e of r.errors) add('unreadable', e.rel, e.message);
-          bytes += r.bytes;
-          options.onProgress?.({ phase: 'compare', entries: both.length, bytes });
-        }),
-      );
     } finally {
       await pool.destroy();
     }
 
-    if (wantX) {
-      const [xa, xb] = await Promise.all([sourceX, targetX]);
+    const windowNs = BigInt(Math.round(window * 1e9));
+    let prec = precision[0] > precision[1] ? precision[0] : precision[1];
+    if (floor > prec) prec = floor;
+    for (const [rel, a, b] of mtimes) if (!sameMtime(a, b, windowNs, prec)) add('mtime', rel, showTime(a), showTime(b));
+    const srcLeaders = linkLeaders(links[0]);
+    const dstLeaders = linkLeaders(links[1]);
+    for (const rel of linkChecks) {
+      const la = srcLeaders.get(rel);
+      const lb = dstLeaders.get(rel);
+      if (la !== lb) add('hardlink', rel, la === undefined ? '(single)' : `group of ${displayPath(la)}`, lb === undefined ? '(single)' : `group of ${displayPath(lb)}`);
+    }
+
+    if (xs && xt) {
+      const [xa, xb] = await Promise.all([xs.finish(), xt.finish()]);
       for (const rel of both) compareXattrs(rel, xa.get(rel), xb.get(rel), diffs);
     }
 
@@ -365,14 +348,16 @@ export async function verifyTree(options: VerifyOptions): Promise<VerifyResult> 
       source: options.source,
       target: options.target,
       targetKind: opened.kind,
-      entries: { source: sourceTree.entries.size, target: targetTree.entries.size },
+      entries: { source: entries[0], target: entries[1] },
       bytesCompared: bytes,
-      mtimePrecisionNs: windowNs > 0n ? Number(windowNs) : Number(precision),
+      mtimePrecisionNs: windowNs > 0n ? Number(windowNs) : Number(prec),
       differences: diffs,
       counts,
       seconds: (performance.now() - started) / 1000,
     };
   } finally {
+    // getfattr runs inside the target: it must be gone before an image is unmounted
+    await Promise.all([xs?.finish().catch(() => undefined), xt?.finish().catch(() => undefined)]);
     await opened.close();
   }
 }

@@ -1,6 +1,7 @@
 // Reading every entry's extended attributes (POSIX ACLs included, as system.posix_acl_*) in
 // batches: the names go raw, NUL-separated, through `xargs -0 getfattr`, never one process per file.
 
+import { spawn } from 'node:child_process';
 import { runTool } from '../sys/exec.js';
 
 /** name -> hex value ("0x..."), per path (latin1, relative to the root). */
@@ -60,4 +61,36 @@ export async function readXattrs(root: string, rels: readonly string[], parallel
   const merged: XattrMap = new Map();
   for (const m of outs) for (const [k, v] of m) merged.set(k, v);
   return merged;
+}
+
+/**
+ * A getfattr pipeline fed while the walk runs: add() hands it paths (latin1, relative to `root`)
+ * as they are found, finish() closes its input and parses what it read. One xargs for the whole
+ * tree, so the reading of xattrs overlaps the walk on another core.
+ */
+export function streamXattrs(root: string): { add(rels: readonly string[]): void; finish(): Promise<XattrMap> } {
+  const child = spawn('xargs', ['-0', '-r', 'getfattr', '-h', '-d', '-m', '-', '-e', 'hex', '--'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (b: Buffer) => out.push(b));
+  child.stderr.on('data', (b: Buffer) => err.push(b));
+  child.stdin.on('error', () => undefined);
+  const done = new Promise<XattrMap>((resolve, reject) => {
+    child.on('error', (e) => reject(new Error(`getfattr could not run in ${root}: ${e.message}`)));
+    child.on('close', (code) => {
+      // xargs exits 123 when a getfattr run reports a file that vanished; what we got still counts.
+      if (code !== 0 && code !== 123) reject(new Error(`getfattr failed in ${root}: ${Buffer.concat(err).toString().split('\n')[0]}`));
+      else resolve(parseGetfattr(Buffer.concat(out)));
+    });
+  });
+  done.catch(() => undefined);
+  return {
+    add(rels) {
+      if (rels.length > 0) child.stdin.write(Buffer.from(rels.map((r) => (r === '' ? '.\0' : `./${r}\0`)).join(''), 'latin1'));
+    },
+    finish() {
+      child.stdin.end();
+      return done;
+    },
+  };
 }
