@@ -4,6 +4,7 @@
 
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { SpecIssue } from './types.js';
+import { sizeBytes } from '../sys/size.js';
 
 export type Path = ReadonlyArray<string | number>;
 
@@ -13,17 +14,8 @@ export function fieldName(path: Path): string {
   return s || '(top level)';
 }
 
-const SIZE_UNITS: Record<string, number> = { '': 1 << 20, k: 1 << 10, m: 1 << 20, g: 1 << 30, t: 2 ** 40 };
-
-/** "4G", "512M", "1.5GiB", "4096" (MiB, as lvcreate -L reads it) -> bytes; undefined when not a size. */
-export function parseSpecSize(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) && v > 0 ? Math.round(v * (1 << 20)) : undefined;
-  if (typeof v !== 'string') return undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(v);
-  if (!m) return undefined;
-  const n = Math.round(Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!);
-  return n > 0 ? n : undefined;
-}
+/** "4G", "512M", "1.5GiB", "4096" (MiB, as lvcreate -L reads it) -> bytes; undefined when not a size (src/sys/size.ts). */
+export const parseSpecSize = sizeBytes;
 
 export class SpecReader {
   issues: SpecIssue[] = [];
