@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { DomuError } from '../errors.js';
+import { DomuError, EXIT_STATUS } from '../errors.js';
 import { CleanupStack } from '../cleanup.js';
 import { abortOnSignals } from './signals.js';
 import { planStages, checkStageIds, runBuild, type BuildResult } from '../pipeline/pipeline.js';
@@ -163,7 +163,7 @@ Examples:
           fp.clear();
           if (opts.json) printJson(r);
           else printFleetResult(r);
-          if (r.guests.some((g) => g.status === 'failed') || r.base.status === 'failed') process.exitCode = 1;
+          if (r.guests.some((g) => g.status === 'failed') || r.base.status === 'failed') process.exitCode = EXIT_STATUS.FLEET_FAILED;
           return;
         }
         if (opts.populate !== undefined && !['mount', 'mkfs-d'].includes(String(opts.populate))) throw new DomuError('USAGE', '--populate must be mount or mkfs-d');

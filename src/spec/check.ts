@@ -23,6 +23,8 @@ export class SpecReader {
   private doc: Document | undefined;
   /** Fields set from the command line, with the flag that set them. */
   flagOrigins = new Map<string, string>();
+  /** The flag of each field that has one: a field missing under a section a flag made is named by its flag (--dist). */
+  flagNames = new Map<string, string>();
   private root: { data: Record<string, unknown> } = { data: {} };
   /** Where this reader's paths start in the document (a fleet's "base" section, ...). */
   private prefix: Path = [];
@@ -42,6 +44,7 @@ export class SpecReader {
     r.lines = this.lines;
     r.doc = this.doc;
     r.flagOrigins = this.flagOrigins;
+    r.flagNames = this.flagNames;
     r.root = this.root;
     r.prefix = [...this.prefix, ...path];
     return r;
@@ -87,9 +90,17 @@ export class SpecReader {
   issue(rel: Path, message: string): void {
     const path = [...this.prefix, ...rel];
     const field = fieldName(path);
-    const flag = this.flagOrigins.get(field);
+    const flag = this.flagOrigins.get(field) ?? (this.get(rel) === undefined ? this.flagOfMissing(path) : undefined);
     if (flag) this.issues.push({ file: 'command line', line: 0, field: flag, message });
     else this.issues.push({ file: this.file, line: this.file === 'command line' ? 0 : this.lineOf(rel), field, message });
+  }
+
+  /** The flag for a field whose section came from the command line (--install debian without --dist: "--dist"). */
+  private flagOfMissing(path: Path): string | undefined {
+    const flag = this.flagNames.get(fieldName(path));
+    if (!flag) return undefined;
+    for (let n = path.length - 1; n > 0; n--) if (this.flagOrigins.has(fieldName(path.slice(0, n)))) return flag;
+    return undefined;
   }
 
   get(rel: Path): unknown {

@@ -21,10 +21,16 @@ const RPM_FAMILY = ['centos', 'rocky', 'alma', 'fedora', 'rhel', 'rpm'] as const
 /** Thrown when a spec has errors: all of them, each with file, line and field. */
 export class SpecError extends DomuError {
   readonly issues: SpecIssue[];
-  constructor(issues: SpecIssue[]) {
+  constructor(unsorted: SpecIssue[]) {
+    const issues = sortIssues(unsorted);
     super('BAD_INPUT', issues.length === 1 ? formatIssue(issues[0]!) : `${issues.length} errors in the spec: ${issues.map(formatIssue).join('; ')}`);
     this.issues = issues;
   }
+}
+
+/** Issues in reading order: by file, then line (stable, so one line's issues keep the order they were found in). */
+export function sortIssues(issues: readonly SpecIssue[]): SpecIssue[] {
+  return [...issues].sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
 }
 
 /** Resolve a path in the spec relative to the spec file's folder (flags: to the working directory). */
