@@ -71,3 +71,10 @@ describe('exit statuses', () => {
     expect(new Set(Object.values(EXIT_STATUS)).size).toBe(Object.values(EXIT_STATUS).length - 2); // USAGE=BAD_INPUT, MISSING_TOOL=ENVIRONMENT
   });
 });
+
+describe('fixups.options', () => {
+  it('are typed values: authorizedKeys "a,b" arrives as a list', () => {
+    const spec = parseBuildSpec('name: x\ntarget: { dir: /tmp/schema-x }\nsource: { clone: / }\nfixups:\n  options: { authorizedKeys: "ssh-ed25519 A a@x,ssh-ed25519 B b@x", console: hvc0 }\n', 'k.yaml');
+    expect(spec.fixups.options).toEqual({ authorizedKeys: ['ssh-ed25519 A a@x', 'ssh-ed25519 B b@x'], console: 'hvc0' });
+  });
+});
