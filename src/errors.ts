@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'SOURCE_CHANGED' // the source changed under us (vanished, grew, shrank)
   | 'VERIFY_FAILED' // a comparison found differences
   | 'BOOT_FAILED' // a boot test did not reach its goal
+  | 'FLEET_FAILED' // a fleet build finished, but one or more guests (or its base) failed
   | 'INTERRUPTED' // SIGINT or SIGTERM
   | 'INTERNAL'; // a bug or an unexpected failure
 
@@ -20,6 +21,7 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = {
   USAGE: 2,
   BAD_INPUT: 2,
   MISSING_TOOL: 3,
+  FLEET_FAILED: 4,
   ENVIRONMENT: 3,
   PARTIAL: 23,
   SOURCE_CHANGED: 24,

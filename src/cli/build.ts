@@ -163,7 +163,7 @@ Examples:
           fp.clear();
           if (opts.json) printJson(r);
           else printFleetResult(r);
-          if (r.guests.some((g) => g.status === 'failed') || r.base.status === 'failed') process.exitCode = EXIT_STATUS.INTERNAL;
+          if (r.guests.some((g) => g.status === 'failed') || r.base.status === 'failed') process.exitCode = EXIT_STATUS.FLEET_FAILED;
           return;
         }
         if (opts.populate !== undefined && !['mount', 'mkfs-d'].includes(String(opts.populate))) throw new DomuError('USAGE', '--populate must be mount or mkfs-d');

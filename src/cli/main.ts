@@ -20,6 +20,7 @@ Exit statuses:
   1    internal error (a bug, or a tool failed unexpectedly)
   2    bad usage or bad input (nothing was written)
   3    a required tool is missing, or the host cannot do it
+  4    a fleet build finished, but some of its guests failed (the table says which)
   5    verify found differences
   6    boot test failed
   23   finished, but some entries could not be copied (listed)

@@ -5,15 +5,15 @@
 
 import { spawn } from 'node:child_process';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { release as osRelease } from 'node:os';
 import { CleanupStack } from '../cleanup.js';
 import { DomuError, isDomuError, oneLine } from '../errors.js';
-import { runTool } from '../sys/exec.js';
 import type { BuildSpec } from '../spec/types.js';
 import { cloneTree, type CloneSummary } from '../copy/clone.js';
 import { openTarget, type OpenedTarget, type TargetSpec, type TargetSummary } from '../targets/index.js';
+import { makeSwap } from '../targets/swap.js';
 import { verifyTree, type VerifyResult } from '../verify/index.js';
 import { treeUsage } from '../walk/usage.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
@@ -21,9 +21,9 @@ import { installDistribution, type InstallOptions, type InstallResult } from '..
 import { bootTest, type BootTestOptions, type BootTestResult } from '../boot/boot-test.js';
 import { FIXUP_STAGES, createFixupContext, type FixupContext, type FixupOptions, type FixupStage, type StageResult } from '../fixup/index.js';
 import { consoleOf } from '../fixup/context.js';
-import { domainFromOptions, type DomainOptions } from '../xen/options.js';
+import { ROOT_VDEV, SWAP_VDEV } from '../xen/options.js';
 import { writeDomainConfig } from '../xen/write.js';
-import type { XenDomain } from '../xen/domain.js';
+import type { DomainDisk, DomainVif, XenDomain } from '../xen/domain.js';
 import { extractTarball } from '../tar/tar-in.js';
 import type { TarSummary } from '../tar/tar-common.js';
 import { findGuest, recordGuest } from './inventory.js';
@@ -202,35 +202,45 @@ export function kernelOf(spec: BuildSpec): { kernel?: string; initrd?: string; f
   return { kernel: `/boot/vmlinuz-${release}`, ...(initrd ? { initrd } : {}), fromDom0: true };
 }
 
-/** The xl domain model for a spec (src/xen's domainFromOptions with our disk paths). */
+/** The xl domain model for a spec, built from its typed fields (root disk on xvda1, swap on xvda2). */
 export function domainOf(spec: BuildSpec): XenDomain {
   const disk = diskPathOf(spec);
+  if (disk === undefined) throw new DomuError('INTERNAL', `a ${spec.target.kind} target has no disk for a domain`);
   const swap = swapPathOf(spec);
+  const fs = spec.target.kind === 'image' || spec.target.kind === 'lvm' ? spec.target.fs : 'ext4';
+  const backend = (p: string): DomainDisk['backend'] => (p.startsWith('/dev/') ? 'phy' : 'file');
+  const root: DomainDisk = { target: disk, vdev: ROOT_VDEV, backend: backend(disk), access: 'rw', mounts: [{ mountpoint: '/', fs }] };
+  if (spec.target.kind === 'image' && spec.target.format === 'qcow2') root.format = 'qcow2';
+  const disks: DomainDisk[] = [root];
+  if (swap) disks.push({ target: swap, vdev: SWAP_VDEV, backend: backend(swap), access: 'rw', mounts: [{ mountpoint: 'swap', fs: 'swap' }] });
   const n = spec.domain.network;
-  const opts: DomainOptions = {
-    hostname: spec.name,
-    type: spec.domain.type,
-    memory: spec.domain.memory,
-    vcpus: spec.domain.vcpus,
-    pygrub: spec.domain.pygrub,
-    fs: spec.target.kind === 'image' || spec.target.kind === 'lvm' ? spec.target.fs : 'ext4',
-    imageDev: disk ?? `/srv/xen/domains/${spec.name}/disk.img`,
-    dhcp: n.dhcp,
-    ...(swap ? { swapDev: swap, swap: '1' } : {}),
-    ...(kernelOf(spec).kernel ? { kernel: kernelOf(spec).kernel! } : {}),
-    ...(kernelOf(spec).initrd ? { initrd: kernelOf(spec).initrd! } : {}),
-    ...(spec.domain.extra ? { extra: spec.domain.extra } : {}),
+  const vif: DomainVif = {
+    ...(n.mac ? { mac: n.mac } : {}),
+    ...(n.bridge ? { bridge: n.bridge } : {}),
     ...(n.ip ? { ip: n.ip } : {}),
     ...(n.netmask ? { netmask: n.netmask } : {}),
     ...(n.gateway ? { gateway: n.gateway } : {}),
-    ...(n.mac ? { mac: n.mac } : {}),
-    ...(n.bridge ? { bridge: n.bridge } : {}),
+    ...(n.dhcp ? { dhcp: true } : {}),
     ...(n.nameservers.length ? { nameservers: n.nameservers } : {}),
   };
-  const domain = domainFromOptions(opts);
-  domain.name = spec.name;
-  if (spec.target.kind === 'image' && spec.target.format === 'qcow2' && domain.disks[0]) domain.disks[0].format = 'qcow2';
-  return domain;
+  const k = kernelOf(spec);
+  return {
+    name: spec.name,
+    type: spec.domain.type,
+    memory: spec.domain.memory,
+    vcpus: spec.domain.vcpus,
+    disks,
+    vifs: [vif],
+    ...(spec.domain.pygrub ? { bootloader: 'pygrub' } : {}),
+    ...(k.kernel ? { kernel: k.kernel } : {}),
+    ...(k.initrd ? { ramdisk: k.initrd } : {}),
+    ...(spec.domain.extra ? { extra: spec.domain.extra } : {}),
+  };
+}
+
+/** The domain as the config names it: the console is the one the fixups settled from the guest's kernel. */
+function configuredDomain(ctx: BuildContext, domain: XenDomain): XenDomain {
+  return ctx.fixup ? { ...domain, console: consoleOf(ctx.fixup) } : domain;
 }
 
 const noDisk = (spec: BuildSpec) => (diskPathOf(spec) === undefined ? `a ${spec.target.kind} target has no disk to configure or boot` : undefined);
@@ -287,16 +297,9 @@ export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = [])
     stage('target/swap', 'make the swap disk (swap.img or VG/LV-swap) with mkswap', async (ctx) => {
       const t = spec.target;
       const path = swapPathOf(spec)!;
-      if (t.kind === 'lvm') {
-        await runTool('lvcreate', ['-y', '-W', 'y', '-L', `${Math.ceil(t.swap! / (1 << 20))}m`, '-n', `${t.lv}-swap`, t.vg]);
-        ctx.cleanup.push(`remove swap volume ${path}`, async () => void (await runTool('lvremove', ['-f', '-y', path], { allowFailure: true })));
-      } else {
-        await mkdir(dirname(path), { recursive: true });
-        await rm(path, { force: true });
-        await runTool('truncate', ['-s', String(t.kind === 'image' ? t.swap : 0), path]);
-        ctx.cleanup.push(`remove swap file ${path}`, () => rm(path, { force: true }));
-      }
-      await runTool('mkswap', ['-L', `${spec.name}-swap`.slice(0, 16), path]);
+      const label = `${spec.name}-swap`;
+      if (t.kind === 'lvm') await makeSwap({ kind: 'lvm', vg: t.vg, lv: `${t.lv}-swap`, path, size: t.swap!, label }, ctx.cleanup);
+      else await makeSwap({ kind: 'file', path, size: t.kind === 'image' ? t.swap! : 0, label }, ctx.cleanup);
       ctx.swapPath = path;
       return `swap ${path}`;
     }, (s) => (swapPathOf(s) ? undefined : 'no swap asked for')),
@@ -373,8 +376,6 @@ export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = [])
           return `not done: /lib/modules/${osRelease()} does not exist on this Dom0`;
         }
         const r = await f.run(ctx.fixup);
-        // The fixups settle the console from the guest's kernel; the config must say the same.
-        if (ctx.domain) ctx.domain = { ...ctx.domain, console: consoleOf(ctx.fixup) };
         (ctx.results.fixups ??= []).push(r);
         if (r.status === 'skipped') return `not needed: ${r.reason ?? ''}`;
         return `${r.status}${r.actions.length ? `, ${r.actions.length} change(s)` : ''}${r.notes.length ? `; note: ${r.notes.join('; ')}` : ''}`;
@@ -403,7 +404,8 @@ export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = [])
       const k = kernelOf(spec);
       const missingDom0Kernel = k.fromDom0 && k.kernel !== undefined && !existsSync(k.kernel);
       if (missingDom0Kernel) ctx.log(`warning: the Dom0's kernel ${k.kernel} is not in /boot; the config names it anyway`);
-      const r = await writeDomainConfig(ctx.domain, {
+      // The fixups settled the console from the guest's kernel; the config says the same.
+      const r = await writeDomainConfig(configuredDomain(ctx, ctx.domain), {
         output: spec.domain.config,
         force: ours || (spec.target.kind !== 'dir' && spec.target.kind !== 'tar' && spec.target.force),
         ...(missingDom0Kernel ? { checkPaths: false } : {}),

@@ -4,6 +4,7 @@
 
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { SpecIssue } from './types.js';
+import { sizeBytes } from '../sys/size.js';
 
 export type Path = ReadonlyArray<string | number>;
 
@@ -13,17 +14,8 @@ export function fieldName(path: Path): string {
   return s || '(top level)';
 }
 
-const SIZE_UNITS: Record<string, number> = { '': 1 << 20, k: 1 << 10, m: 1 << 20, g: 1 << 30, t: 2 ** 40 };
-
-/** "4G", "512M", "1.5GiB", "4096" (MiB, as lvcreate -L reads it) -> bytes; undefined when not a size. */
-export function parseSpecSize(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) && v > 0 ? Math.round(v * (1 << 20)) : undefined;
-  if (typeof v !== 'string') return undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(v);
-  if (!m) return undefined;
-  const n = Math.round(Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!);
-  return n > 0 ? n : undefined;
-}
+/** "4G", "512M", "1.5GiB", "4096" (MiB, as lvcreate -L reads it) -> bytes; undefined when not a size (src/sys/size.ts). */
+export const parseSpecSize = sizeBytes;
 
 export class SpecReader {
   issues: SpecIssue[] = [];
@@ -31,6 +23,8 @@ export class SpecReader {
   private doc: Document | undefined;
   /** Fields set from the command line, with the flag that set them. */
   flagOrigins = new Map<string, string>();
+  /** The flag of each field that has one: a field missing under a section a flag made is named by its flag (--dist). */
+  flagNames = new Map<string, string>();
   private root: { data: Record<string, unknown> } = { data: {} };
   /** Where this reader's paths start in the document (a fleet's "base" section, ...). */
   private prefix: Path = [];
@@ -50,6 +44,7 @@ export class SpecReader {
     r.lines = this.lines;
     r.doc = this.doc;
     r.flagOrigins = this.flagOrigins;
+    r.flagNames = this.flagNames;
     r.root = this.root;
     r.prefix = [...this.prefix, ...path];
     return r;
@@ -95,9 +90,17 @@ export class SpecReader {
   issue(rel: Path, message: string): void {
     const path = [...this.prefix, ...rel];
     const field = fieldName(path);
-    const flag = this.flagOrigins.get(field);
+    const flag = this.flagOrigins.get(field) ?? (this.get(rel) === undefined ? this.flagOfMissing(path) : undefined);
     if (flag) this.issues.push({ file: 'command line', line: 0, field: flag, message });
     else this.issues.push({ file: this.file, line: this.file === 'command line' ? 0 : this.lineOf(rel), field, message });
+  }
+
+  /** The flag for a field whose section came from the command line (--install debian without --dist: "--dist"). */
+  private flagOfMissing(path: Path): string | undefined {
+    const flag = this.flagNames.get(fieldName(path));
+    if (!flag) return undefined;
+    for (let n = path.length - 1; n > 0; n--) if (this.flagOrigins.has(fieldName(path.slice(0, n)))) return flag;
+    return undefined;
   }
 
   get(rel: Path): unknown {

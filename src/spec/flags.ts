@@ -4,6 +4,7 @@
 // --dir --role). A flag overrides the spec file's field; errors name the flag.
 
 import { join, resolve } from 'node:path';
+import { DomuError } from '../errors.js';
 import type { SpecReader } from './check.js';
 
 export interface SpecFlag {
@@ -15,6 +16,8 @@ export interface SpecFlag {
   repeatable?: boolean;
   /** commander's option key for the value */
   key: string;
+  /** The spec field the flag sets, when it sets one field (errors about that field name the flag). */
+  field?: string;
 }
 
 const TARGET_KINDS = ['image', 'lvm', 'dir', 'tar'];
@@ -33,7 +36,7 @@ function setKind(r: SpecReader, section: 'target' | 'source', kinds: string[], k
 
 function simple(flags: string, key: string, path: string[], description: string, map: (v: unknown) => unknown = (v) => v): SpecFlag {
   const flag = flags.split(/[ ,]/).find((f) => f.startsWith('--'))!;
-  return { flags, key, description, apply: (r, v) => r.set(path, map(v), flag) };
+  return { flags, key, description, field: path.join('.'), apply: (r, v) => r.set(path, map(v), flag) };
 }
 
 export const SPEC_FLAGS: readonly SpecFlag[] = [
@@ -177,8 +180,31 @@ export const SPEC_FLAGS: readonly SpecFlag[] = [
   },
 ];
 
+/** Flags that choose alternatives of one section: two of a group given together are refused. */
+export const CONFLICTING_FLAGS: ReadonlyArray<{ what: string; keys: readonly string[] }> = [
+  { what: 'target', keys: ['image', 'dir', 'lvm', 'rootDir', 'tar'] },
+  { what: 'source', keys: ['clone', 'install', 'tarball'] },
+  { what: 'network', keys: ['ip', 'dhcp'] },
+];
+
+/** The flag text (--image) of an option key (image). */
+export function flagName(key: string): string {
+  const f = SPEC_FLAGS.find((x) => x.key === key);
+  return f ? f.flags.split(/[ ,]/).find((t) => t.startsWith('--'))! : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** Refuse flags that contradict each other (exit 2, naming both), instead of letting the last one win. */
+export function checkFlagConflicts(opts: Record<string, unknown>): void {
+  for (const g of CONFLICTING_FLAGS) {
+    const given = g.keys.filter((k) => opts[k] !== undefined && opts[k] !== false);
+    if (given.length > 1) throw new DomuError('USAGE', `${flagName(given[0]!)} conflicts with ${flagName(given[1]!)}: give one ${g.what}`);
+  }
+}
+
 /** Apply every flag the user gave. `opts` is commander's option object. */
 export function applySpecFlags(r: SpecReader, opts: Record<string, unknown>): void {
+  checkFlagConflicts(opts);
+  for (const f of SPEC_FLAGS) if (f.field) r.flagNames.set(f.field, flagName(f.key));
   // --name first, so that --dir and --lvm VG can use it.
   const ordered = [...SPEC_FLAGS].sort((a, b) => Number(b.key === 'name' || b.key === 'hostname') - Number(a.key === 'name' || a.key === 'hostname'));
   for (const f of ordered) {

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { DomuError } from '../errors.js';
 import { SpecReader, type Path } from './check.js';
-import { formatIssue, type BuildSpec, type DomainSection, type SourceSection, type SpecIssue, type TargetSection } from './types.js';
+import { formatIssue, type BuildSpec, type DomainSection, type SourceSection, type SpecFixupOptions, type SpecIssue, type TargetSection } from './types.js';
+import { buildSpecSchema } from './schema.js';
 
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -21,10 +22,16 @@ const RPM_FAMILY = ['centos', 'rocky', 'alma', 'fedora', 'rhel', 'rpm'] as const
 /** Thrown when a spec has errors: all of them, each with file, line and field. */
 export class SpecError extends DomuError {
   readonly issues: SpecIssue[];
-  constructor(issues: SpecIssue[]) {
+  constructor(unsorted: SpecIssue[]) {
+    const issues = sortIssues(unsorted);
     super('BAD_INPUT', issues.length === 1 ? formatIssue(issues[0]!) : `${issues.length} errors in the spec: ${issues.map(formatIssue).join('; ')}`);
     this.issues = issues;
   }
+}
+
+/** Issues in reading order: by file, then line (stable, so one line's issues keep the order they were found in). */
+export function sortIssues(issues: readonly SpecIssue[]): SpecIssue[] {
+  return [...issues].sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
 }
 
 /** Resolve a path in the spec relative to the spec file's folder (flags: to the working directory). */
@@ -239,14 +246,24 @@ export function readBuildSpec(r: SpecReader, options: { allowAutoIp?: boolean; k
   }
   // src/fixup's FixupOptions that a spec may set (the domain, hostname and excludes come from the spec itself)
   r.section(['fixups', 'options'], ['console', 'blockMajor', 'kernelFlavour', 'init', 'networkSystem', 'removeNetGenerator', 'rootPasswordHash', 'authorizedKeys', 'selinux', 'modulesSource', 'kernelVersion']);
-  r.oneOf(['fixups', 'options', 'console'], ['hvc0', 'xvc0', 'ttyS0'] as const);
-  r.oneOf(['fixups', 'options', 'networkSystem'], ['ifupdown', 'ifcfg', 'netplan', 'networkd'] as const);
-  r.oneOf(['fixups', 'options', 'selinux'], ['disable', 'permissive', 'relabel', 'keep'] as const);
-  r.oneOf(['fixups', 'options', 'init'], ['systemd', 'upstart', 'sysvinit'] as const);
-  r.bool(['fixups', 'options', 'removeNetGenerator'], false);
-  if (r.get(['fixups', 'options', 'blockMajor']) !== undefined && ![202, 220].includes(r.get(['fixups', 'options', 'blockMajor']) as number)) r.issue(['fixups', 'options', 'blockMajor'], 'must be 202 (mainline) or 220 (XenSource)');
-  r.strList(['fixups', 'options', 'authorizedKeys']);
-  const fixOpts = r.get(['fixups', 'options']);
+  const O = ['fixups', 'options'];
+  const blockMajor = r.get([...O, 'blockMajor']);
+  if (blockMajor !== undefined && blockMajor !== 202 && blockMajor !== 220) r.issue([...O, 'blockMajor'], 'must be 202 (mainline) or 220 (XenSource)');
+  // typed values, not the raw mapping: authorizedKeys "a,b" becomes a list
+  const optionValues: Record<string, unknown> = {
+    console: r.oneOf([...O, 'console'], ['hvc0', 'xvc0', 'ttyS0'] as const),
+    networkSystem: r.oneOf([...O, 'networkSystem'], ['ifupdown', 'ifcfg', 'netplan', 'networkd'] as const),
+    selinux: r.oneOf([...O, 'selinux'], ['disable', 'permissive', 'relabel', 'keep'] as const),
+    init: r.oneOf([...O, 'init'], ['systemd', 'upstart', 'sysvinit'] as const),
+    removeNetGenerator: r.get([...O, 'removeNetGenerator']) === undefined ? undefined : r.bool([...O, 'removeNetGenerator'], false),
+    blockMajor: blockMajor === 202 || blockMajor === 220 ? blockMajor : undefined,
+    authorizedKeys: r.get([...O, 'authorizedKeys']) === undefined ? undefined : r.strList([...O, 'authorizedKeys']),
+    kernelFlavour: r.str([...O, 'kernelFlavour']),
+    rootPasswordHash: r.str([...O, 'rootPasswordHash']),
+    modulesSource: r.str([...O, 'modulesSource']),
+    kernelVersion: r.str([...O, 'kernelVersion']),
+  };
+  const fixOpts = Object.fromEntries(Object.entries(optionValues).filter(([, v]) => v !== undefined)) as SpecFixupOptions;
   const roles = r.strList(['roles']).map((s, i) => specPath(r, ['roles', i], s));
   const domain = readDomain(r, name ?? options.defaultName ?? 'guest', options.allowAutoIp ?? false);
   const verify = r.bool(['verify'], source?.kind === 'clone');
@@ -267,19 +284,23 @@ export function readBuildSpec(r: SpecReader, options: { allowAutoIp?: boolean; k
   }
   const theName = name ?? options.defaultName;
   if (r.issues.length > before || !theName || !target || !source) return undefined;
-  return {
+  const spec: BuildSpec = {
     name: theName,
     hostname: hostname ?? theName,
     ...(r.file !== 'command line' ? { file: resolve(r.file) } : {}),
     target,
     source,
     packages,
-    fixups: { skip, only, options: (fixOpts as Record<string, unknown> | undefined) ?? {} },
+    fixups: { skip, only, options: fixOpts },
     roles,
     domain,
     verify,
     bootTest,
   };
+  // The reader and the schema must agree; a difference is a bug here, not the user's.
+  const checked = buildSpecSchema.safeParse(spec);
+  if (!checked.success) throw new DomuError('INTERNAL', `the spec reader and the schema disagree: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return spec;
 }
 
 /** Parse spec text. Throws SpecError with every issue. */

@@ -1,16 +1,13 @@
-// Sizes of images and volumes: parsing xen-create-image style sizes ("4G", "512Mb", "4096"),
+// Sizes of images and volumes: the --size flag (parsed by src/sys/size.ts, the one size parser),
 // and estimating an image size from the tree's disk usage plus headroom.
 
 import { DomuError } from '../errors.js';
 import type { FsType } from './types.js';
 import type { UsageHint } from '../walk/usage-hint.js';
 
-export const KiB = 1024;
-export const MiB = 1024 * KiB;
-export const GiB = 1024 * MiB;
-export const TiB = 1024 * GiB;
+import { GiB, MiB, MAX_SIZE, formatSize, readSize } from '../sys/size.js';
 
-const UNIT: Readonly<Record<string, number>> = { k: KiB, m: MiB, g: GiB, t: TiB };
+export { KiB, MiB, GiB, TiB, MAX_SIZE, formatSize } from '../sys/size.js';
 
 /** The smallest filesystem each mkfs makes here (mkfs.xfs refuses anything under 300 MiB). */
 export const MIN_SIZE: Readonly<Record<FsType, number>> = {
@@ -20,9 +17,6 @@ export const MIN_SIZE: Readonly<Record<FsType, number>> = {
   xfs: 300 * MiB,
 };
 
-/** The largest size we accept (ext4 and xfs go further, but a bigger number is a typo). */
-export const MAX_SIZE = 64 * TiB;
-
 /**
  * Parse a size as xen-create-image and lvcreate -L take it: a number with an optional binary unit
  * K, M, G or T (optionally followed by "b", "B" or "iB"; case-insensitive). A bare number means MiB,
@@ -30,15 +24,11 @@ export const MAX_SIZE = 64 * TiB;
  * whole MiB.
  */
 export function parseSize(text: string, what = '--size'): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?)?\s*$/i.exec(text);
-  if (!m) {
-    throw new DomuError('USAGE', `${what} ${JSON.stringify(text)} is not a size: use a number with K, M, G or T (4G, 512M; a bare number is MiB)`);
-  }
-  const unit = m[2] ? UNIT[m[2].toLowerCase()]! : MiB;
-  const bytes = Math.ceil((Number(m[1]) * unit) / MiB) * MiB;
-  if (bytes <= 0) throw new DomuError('USAGE', `${what} must be more than zero`);
-  if (bytes > MAX_SIZE) throw new DomuError('USAGE', `${what} ${text} is more than ${formatSize(MAX_SIZE)}`);
-  return bytes;
+  const r = readSize(text);
+  if ('bytes' in r) return r.bytes;
+  if (r.problem === 'zero') throw new DomuError('USAGE', `${what} must be more than zero`);
+  if (r.problem === 'too-big') throw new DomuError('USAGE', `${what} ${text} is more than ${formatSize(MAX_SIZE)}`);
+  throw new DomuError('USAGE', `${what} ${JSON.stringify(text)} is not a size: use a number with K, M, G or T (4G, 512M; a bare number is MiB)`);
 }
 
 /** Check that a size fits the filesystem; returns it. */
@@ -108,18 +98,4 @@ export function estimateImageSize(hint: number | UsageHint, fs: FsType): number 
   }
   const rounded = Math.ceil(size / (64 * MiB)) * 64 * MiB;
   return Math.max(rounded, MIN_SIZE[fs]);
-}
-
-/** 64 MiB, 1.5 GiB: sizes for messages. */
-export function formatSize(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i += 1;
-  }
-  if (i === 0) return `${v} B`;
-  const text = Number.isInteger(v) ? String(v) : v.toFixed(v >= 100 ? 0 : 1);
-  return `${text} ${units[i]}`;
 }

@@ -2,6 +2,7 @@
 // --ip ...), for the xen-config and fixup commands and for specs that prefer flat options.
 
 import { DomuError } from '../errors.js';
+import { sizeBytes, sizeMiB } from '../sys/size.js';
 import type { DomainDisk, DomainType, DomainVif, LifecycleAction, XenConsole, XenDomain } from './domain.js';
 
 export interface DomainOptions {
@@ -52,19 +53,17 @@ export const SWAP_VDEV = 'xvda1';
 export const ROOT_VDEV = 'xvda2';
 export const ROOT_ALONE_VDEV = 'xvda1';
 
-/** "512", 512, "512M", "512MiB", "1G", "1Gb" -> MiB. */
+/** A memory size as xl's memory= takes it, in MiB: "512", 512, "512M", "1.5G", "1Gb" (src/sys/size.ts). */
 export function parseMiB(value: number | string, field: string): number {
-  if (typeof value === 'number') {
-    if (Number.isInteger(value) && value > 0) return value;
-    throw new DomuError('BAD_INPUT', `${field}: ${value} is not a whole number of MiB`);
+  const mib = sizeMiB(value);
+  if (mib === undefined) {
+    throw new DomuError('BAD_INPUT', typeof value === 'number' ? `${field}: ${value} is not a number of MiB` : `${field}: "${value}" is not a size (512M, 1G, or MiB)`);
   }
-  const m = /^\s*(\d+)\s*([mMgG]?)(?:i?[bB])?\s*$/.exec(value);
-  if (!m || Number(m[1]) <= 0) throw new DomuError('BAD_INPUT', `${field}: "${value}" is not a size (512M, 1G, or MiB)`);
-  return Number(m[1]) * (m[2]!.toLowerCase() === 'g' ? 1024 : 1);
+  return mib;
 }
 
 function hasSwap(swap: DomainOptions['swap']): boolean {
-  return swap !== undefined && String(swap).trim() !== '' && !/^0+[mMgG]?$/.test(String(swap).trim());
+  return swap !== undefined && sizeBytes(swap) !== undefined;
 }
 
 function backendOf(target: string): DomainDisk['backend'] {

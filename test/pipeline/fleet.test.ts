@@ -147,7 +147,7 @@ ${guests}`;
   it('one failing guest does not stop the others; the CLI prints the summary table', () => {
     writeFileSync(fleetFile, fleetText(`${FIVE}\n  - { name: banquo, size: 16M }\n  - { name: fleance, ip: auto }`));
     const r = spawnSync('node', [CLI, 'build', fleetFile], { encoding: 'utf8', env: { ...process.env } });
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(4); // FLEET_FAILED (issue 12: was 1, the internal-error status)
     expect(r.stdout).toMatch(/^banquo\s+failed\s+.*smaller than the base image/m);
     // the pool (3 addresses) is exhausted by cawdor, glamis and lochaber: fleance cannot get one
     expect(r.stdout + r.stderr).toMatch(/address pool 10\.20\.0\.10-10\.20\.0\.12 is exhausted/);

@@ -1,0 +1,35 @@
+// docs/spec.md is generated from the schema: this fails when someone changes the schema and forgets
+// `npm run docs:spec`, and checks that the schema documents every field with its flag.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { renderSpecDocs } from '../../src/spec/docs.js';
+import { buildSpecSchema } from '../../src/spec/schema.js';
+import { SPEC_FLAGS } from '../../src/spec/flags.js';
+
+describe('the spec reference', () => {
+  it('docs/spec.md is what the schema renders (run npm run docs:spec)', () => {
+    expect(readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'spec.md'), 'utf8')).toBe(renderSpecDocs());
+  });
+  it('names the flag of every field the flags set', () => {
+    const docs = renderSpecDocs();
+    for (const f of SPEC_FLAGS) {
+      if (!f.field) continue;
+      const long = f.flags.split(/[ ,]/).find((t) => t.startsWith('--'))!;
+      if (['--name', '--hostname', '--format', '--label', '--compress', '--force'].includes(long)) continue;
+      expect(docs, long).toContain(`| ${long} |`);
+    }
+    expect(docs).toMatch(/\| `domain.memory` \| integer \(32\.\.\) \| 512M \| --memory \|/);
+  });
+  it('the schema checks a resolved spec', () => {
+    const ok = buildSpecSchema.safeParse({
+      name: 'x', hostname: 'x', target: { kind: 'dir', path: '/tmp/x' }, source: { kind: 'clone', root: '/', exclude: [], defaultExcludes: true, oneFileSystem: false },
+      packages: [], fixups: { skip: [], only: [], options: { authorizedKeys: ['a', 'b'] } }, roles: [],
+      domain: { type: 'pv', memory: 512, vcpus: 1, pygrub: true, config: '/etc/xen/x.cfg', network: { dhcp: true, nameservers: [] } },
+      verify: true, bootTest: false,
+    });
+    expect(ok.success).toBe(true);
+    const bad = buildSpecSchema.safeParse({ name: 'x' });
+    expect(bad.success).toBe(false);
+  });
+});
