@@ -20,25 +20,28 @@ describe('inventory and leases across processes', () => {
     writeFileSync(script, `
       import { leaseAddress, recordGuest } from ${JSON.stringify(INVENTORY)};
       const who = process.argv[2];
-      for (let i = 0; i < 25; i++) {
+      // all start together, so that their read-modify-writes overlap
+      while (Date.now() < Number(process.argv[3])) {}
+      for (let i = 0; i < 100; i++) {
         const name = who + '-' + i;
-        const ip = leaseAddress('10.99.0.1-10.99.0.254', name);
+        const ip = leaseAddress('10.99.0.1-10.99.3.254', name);
         recordGuest({ name, hostname: name, disk: { kind: 'image', path: '/nonexistent/' + name }, ip, built: new Date().toISOString() });
       }
     `);
     // a stale lock left by a SIGKILLed process (a pid that does not exist) must not block them
     writeFileSync(join(dir, 'state.lock'), '999999999\n');
     const env = { ...process.env, DOMU_FORGE_STATE_DIR: dir };
+    const startAt = String(Date.now() + 1500);
     const codes = await Promise.all(
-      Array.from({ length: 8 }, (_, w) => new Promise<number | null>((res) => spawn(process.execPath, [script, `p${w}`], { env, stdio: 'inherit' }).on('close', res))),
+      Array.from({ length: 8 }, (_, w) => new Promise<number | null>((res) => spawn(process.execPath, [script, `p${w}`, startAt], { env, stdio: 'inherit' }).on('close', res))),
     );
     expect(codes).toEqual(Array(8).fill(0));
     const inv = JSON.parse(readFileSync(join(dir, 'inventory.json'), 'utf8')) as { guests: Record<string, { ip: string }> };
-    expect(Object.keys(inv.guests).length).toBe(200);
+    expect(Object.keys(inv.guests).length).toBe(800);
     const leases = JSON.parse(readFileSync(join(dir, 'leases.json'), 'utf8')) as { pools: Record<string, Record<string, string>> };
-    const pool = leases.pools['10.99.0.1-10.99.0.254']!;
-    expect(Object.keys(pool).length).toBe(200);
-    expect(new Set(Object.values(pool)).size).toBe(200);
+    const pool = leases.pools['10.99.0.1-10.99.3.254']!;
+    expect(Object.keys(pool).length).toBe(800);
+    expect(new Set(Object.values(pool)).size).toBe(800);
     // the inventory's address of each guest is the one its lease holds
     for (const [ip, owner] of Object.entries(pool)) expect(inv.guests[owner]!.ip).toBe(ip);
   });
