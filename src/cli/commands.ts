@@ -21,6 +21,7 @@ export const COMMANDS: ReadonlyArray<readonly [string, Loader]> = [
   ['pack', () => import('./tar.js')],
   ['unpack', () => import('./tar.js')],
   ['boot-test', () => import('./boot-test.js')],
+  ['worker', () => import('./worker.js')],
 ];
 
 /** Register the command named first in `args` (the arguments after the script), or all of them. */
