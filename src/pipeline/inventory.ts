@@ -2,10 +2,97 @@
 // the state directory (inventory.json), so that `list` can show them and `delete` can remove them.
 // Address pools live here too (leases.json), as xen-tools' --ip=auto keeps its next address.
 
+import { linkSync, mkdirSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { lstat, rm, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
 import { hasTool, runTool } from '../sys/exec.js';
-import { readState, writeState } from '../sys/state.js';
+import { readState, stateDir, writeState } from '../sys/state.js';
+
+// ---- the lock: a worker and a local build (or two builds) on one host share these files ----
+
+const LOCK = 'state.lock';
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** The pid in a lock file, when that process is gone (undefined: alive, or no lock). */
+function deadHolder(file: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text.trim());
+  try {
+    process.kill(pid, 0);
+    return undefined;
+  } catch (e) {
+    return errnoCode(e) === 'EPERM' ? undefined : text;
+  }
+}
+
+/** Remove a lock whose holder died; only the process that made the breaker directory may. */
+function breakStaleLock(file: string, text: string): void {
+  const breaker = `${file}.break`;
+  try {
+    mkdirSync(breaker);
+  } catch (e) {
+    if (errnoCode(e) !== 'EEXIST') throw e;
+    // a breaker that died mid-break leaves its directory: drop it when old
+    try {
+      if (Date.now() - statSync(breaker).mtimeMs > 10_000) rmdirSync(breaker);
+    } catch {
+      /* someone else did */
+    }
+    return;
+  }
+  try {
+    // nobody but a breaker removes a dead holder's lock, so it cannot have changed since we read it
+    if (readFileSync(file, 'utf8') === text) unlinkSync(file);
+  } catch {
+    /* already gone */
+  } finally {
+    rmdirSync(breaker);
+  }
+}
+
+/**
+ * Run `fn` holding the state directory's lock: a file holding our pid, made with link() so that it
+ * never exists empty. A lock whose holder died (SIGKILL) is broken. The read-modify-write of
+ * inventory.json and leases.json happens inside, so no lease is given twice and no record is lost
+ * between processes (a worker and a local build, or two builds).
+ */
+export function withStateLock<T>(fn: () => T): T {
+  const dir = stateDir();
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, LOCK);
+  const mine = join(dir, `.${LOCK}.${process.pid}.${Math.random().toString(36).slice(2)}`);
+  writeFileSync(mine, `${process.pid}\n`, { mode: 0o600 });
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        linkSync(mine, file);
+        break;
+      } catch (e) {
+        if (errnoCode(e) !== 'EEXIST') throw e;
+      }
+      const dead = deadHolder(file);
+      if (dead !== undefined) {
+        breakStaleLock(file, dead);
+        continue;
+      }
+      if (i > 60_000) throw new DomuError('ENVIRONMENT', `the state lock ${file} has been held for minutes; is another domu-forge hung?`);
+      Atomics.wait(sleeper, 0, 0, 1 + (i % 4));
+    }
+  } finally {
+    unlinkSync(mine);
+  }
+  try {
+    return fn();
+  } finally {
+    unlinkSync(file);
+  }
+}
 
 export interface GuestDisk {
   kind: 'image' | 'lvm' | 'dir' | 'tar';
@@ -63,15 +150,19 @@ export function findGuest(name: string): GuestRecord | undefined {
 }
 
 export function recordGuest(rec: GuestRecord): void {
-  const inv = readInventory();
-  inv.guests[rec.name] = rec;
-  writeState(INVENTORY, inv);
+  withStateLock(() => {
+    const inv = readInventory();
+    inv.guests[rec.name] = rec;
+    writeState(INVENTORY, inv);
+  });
 }
 
 export function forgetGuest(name: string): void {
-  const inv = readInventory();
-  delete inv.guests[name];
-  writeState(INVENTORY, inv);
+  withStateLock(() => {
+    const inv = readInventory();
+    delete inv.guests[name];
+    writeState(INVENTORY, inv);
+  });
 }
 
 // ---- address pools ----
@@ -98,6 +189,10 @@ export function parsePool(pool: string): [number, number] {
  * `taken` lists addresses in use outside the pool's leases (static ones in the same fleet).
  */
 export function leaseAddress(pool: string, name: string, taken: ReadonlySet<string> = new Set()): string {
+  return withStateLock(() => leaseLocked(pool, name, taken));
+}
+
+function leaseLocked(pool: string, name: string, taken: ReadonlySet<string>): string {
   const [first, last] = parsePool(pool);
   const key = `${intToIp(first)}-${intToIp(last)}`;
   const file = readState<LeaseFile>(LEASES) ?? { version: 1, pools: {} };
@@ -118,6 +213,10 @@ export function leaseAddress(pool: string, name: string, taken: ReadonlySet<stri
 
 /** Release every lease `name` holds. Returns the addresses released. */
 export function releaseLeases(name: string): string[] {
+  return withStateLock(() => releaseLocked(name));
+}
+
+function releaseLocked(name: string): string[] {
   const file = readState<LeaseFile>(LEASES);
   if (!file) return [];
   const released: string[] = [];
