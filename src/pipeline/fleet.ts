@@ -114,13 +114,16 @@ export function parseFleet(text: string, file: string): Fleet {
   if (baseSec === undefined || baseSec === null) r.issue(['base'], 'is required (the shared target settings, source, fixups and domain)');
   else if (typeof baseSec !== 'object' || Array.isArray(baseSec)) r.issue(['base'], 'must be a mapping');
   if (baseSec && typeof baseSec === 'object' && !Array.isArray(baseSec)) {
+    // The base's image is the fleet's cached base under the state directory; buildFleet adds the
+    // inputs key to its name once the key is known (baseImagePath).
+    const cachedBase = join(stateDir(), 'fleet-bases', `${name}.img`);
     const t = b.get(['target']);
     if (t !== undefined && t !== null && typeof t === 'object' && !Array.isArray(t)) {
       for (const k of ['image', 'lvm', 'dir', 'tar']) if ((t as Record<string, unknown>)[k] !== undefined) b.issue(['target', k], 'a fleet base is always a cached image file; give only size, fs and label');
       const fmt = (t as Record<string, unknown>).format;
       if (fmt !== undefined && fmt !== 'raw') b.issue(['target', 'format'], 'a fleet base is a raw image');
-      b.set(['target', 'image'], '/dev/null/placeholder');
-    } else if (t === undefined || t === null) b.set(['target'], { image: '/dev/null/placeholder' });
+      b.set(['target', 'image'], cachedBase);
+    } else if (t === undefined || t === null) b.set(['target'], { image: cachedBase });
   }
   const base = baseSec && typeof baseSec === 'object' && !Array.isArray(baseSec) ? readBuildSpec(b, { defaultName: `${name}-base`, allowAutoIp: true, known: ['target', 'source', 'packages', 'fixups', 'roles', 'domain', 'verify', 'bootTest'] }) : undefined;
 
