@@ -22,7 +22,7 @@ import { bootTest, type BootTestOptions, type BootTestResult } from '../boot/boo
 import { FIXUP_STAGES, createFixupContext, type FixupContext, type FixupOptions, type FixupStage, type StageResult } from '../fixup/index.js';
 import { consoleOf } from '../fixup/context.js';
 import { ROOT_VDEV, SWAP_VDEV } from '../xen/options.js';
-import { writeDomainConfig } from '../xen/write.js';
+import { writeDomainConfig as writeXlConfig } from '../xen/write.js';
 import type { DomainDisk, DomainVif, XenDomain } from '../xen/domain.js';
 import { extractTarball } from '../tar/tar-in.js';
 import type { TarSummary } from '../tar/tar-common.js';
@@ -271,191 +271,251 @@ export async function planStages(spec: BuildSpec): Promise<Stage[]> {
   return buildStages(spec, all.filter((f) => wanted(f.id)));
 }
 
-/** The stages for a spec, in order. */
-export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = []): Stage[] {
+// ---- The stages, in build order. Each takes the one BuildContext and returns early when it does not
+// apply (the list's skipReason says why, for the report); the note it returns is the stage's summary.
+
+/** target/open: make and mount the target (or a copy/overlay of a fleet's base). */
+export async function openTargetStage(ctx: BuildContext): Promise<string> {
+  const { spec } = ctx;
   const src = spec.source;
-  const stages: Stage[] = [
-    stage('target/open', 'make and mount the target (image file, LVM volume, directory or tarball staging tree)', async (ctx) => {
-      if (src.kind === 'base') {
-        const t = spec.target;
-        if (t.kind !== 'image') throw new DomuError('INTERNAL', 'a fleet guest is always an image file');
-        ctx.target = await openFromBase({ base: src.image, method: src.method, path: t.path, fs: t.fs, cleanup: ctx.cleanup, ...(t.size ? { size: t.size } : {}) });
-        ctx.root = ctx.target.root;
-        return `${src.method === 'copy' ? 'sparse copy' : 'qcow2 overlay'} of the base ${basename(src.image)} mounted at ${ctx.root}`;
-      }
-      // A spec lays out its outputs: their folder is made if missing, as for the swap file
-      // (the clone command's --image still refuses a missing folder, a guard against typos).
-      if (spec.target.kind === 'image' || spec.target.kind === 'tar') await mkdir(dirname(spec.target.path), { recursive: true });
-      const hint = src.kind === 'clone' ? () => cloneUsage(spec) : src.kind === 'tarball' ? async () => ((await import('node:fs')).statSync(src.file).size * 4) : undefined;
-      if (!hint && (spec.target.kind === 'image' || spec.target.kind === 'lvm') && !spec.target.size) {
-        throw new DomuError('BAD_INPUT', `target.size is required for an install into an image or volume`);
-      }
-      ctx.target = await openTarget(targetSpecOf(spec), { cleanup: ctx.cleanup, signal: ctx.signal, log: ctx.log, ...(hint ? { sizeHint: hint } : {}) });
-      ctx.root = ctx.target.root;
-      return `${spec.target.kind} ready at ${ctx.root}`;
-    }),
-    stage('target/swap', 'make the swap disk (swap.img or VG/LV-swap) with mkswap', async (ctx) => {
-      const t = spec.target;
-      const path = swapPathOf(spec)!;
-      const label = `${spec.name}-swap`;
-      if (t.kind === 'lvm') await makeSwap({ kind: 'lvm', vg: t.vg, lv: `${t.lv}-swap`, path, size: t.swap!, label }, ctx.cleanup);
-      else await makeSwap({ kind: 'file', path, size: t.kind === 'image' ? t.swap! : 0, label }, ctx.cleanup);
-      ctx.swapPath = path;
-      return `swap ${path}`;
-    }, (s) => (swapPathOf(s) ? undefined : 'no swap asked for')),
-    stage('source/clone', 'copy the source root into the target (cloneTree)', async (ctx) => {
-      if (src.kind !== 'clone') return;
-      const summary = await cloneTree({
-        source: src.root,
-        target: ctx.root!,
-        excludes: [...src.exclude, ...ownPathExcludes(spec), ...hostPathExcludes(ctx)],
-        defaultExcludes: src.defaultExcludes,
-        oneFileSystem: src.oneFileSystem,
-        signal: ctx.signal,
-        ...(src.workers ? { workers: src.workers } : {}),
-        ...(diskPathOf(spec) ? { resumeKey: diskPathOf(spec)! } : {}),
-        onProgress: (p) => ctx.status(`clone: ${p.phase} ${p.entriesDone}/${p.entriesFound} entries, ${(p.bytes / 2 ** 20).toFixed(0)} MiB`),
-      });
-      ctx.results.clone = summary;
-      if (summary.errors.length > 0) throw new DomuError('PARTIAL', `clone: ${summary.errors.length} entries could not be copied (first: ${summary.errors[0]!.path}: ${summary.errors[0]!.message})`);
-      const n = Object.values(summary.copied).reduce((a, b) => a + b, 0);
-      return `${n} entries, ${(summary.bytes / 2 ** 20).toFixed(1)} MiB in ${summary.seconds.toFixed(1)}s`;
-    }, (s) => (s.source.kind === 'clone' ? undefined : 'the source is not a clone')),
-    stage('source/install', 'install the distribution into the target (installDistribution)', async (ctx) => {
-      if (src.kind !== 'install') return;
-      const common = { root: ctx.root!, signal: ctx.signal, cleanup: ctx.cleanup, pygrub: spec.domain.pygrub, ...(src.arch ? { arch: src.arch } : {}) };
-      const opts: InstallOptions =
-        'dist' in src
-          ? { ...common, distro: src.distro, suite: src.dist, include: src.include, ...(src.mirror ? { mirror: src.mirror } : {}), ...(src.variant ? { variant: src.variant } : {}), ...(src.tool ? { tool: src.tool } : {}) }
-          : { ...common, distro: src.distro, repos: src.repos, packages: src.packages, ...(src.releaseRpm ? { releaseRpm: src.releaseRpm } : {}), ...(src.group !== undefined ? { group: src.group } : {}), ...(src.releasever ? { releasever: src.releasever } : {}) };
-      opts.onProgress = (p) => ctx.status(`install: ${p.phase}: ${p.unpacked} unpacked, ${p.configured} configured`);
-      const r = await installDistribution(opts);
-      ctx.results.install = r;
-      return `${r.release} by ${r.tool}: ${r.packages} packages in ${r.seconds.toFixed(0)}s (log ${r.logFile})`;
-    }, (s) => (s.source.kind === 'install' ? undefined : `the source is not an install`)),
-    stage('source/extract', 'extract the rootfs tarball into the target (extractTarball)', async (ctx) => {
-      if (src.kind !== 'tarball') return;
-      ctx.results.extract = await extractTarball(src.file, ctx.root!, { trusted: src.trusted, signal: ctx.signal });
-      return `extracted ${ctx.results.extract.entries} entries from ${src.file}`;
-    }, (s) => (s.source.kind === 'tarball' ? undefined : 'the source is not a tarball')),
-    stage('verify', 'compare the clone with its source, every attribute (verifyTree)', async (ctx) => {
-      if (src.kind !== 'clone') return;
-      const r = await verifyTree({
-        source: src.root,
-        target: ctx.root!,
-        excludes: [...src.exclude, ...ownPathExcludes(spec), ...hostPathExcludes(ctx)],
-        defaultExcludes: src.defaultExcludes,
-        oneFileSystem: src.oneFileSystem,
-        // clone keeps times to the nanosecond (its last pass sets what Node's utimes cannot)
-        mtimePrecision: 'ns',
-        ignoreLostFound: true,
-        cleanup: ctx.cleanup,
-        onProgress: (p) => ctx.status(`verify: ${p.phase} ${p.entries} entries ${(p.bytes / 2 ** 20).toFixed(0)} MiB`),
-      });
-      ctx.results.verify = r;
-      if (!r.identical) {
-        const counts = Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', ');
-        throw new DomuError('VERIFY_FAILED', `verify: the clone differs from ${src.root}: ${counts} (first: ${r.differences[0]!.kind} ${r.differences[0]!.path})`);
-      }
-      return `identical: ${r.entries.source} entries, ${(r.bytesCompared / 2 ** 20).toFixed(0)} MiB compared in ${r.seconds.toFixed(1)}s`;
-    }, (s) => (s.source.kind !== 'clone' ? 'only a clone has a source to compare with' : s.verify ? undefined : 'verify: false')),
-    stage('packages', 'install the extra packages (apt-get in a chroot, or dnf --installroot)', async (ctx) => {
-      const r = await installPackages(ctx.root!, spec.packages, ctx.cleanup, ctx.signal);
-      return `${spec.packages.length} package(s) by ${r.manager}: ${spec.packages.join(' ')}`;
-    }, (s) => (s.packages.length > 0 ? undefined : 'no extra packages')),
-    ...fixups.map((f) =>
-      stage(f.id, f.description, async (ctx) => {
-        if (!ctx.fixup) {
-          ctx.domain ??= noDisk(spec) ? undefined : domainOf(spec);
-          ctx.fixup = await createFixupContext(ctx.root!, fixupOptionsOf(spec, ctx.domain));
-        }
-        const k = kernelOf(spec);
-        if (f.id === 'fixup/kernel-modules' && k.fromDom0 && !existsSync(`/lib/modules/${osRelease()}`)) {
-          // A Dom0 that does not run from its own /boot (a container, a cloud VM) has no modules to give.
-          ctx.log(`warning: the Dom0's running kernel ${osRelease()} has no /lib/modules here; no modules copied`);
-          return `not done: /lib/modules/${osRelease()} does not exist on this Dom0`;
-        }
-        const r = await f.run(ctx.fixup);
-        (ctx.results.fixups ??= []).push(r);
-        if (r.status === 'skipped') return `not needed: ${r.reason ?? ''}`;
-        return `${r.status}${r.actions.length ? `, ${r.actions.length} change(s)` : ''}${r.notes.length ? `; note: ${r.notes.join('; ')}` : ''}`;
-      }),
-    ),
-    ...spec.roles.map((script) =>
-      stage(`role/${basename(script).replace(/\.[a-z]+$/, '')}`, `run the role script ${script} with the guest root as $1`, async (ctx) => {
-        await runRole(script, ctx);
-        return `ran ${script}`;
-      }),
-    ),
-    stage('target/close', 'sync, unmount, detach, convert (always runs once the target is open)', async (ctx) => {
-      if (!ctx.target) return;
-      const t = ctx.target;
-      ctx.target = undefined;
-      ctx.results.target = await t.close();
-      const s = ctx.results.target;
-      return `${s.kind} ${s.path}${s.size ? `, ${(s.size / 2 ** 30).toFixed(2)} GiB` : ''}${s.fileBytes ? `, ${(s.fileBytes / 2 ** 20).toFixed(0)} MiB on disk` : ''}`;
-    }, undefined, true, (ctx) => (ctx.target ? undefined : 'no target open')),
-    stage('xen/config', 'write the xl domain config (writeDomainConfig)', async (ctx) => {
-      ctx.domain ??= domainOf(spec);
-      // A config domu-forge wrote for this guest before is ours to replace; anyone else's is kept.
-      const ours = findGuest(spec.name)?.config === spec.domain.config;
-      // A Dom0 without its running kernel in /boot (a container or a cloud VM) still gets the config that
-      // names it, with a warning, rather than no config.
-      const k = kernelOf(spec);
-      const missingDom0Kernel = k.fromDom0 && k.kernel !== undefined && !existsSync(k.kernel);
-      if (missingDom0Kernel) ctx.log(`warning: the Dom0's kernel ${k.kernel} is not in /boot; the config names it anyway`);
-      // The fixups settled the console from the guest's kernel; the config says the same.
-      const r = await writeDomainConfig(configuredDomain(ctx, ctx.domain), {
-        output: spec.domain.config,
-        force: ours || (spec.target.kind !== 'dir' && spec.target.kind !== 'tar' && spec.target.force),
-        ...(missingDom0Kernel ? { checkPaths: false } : {}),
-      });
-      ctx.results.config = { path: r.path, status: r.status };
-      return `${r.status} ${r.path}${missingDom0Kernel ? ` (warning: ${k.kernel} is missing here)` : ''}`;
-    }, noDisk),
-    stage('boot-test', 'boot the finished image and watch its console (bootTest)', async (ctx) => {
-      if (!spec.bootTest) return;
-      const k = kernelOf(spec);
-      const opts: BootTestOptions = {
-        image: ctx.results.target?.path ?? diskPathOf(spec)!,
-        mode: spec.bootTest.mode,
-        hostname: spec.hostname,
-        timeoutSeconds: spec.bootTest.timeout,
-        memory: Math.max(spec.domain.memory, 512),
-        signal: ctx.signal,
-        onProgress: (m) => ctx.status(`boot-test: ${m}`),
-        ...(ctx.results.config ? { config: ctx.results.config.path } : {}),
-        // PyGRUB guests boot their own kernel, found in the image's /boot; so does a "dom0" kernel
-        // that this host does not have in /boot (a container or cloud VM): the image's own then boots
-        ...(!spec.domain.pygrub && k.kernel && (!k.fromDom0 || existsSync(k.kernel)) ? { kernel: k.kernel } : {}),
-        ...(!spec.domain.pygrub && k.initrd && (!k.fromDom0 || existsSync(k.initrd)) ? { initrd: k.initrd } : {}),
-      };
-      const r = await bootTest(opts);
-      ctx.results.bootTest = r;
-      if (!r.passed) throw new DomuError('BOOT_FAILED', `boot test (${r.mode}) failed: ${r.reason} (console log ${r.consoleLog})`);
-      return `${r.mode}: ${r.reason} in ${r.seconds.toFixed(0)}s (console log ${r.consoleLog})`;
-    }, (s) => (s.bootTest ? noDisk(s) : 'bootTest: false')),
-    stage('inventory', 'record the guest in the inventory (domu-forge list)', async (ctx) => {
-      const disk = diskPathOf(spec) ?? (spec.target.kind === 'dir' || spec.target.kind === 'tar' ? spec.target.path : '');
-      recordGuest({
-        name: spec.name,
-        hostname: spec.hostname,
-        disk: { kind: spec.target.kind, path: disk, ...(spec.target.kind === 'image' ? { format: spec.target.format } : {}) },
-        ...(ctx.swapPath ? { swap: { kind: spec.target.kind === 'lvm' ? 'lvm' : 'image', path: ctx.swapPath } } : {}),
-        ...(ctx.results.config ? { config: ctx.results.config.path } : {}),
-        ...(spec.domain.network.ip ? { ip: spec.domain.network.ip } : {}),
-        ...(ctx.domain?.vifs[0]?.mac ? { mac: ctx.domain.vifs[0].mac } : spec.domain.network.mac ? { mac: spec.domain.network.mac } : {}),
-        ...(spec.file ? { spec: spec.file } : {}),
-        ...(ctx.record?.fleet ? { fleet: ctx.record.fleet } : {}),
-        ...(ctx.record?.inputsKey ? { inputsKey: ctx.record.inputsKey } : {}),
-        ...(ctx.record?.pool ? { pool: ctx.record.pool } : {}),
-        ...(ctx.record?.base ? { base: ctx.record.base } : {}),
-        built: new Date().toISOString(),
-      });
-      return `recorded ${spec.name}`;
-    }, undefined, true, (ctx) => (ctx.results.target ? undefined : 'the target was not finished')),
+  if (src.kind === 'base') {
+    const t = spec.target;
+    if (t.kind !== 'image') throw new DomuError('INTERNAL', 'a fleet guest is always an image file');
+    ctx.target = await openFromBase({ base: src.image, method: src.method, path: t.path, fs: t.fs, cleanup: ctx.cleanup, ...(t.size ? { size: t.size } : {}) });
+    ctx.root = ctx.target.root;
+    return `${src.method === 'copy' ? 'sparse copy' : 'qcow2 overlay'} of the base ${basename(src.image)} mounted at ${ctx.root}`;
+  }
+  // A spec lays out its outputs: their folder is made if missing, as for the swap file
+  // (the clone command's --image still refuses a missing folder, a guard against typos).
+  if (spec.target.kind === 'image' || spec.target.kind === 'tar') await mkdir(dirname(spec.target.path), { recursive: true });
+  const hint = src.kind === 'clone' ? () => cloneUsage(spec) : src.kind === 'tarball' ? async () => ((await import('node:fs')).statSync(src.file).size * 4) : undefined;
+  if (!hint && (spec.target.kind === 'image' || spec.target.kind === 'lvm') && !spec.target.size) {
+    throw new DomuError('BAD_INPUT', `target.size is required for an install into an image or volume`);
+  }
+  ctx.target = await openTarget(targetSpecOf(spec), { cleanup: ctx.cleanup, signal: ctx.signal, log: ctx.log, ...(hint ? { sizeHint: hint } : {}) });
+  ctx.root = ctx.target.root;
+  return `${spec.target.kind} ready at ${ctx.root}`;
+}
+
+/** target/swap: the swap disk (swap.img beside the image, or VG/LV-swap), made with mkswap. */
+export async function makeSwapStage(ctx: BuildContext): Promise<string | void> {
+  const { spec } = ctx;
+  const t = spec.target;
+  const path = swapPathOf(spec);
+  if (path === undefined) return;
+  const label = `${spec.name}-swap`;
+  if (t.kind === 'lvm') await makeSwap({ kind: 'lvm', vg: t.vg, lv: `${t.lv}-swap`, path, size: t.swap!, label }, ctx.cleanup);
+  else await makeSwap({ kind: 'file', path, size: t.kind === 'image' ? t.swap! : 0, label }, ctx.cleanup);
+  ctx.swapPath = path;
+  return `swap ${path}`;
+}
+
+/** source/clone: copy the source root into the target. */
+export async function cloneSource(ctx: BuildContext): Promise<string | void> {
+  const { spec } = ctx;
+  const src = spec.source;
+  if (src.kind !== 'clone') return;
+  const summary = await cloneTree({
+    source: src.root,
+    target: ctx.root!,
+    excludes: [...src.exclude, ...ownPathExcludes(spec), ...hostPathExcludes(ctx)],
+    defaultExcludes: src.defaultExcludes,
+    oneFileSystem: src.oneFileSystem,
+    signal: ctx.signal,
+    ...(src.workers ? { workers: src.workers } : {}),
+    ...(diskPathOf(spec) ? { resumeKey: diskPathOf(spec)! } : {}),
+    onProgress: (p) => ctx.status(`clone: ${p.phase} ${p.entriesDone}/${p.entriesFound} entries, ${(p.bytes / 2 ** 20).toFixed(0)} MiB`),
+  });
+  ctx.results.clone = summary;
+  if (summary.errors.length > 0) throw new DomuError('PARTIAL', `clone: ${summary.errors.length} entries could not be copied (first: ${summary.errors[0]!.path}: ${summary.errors[0]!.message})`);
+  const n = Object.values(summary.copied).reduce((a, b) => a + b, 0);
+  return `${n} entries, ${(summary.bytes / 2 ** 20).toFixed(1)} MiB in ${summary.seconds.toFixed(1)}s`;
+}
+
+/** source/install: install the distribution into the target. */
+export async function installSource(ctx: BuildContext): Promise<string | void> {
+  const { spec } = ctx;
+  const src = spec.source;
+  if (src.kind !== 'install') return;
+  const common = { root: ctx.root!, signal: ctx.signal, cleanup: ctx.cleanup, pygrub: spec.domain.pygrub, ...(src.arch ? { arch: src.arch } : {}) };
+  const opts: InstallOptions =
+    'dist' in src
+      ? { ...common, distro: src.distro, suite: src.dist, include: src.include, ...(src.mirror ? { mirror: src.mirror } : {}), ...(src.variant ? { variant: src.variant } : {}), ...(src.tool ? { tool: src.tool } : {}) }
+      : { ...common, distro: src.distro, repos: src.repos, packages: src.packages, ...(src.releaseRpm ? { releaseRpm: src.releaseRpm } : {}), ...(src.group !== undefined ? { group: src.group } : {}), ...(src.releasever ? { releasever: src.releasever } : {}) };
+  opts.onProgress = (p) => ctx.status(`install: ${p.phase}: ${p.unpacked} unpacked, ${p.configured} configured`);
+  const r = await installDistribution(opts);
+  ctx.results.install = r;
+  return `${r.release} by ${r.tool}: ${r.packages} packages in ${r.seconds.toFixed(0)}s (log ${r.logFile})`;
+}
+
+/** source/extract: unpack the rootfs tarball into the target. */
+export async function unpackSource(ctx: BuildContext): Promise<string | void> {
+  const src = ctx.spec.source;
+  if (src.kind !== 'tarball') return;
+  ctx.results.extract = await extractTarball(src.file, ctx.root!, { trusted: src.trusted, signal: ctx.signal });
+  return `extracted ${ctx.results.extract.entries} entries from ${src.file}`;
+}
+
+/** verify: compare the clone with its source, every attribute. */
+export async function verifyImage(ctx: BuildContext): Promise<string | void> {
+  const { spec } = ctx;
+  const src = spec.source;
+  if (src.kind !== 'clone' || !spec.verify) return;
+  const r = await verifyTree({
+    source: src.root,
+    target: ctx.root!,
+    excludes: [...src.exclude, ...ownPathExcludes(spec), ...hostPathExcludes(ctx)],
+    defaultExcludes: src.defaultExcludes,
+    oneFileSystem: src.oneFileSystem,
+    // clone keeps times to the nanosecond (its last pass sets what Node's utimes cannot)
+    mtimePrecision: 'ns',
+    ignoreLostFound: true,
+    cleanup: ctx.cleanup,
+    onProgress: (p) => ctx.status(`verify: ${p.phase} ${p.entries} entries ${(p.bytes / 2 ** 20).toFixed(0)} MiB`),
+  });
+  ctx.results.verify = r;
+  if (!r.identical) {
+    const counts = Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', ');
+    throw new DomuError('VERIFY_FAILED', `verify: the clone differs from ${src.root}: ${counts} (first: ${r.differences[0]!.kind} ${r.differences[0]!.path})`);
+  }
+  return `identical: ${r.entries.source} entries, ${(r.bytesCompared / 2 ** 20).toFixed(0)} MiB compared in ${r.seconds.toFixed(1)}s`;
+}
+
+/** packages: the spec's extra packages (apt-get in a chroot, or dnf --installroot). */
+export async function installPackagesStage(ctx: BuildContext): Promise<string | void> {
+  const { spec } = ctx;
+  if (spec.packages.length === 0) return;
+  const r = await installPackages(ctx.root!, spec.packages, ctx.cleanup, ctx.signal);
+  return `${spec.packages.length} package(s) by ${r.manager}: ${spec.packages.join(' ')}`;
+}
+
+/** fixup/NAME: one fixup on the guest root (the first one run makes src/fixup's shared context). */
+export async function runFixups(ctx: BuildContext, f: FixupStage): Promise<string> {
+  const { spec } = ctx;
+  if (!ctx.fixup) {
+    ctx.domain ??= noDisk(spec) ? undefined : domainOf(spec);
+    ctx.fixup = await createFixupContext(ctx.root!, fixupOptionsOf(spec, ctx.domain));
+  }
+  const k = kernelOf(spec);
+  if (f.id === 'fixup/kernel-modules' && k.fromDom0 && !existsSync(`/lib/modules/${osRelease()}`)) {
+    // A Dom0 that does not run from its own /boot (a container, a cloud VM) has no modules to give.
+    ctx.log(`warning: the Dom0's running kernel ${osRelease()} has no /lib/modules here; no modules copied`);
+    return `not done: /lib/modules/${osRelease()} does not exist on this Dom0`;
+  }
+  const r = await f.run(ctx.fixup);
+  (ctx.results.fixups ??= []).push(r);
+  if (r.status === 'skipped') return `not needed: ${r.reason ?? ''}`;
+  return `${r.status}${r.actions.length ? `, ${r.actions.length} change(s)` : ''}${r.notes.length ? `; note: ${r.notes.join('; ')}` : ''}`;
+}
+
+/** role/NAME: one role script, the guest root as $1. */
+export async function runRoles(ctx: BuildContext, script: string): Promise<string> {
+  await runRole(script, ctx);
+  return `ran ${script}`;
+}
+
+/** target/close: sync, unmount, detach, convert. */
+export async function closeTarget(ctx: BuildContext): Promise<string | void> {
+  if (!ctx.target) return;
+  const t = ctx.target;
+  ctx.target = undefined;
+  ctx.results.target = await t.close();
+  const s = ctx.results.target;
+  return `${s.kind} ${s.path}${s.size ? `, ${(s.size / 2 ** 30).toFixed(2)} GiB` : ''}${s.fileBytes ? `, ${(s.fileBytes / 2 ** 20).toFixed(0)} MiB on disk` : ''}`;
+}
+
+/** xen/config: the xl domain config. */
+export async function writeDomainConfig(ctx: BuildContext): Promise<string | void> {
+  const { spec } = ctx;
+  if (noDisk(spec)) return;
+  ctx.domain ??= domainOf(spec);
+  // A config domu-forge wrote for this guest before is ours to replace; anyone else's is kept.
+  const ours = findGuest(spec.name)?.config === spec.domain.config;
+  // A Dom0 without its running kernel in /boot (a container or a cloud VM) still gets the config that
+  // names it, with a warning, rather than no config.
+  const k = kernelOf(spec);
+  const missingDom0Kernel = k.fromDom0 && k.kernel !== undefined && !existsSync(k.kernel);
+  if (missingDom0Kernel) ctx.log(`warning: the Dom0's kernel ${k.kernel} is not in /boot; the config names it anyway`);
+  // The fixups settled the console from the guest's kernel; the config says the same.
+  const r = await writeXlConfig(configuredDomain(ctx, ctx.domain), {
+    output: spec.domain.config,
+    force: ours || (spec.target.kind !== 'dir' && spec.target.kind !== 'tar' && spec.target.force),
+    ...(missingDom0Kernel ? { checkPaths: false } : {}),
+  });
+  ctx.results.config = { path: r.path, status: r.status };
+  return `${r.status} ${r.path}${missingDom0Kernel ? ` (warning: ${k.kernel} is missing here)` : ''}`;
+}
+
+/** boot-test: boot the finished image and watch its console. */
+export async function bootTestStage(ctx: BuildContext): Promise<string | void> {
+  const { spec } = ctx;
+  if (!spec.bootTest) return;
+  const k = kernelOf(spec);
+  const opts: BootTestOptions = {
+    image: ctx.results.target?.path ?? diskPathOf(spec)!,
+    mode: spec.bootTest.mode,
+    hostname: spec.hostname,
+    timeoutSeconds: spec.bootTest.timeout,
+    memory: Math.max(spec.domain.memory, 512),
+    signal: ctx.signal,
+    onProgress: (m) => ctx.status(`boot-test: ${m}`),
+    ...(ctx.results.config ? { config: ctx.results.config.path } : {}),
+    // PyGRUB guests boot their own kernel, found in the image's /boot; so does a "dom0" kernel
+    // that this host does not have in /boot (a container or cloud VM): the image's own then boots
+    ...(!spec.domain.pygrub && k.kernel && (!k.fromDom0 || existsSync(k.kernel)) ? { kernel: k.kernel } : {}),
+    ...(!spec.domain.pygrub && k.initrd && (!k.fromDom0 || existsSync(k.initrd)) ? { initrd: k.initrd } : {}),
+  };
+  const r = await bootTest(opts);
+  ctx.results.bootTest = r;
+  if (!r.passed) throw new DomuError('BOOT_FAILED', `boot test (${r.mode}) failed: ${r.reason} (console log ${r.consoleLog})`);
+  return `${r.mode}: ${r.reason} in ${r.seconds.toFixed(0)}s (console log ${r.consoleLog})`;
+}
+
+/** inventory: record the guest (domu-forge list). */
+export async function recordInventory(ctx: BuildContext): Promise<string | void> {
+  const { spec } = ctx;
+  if (!ctx.results.target) return;
+  const disk = diskPathOf(spec) ?? (spec.target.kind === 'dir' || spec.target.kind === 'tar' ? spec.target.path : '');
+  recordGuest({
+    name: spec.name,
+    hostname: spec.hostname,
+    disk: { kind: spec.target.kind, path: disk, ...(spec.target.kind === 'image' ? { format: spec.target.format } : {}) },
+    ...(ctx.swapPath ? { swap: { kind: spec.target.kind === 'lvm' ? 'lvm' : 'image', path: ctx.swapPath } } : {}),
+    ...(ctx.results.config ? { config: ctx.results.config.path } : {}),
+    ...(spec.domain.network.ip ? { ip: spec.domain.network.ip } : {}),
+    ...(ctx.domain?.vifs[0]?.mac ? { mac: ctx.domain.vifs[0].mac } : spec.domain.network.mac ? { mac: spec.domain.network.mac } : {}),
+    ...(spec.file ? { spec: spec.file } : {}),
+    ...(ctx.record?.fleet ? { fleet: ctx.record.fleet } : {}),
+    ...(ctx.record?.inputsKey ? { inputsKey: ctx.record.inputsKey } : {}),
+    ...(ctx.record?.pool ? { pool: ctx.record.pool } : {}),
+    ...(ctx.record?.base ? { base: ctx.record.base } : {}),
+    built: new Date().toISOString(),
+  });
+  return `recorded ${spec.name}`;
+}
+
+/** The role stage id of a script: role/ and its name without the extension. */
+function roleId(script: string): string {
+  return `role/${basename(script).replace(/\.[a-z]+$/, '')}`;
+}
+
+/** The stages for a spec, in order: the build as one flat list, like mkosi's build_image(). */
+export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = []): Stage[] {
+  return [
+    stage('target/open', 'make and mount the target (image file, LVM volume, directory or tarball staging tree)', openTargetStage),
+    stage('target/swap', 'make the swap disk (swap.img or VG/LV-swap) with mkswap', makeSwapStage, (s) => (swapPathOf(s) ? undefined : 'no swap asked for')),
+    stage('source/clone', 'copy the source root into the target (cloneTree)', cloneSource, (s) => (s.source.kind === 'clone' ? undefined : 'the source is not a clone')),
+    stage('source/install', 'install the distribution into the target (installDistribution)', installSource, (s) => (s.source.kind === 'install' ? undefined : `the source is not an install`)),
+    stage('source/extract', 'extract the rootfs tarball into the target (extractTarball)', unpackSource, (s) => (s.source.kind === 'tarball' ? undefined : 'the source is not a tarball')),
+    stage('verify', 'compare the clone with its source, every attribute (verifyTree)', verifyImage, (s) => (s.source.kind !== 'clone' ? 'only a clone has a source to compare with' : s.verify ? undefined : 'verify: false')),
+    stage('packages', 'install the extra packages (apt-get in a chroot, or dnf --installroot)', installPackagesStage, (s) => (s.packages.length > 0 ? undefined : 'no extra packages')),
+    ...fixups.map((f) => stage(f.id, f.description, (ctx) => runFixups(ctx, f))),
+    ...spec.roles.map((script) => stage(roleId(script), `run the role script ${script} with the guest root as $1`, (ctx) => runRoles(ctx, script))),
+    stage('target/close', 'sync, unmount, detach, convert (always runs once the target is open)', closeTarget, undefined, true, (ctx) => (ctx.target ? undefined : 'no target open')),
+    stage('xen/config', 'write the xl domain config (writeDomainConfig)', writeDomainConfig, noDisk),
+    stage('boot-test', 'boot the finished image and watch its console (bootTest)', bootTestStage, (s) => (s.bootTest ? noDisk(s) : 'bootTest: false')),
+    stage('inventory', 'record the guest in the inventory (domu-forge list)', recordInventory, undefined, true, (ctx) => (ctx.results.target ? undefined : 'the target was not finished')),
   ];
-  return stages;
 }
 
 /** Run a role script as xen-tools does: the guest root as $1, the guest's identity in the environment. */
