@@ -1,14 +1,15 @@
 // `domu-forge clone`: a thin CLI over cloneTree().
 
 import { Command, Option } from 'commander';
-import { cloneTree, planClone, type CloneProgress, type CloneSummary } from '../copy/clone.js';
+import { cloneTree, type CloneProgress, type CloneSummary } from '../copy/clone.js';
 import { CleanupStack } from '../cleanup.js';
 import { describeTarget, openTarget, type TargetSummary } from '../targets/index.js';
 import { estimateUsage } from '../walk/usage.js';
 import { addTargetOptions, targetSpecFromOptions } from './target-options.js';
 import { defaultWorkerCount } from '../copy/pool.js';
 import { abortOnSignals } from './signals.js';
-import { DEFAULT_EXCLUDES } from '../walk/exclude.js';
+import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
+import { realpathSync, statSync } from 'node:fs';
 import { DomuError, EXIT_STATUS } from '../errors.js';
 import { ProgressLine, formatBytes, formatDuration, printJson } from './output.js';
 
@@ -54,6 +55,24 @@ export function printCloneSummary(s: CloneSummary): void {
   for (const p of s.changed.slice(0, 50)) out.push(`  changed during the run: ${p.path}: ${p.message}`);
   for (const p of s.errors.slice(0, 50)) out.push(`  error: ${p.path}: ${p.message}`);
   process.stdout.write(`${out.join('\n')}\n`);
+}
+
+/**
+ * The source and exclude patterns checked as cloneTree checks them (same errors), before a target
+ * that is not a directory is made: the real source path and the patterns, for sizing the image.
+ */
+function checkCloneSource(source: string, excludes: readonly string[], defaultExcludes: boolean): { source: string; patterns: string[] } {
+  if (!source) throw new DomuError('USAGE', 'a source directory is required');
+  let real: string;
+  try {
+    real = realpathSync(source);
+  } catch {
+    throw new DomuError('BAD_INPUT', `source ${source} does not exist`);
+  }
+  if (!statSync(real).isDirectory()) throw new DomuError('BAD_INPUT', `source ${source} is not a directory`);
+  const patterns = [...(defaultExcludes === false ? [] : DEFAULT_EXCLUDES), ...excludes];
+  new ExcludeSet(patterns); // throws on a pattern it cannot compile
+  return { source: real, patterns };
 }
 
 function parseIo(io: string): number | undefined {
@@ -121,7 +140,7 @@ during the run (listed), 130 interrupted.`)
           summary = await cloneTree({ ...common, target: spec.path, force: opts.force });
         } else {
           // check the source and excludes before anything is made
-          const plan = planClone({ ...common, target: '/nonexistent/domu-forge-precheck' });
+          const plan = checkCloneSource(source, opts.exclude, opts.defaultExcludes);
           const opened = await openTarget(spec, {
             cleanup, signal: controller.signal, log,
             sizeHint: () => estimateUsage(plan.source, plan.patterns, opts.oneFileSystem === true),
