@@ -21,7 +21,7 @@ import { installDistribution, type InstallOptions, type InstallResult } from '..
 import { bootTest, type BootTestOptions, type BootTestResult } from '../boot/boot-test.js';
 import { FIXUP_STAGES, createFixupContext, type FixupContext, type FixupOptions, type FixupStage, type StageResult } from '../fixup/index.js';
 import { consoleOf } from '../fixup/context.js';
-import { ROOT_VDEV, SWAP_VDEV } from '../xen/options.js';
+import { ROOT_ALONE_VDEV, ROOT_VDEV, SWAP_VDEV } from '../xen/options.js';
 import { writeDomainConfig as writeXlConfig } from '../xen/write.js';
 import type { DomainDisk, DomainVif, XenDomain } from '../xen/domain.js';
 import { extractTarball } from '../tar/tar-in.js';
@@ -202,14 +202,14 @@ export function kernelOf(spec: BuildSpec): { kernel?: string; initrd?: string; f
   return { kernel: `/boot/vmlinuz-${release}`, ...(initrd ? { initrd } : {}), fromDom0: true };
 }
 
-/** The xl domain model for a spec, built from its typed fields (root disk on xvda1, swap on xvda2). */
+/** The xl domain model for a spec, built from its typed fields (xen-tools' layout: swap on xvda1 and root on xvda2; root alone on xvda1). */
 export function domainOf(spec: BuildSpec): XenDomain {
   const disk = diskPathOf(spec);
   if (disk === undefined) throw new DomuError('INTERNAL', `a ${spec.target.kind} target has no disk for a domain`);
   const swap = swapPathOf(spec);
   const fs = spec.target.kind === 'image' || spec.target.kind === 'lvm' ? spec.target.fs : 'ext4';
   const backend = (p: string): DomainDisk['backend'] => (p.startsWith('/dev/') ? 'phy' : 'file');
-  const root: DomainDisk = { target: disk, vdev: ROOT_VDEV, backend: backend(disk), access: 'rw', mounts: [{ mountpoint: '/', fs }] };
+  const root: DomainDisk = { target: disk, vdev: swap ? ROOT_VDEV : ROOT_ALONE_VDEV, backend: backend(disk), access: 'rw', mounts: [{ mountpoint: '/', fs }] };
   if (spec.target.kind === 'image' && spec.target.format === 'qcow2') root.format = 'qcow2';
   const disks: DomainDisk[] = [root];
   if (swap) disks.push({ target: swap, vdev: SWAP_VDEV, backend: backend(swap), access: 'rw', mounts: [{ mountpoint: 'swap', fs: 'swap' }] });
