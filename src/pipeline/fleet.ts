@@ -221,6 +221,7 @@ export function guestSpec(fleet: Fleet, g: FleetGuest, base: { image: string; ke
     source: { kind: 'base', image: base.image, key: base.key, method: fleet.method },
     packages: g.packages,
     fixups: b.fixups,
+    access: b.access,
     roles: b.roles,
     domain: { ...b.domain, network: net, config: join(fleet.configDir, `${g.name}.cfg`), ...(g.memory ? { memory: g.memory } : {}), ...(g.vcpus ? { vcpus: g.vcpus } : {}) },
     verify: false,
