@@ -6,9 +6,9 @@ import { CleanupStack } from '../cleanup.js';
 import { abortOnSignals } from './signals.js';
 import { DomuError, isDomuError } from '../errors.js';
 import { describeTarget, openTarget, type OpenedTarget, type TargetSummary } from '../targets/index.js';
-import { writeTarball } from '../tar/tar-out.js';
-import { checkTarball, extractTarball } from '../tar/tar-in.js';
-import type { TarCompression, TarProgress, TarSummary } from '../tar/tar-common.js';
+import { writeTarball } from '../tar/index.js';
+import { checkTarball, extractTarball } from '../tar/index.js';
+import type { TarCompression, TarProgress, TarSummary } from '../tar/index.js';
 import { addTargetOptions, compressionFromName, targetSpecFromOptions } from './target-options.js';
 import { ProgressLine, formatBytes, formatDuration, printJson } from './output.js';
 
