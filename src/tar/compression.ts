@@ -8,29 +8,56 @@ import { Writable as NodeWritable, type Readable, type Writable } from 'node:str
 import { createGunzip, createGzip } from 'node:zlib';
 import { DomuError, oneLine } from '../errors.js';
 import { DEBIAN_PACKAGE, hasTool } from '../sys/exec.js';
-import type { TarCompression } from './types.js';
+import type { ReadCompression, TarCompression } from './types.js';
 
-export async function sniffCompression(file: string): Promise<TarCompression> {
+/** Decompressors by magic bytes, as GNU tar 1.34 picks them; each through its standard tool. */
+interface Decompressor {
+  compression: Exclude<ReadCompression, 'none'>;
+  tool: string;
+  args: string[];
+  pkg: string;
+  magic(head: Buffer): boolean;
+}
+
+const starts = (head: Buffer, bytes: number[]) => bytes.every((b, i) => head[i] === b);
+
+export const DECOMPRESSORS: readonly Decompressor[] = [
+  { compression: 'gzip', tool: 'gzip', args: ['-dc'], pkg: 'gzip', magic: (h) => starts(h, [0x1f, 0x8b]) },
+  { compression: 'compress', tool: 'gzip', args: ['-dc'], pkg: 'gzip', magic: (h) => starts(h, [0x1f, 0x9d]) },
+  { compression: 'bzip2', tool: 'bzip2', args: ['-dc'], pkg: 'bzip2', magic: (h) => starts(h, [0x42, 0x5a, 0x68]) },
+  { compression: 'xz', tool: 'xz', args: ['-dc'], pkg: 'xz-utils', magic: (h) => starts(h, [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) },
+  // lzma_alone: properties byte 0x5d and a dictionary size, as GNU tar's magic table has it
+  { compression: 'lzma', tool: 'xz', args: ['--format=lzma', '-dc'], pkg: 'xz-utils', magic: (h) => starts(h, [0x5d, 0x00, 0x00]) },
+  { compression: 'lzip', tool: 'lzip', args: ['-dc'], pkg: 'lzip', magic: (h) => starts(h, [0x4c, 0x5a, 0x49, 0x50]) },
+  { compression: 'lzop', tool: 'lzop', args: ['-dc'], pkg: 'lzop', magic: (h) => starts(h, [0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a]) },
+  { compression: 'lz4', tool: 'lz4', args: ['-dc'], pkg: 'lz4', magic: (h) => starts(h, [0x04, 0x22, 0x4d, 0x18]) },
+  // zstd frames, and skippable frames (0x184D2A50..5F, as pzstd writes first)
+  { compression: 'zstd', tool: 'zstd', args: ['-dc'], pkg: 'zstd', magic: (h) => starts(h, [0x28, 0xb5, 0x2f, 0xfd]) || (h[0]! >= 0x50 && h[0]! <= 0x5f && starts(h.subarray(1), [0x2a, 0x4d, 0x18])) },
+  { compression: 'lrzip', tool: 'lrzip', args: ['-dqo', '-'], pkg: 'lrzip', magic: (h) => starts(h, [0x4c, 0x52, 0x5a, 0x49]) },
+];
+
+export async function sniffCompression(file: string): Promise<ReadCompression> {
   const fh = await open(file, 'r');
   try {
-    const head = Buffer.alloc(6);
-    await fh.read(head, 0, 6, 0);
-    if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-    if (head.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
-    if (head.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))) return 'zstd';
-    return 'none';
+    const head = Buffer.alloc(16);
+    await fh.read(head, 0, 16, 0);
+    return DECOMPRESSORS.find((d) => d.magic(head))?.compression ?? 'none';
   } finally {
     await fh.close();
   }
 }
 
-/** Refuse early, naming the tool, when a compression's tool is missing. */
-export function requireCompressionTool(compression: TarCompression, why: string): void {
-  if (compression === 'xz' || compression === 'zstd') requireTool(compression, why);
+/** Refuse early, naming the compression and the Debian package, when its tool is missing. */
+export function requireCompressionTool(compression: ReadCompression, why: string): void {
+  if (compression === 'none' || compression === 'gzip') return; // zlib, in Node
+  const d = DECOMPRESSORS.find((x) => x.compression === compression)!;
+  if (!hasTool(d.tool)) {
+    throw new DomuError('MISSING_TOOL', `the archive is ${compression}-compressed and ${d.tool} is not installed (needed ${why})`, { hint: `install it with: apt-get install ${d.pkg}` });
+  }
 }
 
 /** The archive's tar bytes: the file itself, or its decompressed stream; `tool` settles when a tool exits. */
-export async function openDecompressed(file: string, compression: TarCompression): Promise<{ source: Readable; tool: Promise<void> | undefined }> {
+export async function openDecompressed(file: string, compression: ReadCompression): Promise<{ source: Readable; tool: Promise<void> | undefined }> {
   let source: Readable;
   let tool: Promise<void> | undefined;
   const input = createReadStream(file, { highWaterMark: 1 << 20 });
@@ -38,10 +65,11 @@ export async function openDecompressed(file: string, compression: TarCompression
     const gunzip = createGunzip();
     input.on('error', (e) => gunzip.destroy(e));
     source = input.pipe(gunzip);
-  } else if (compression === 'xz' || compression === 'zstd') {
+  } else if (compression !== 'none') {
+    const d = DECOMPRESSORS.find((x) => x.compression === compression)!;
     const fh = await open(file, 'r');
     input.destroy();
-    const f = spawnFilter(compression, ['-dc'], [fh.fd, 'pipe', 'pipe']);
+    const f = spawnFilter(d.tool, d.args, [fh.fd, 'pipe', 'pipe']);
     f.child.on('spawn', () => void fh.close());
     f.child.on('error', () => void fh.close());
     source = f.child.stdout!;

@@ -16,7 +16,7 @@ import { makeNodes, restoreXattrs, setDirOwnerModes, setTimes, type Meta, type N
 import { readArchive } from './read.js';
 import { normalise, parentsOf, refuseDevices, scanArchive, type ScanResult } from './safety.js';
 import {
-  emptySummary, printable, type Entry, type ExtractTarballOptions, type TarCompression, type TarSummary, type Xattrs,
+  emptySummary, printable, type Entry, type ExtractTarballOptions, type ReadCompression, type TarSummary, type Xattrs,
 } from './types.js';
 
 export type { ExtractTarballOptions } from './types.js';
@@ -67,7 +67,7 @@ export async function extractTarball(file: string, root: string, opts: ExtractTa
 }
 
 export interface TarballCheck {
-  compression: TarCompression;
+  compression: ReadCompression;
   entries: number;
   /** Content bytes of the regular files. */
   bytes: number;

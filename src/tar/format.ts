@@ -83,7 +83,8 @@ export function parseHeader(h: tar.Header): Entry {
   }
   let kind: Kind;
   switch (h.type) {
-    case 'file': case 'contiguous-file': kind = 'file'; break;
+    // a regular file whose name ends in "/" is a directory (v7 archives have no directory type; GNU tar does the same)
+    case 'file': case 'contiguous-file': kind = name.length > 0 && name[name.length - 1] === 0x2f ? 'directory' : 'file'; break;
     case 'link': case 'symlink': case 'directory': case 'character-device': case 'block-device': case 'fifo': kind = h.type; break;
     default: throw new EntryError(`${where}: unsupported entry type ${h.type}`);
   }

@@ -6,11 +6,11 @@ import { DomuError } from '../errors.js';
 import { openDecompressed } from './compression.js';
 import { parseHeader } from './format.js';
 import { endExtract, entryEnd, rawExtract, readFailure } from './tar-stream-adapter.js';
-import type { Entry, TarCompression } from './types.js';
+import type { Entry, ReadCompression } from './types.js';
 
 /** Read every entry of the archive in order; `onEntry` gets the parsed header and the body. */
 export async function readArchive(
-  file: string, compression: TarCompression, signal: AbortSignal | undefined,
+  file: string, compression: ReadCompression, signal: AbortSignal | undefined,
   onEntry: (e: Entry, body: AsyncIterable<Buffer>) => Promise<void>,
 ): Promise<void> {
   const { source, tool } = await openDecompressed(file, compression);

@@ -5,7 +5,7 @@
 import { DomuError } from '../errors.js';
 import { readArchive } from './read.js';
 import { readSparseBody } from './format.js';
-import { EntryError, printable, type ExtractTarballOptions, type Kind, type TarCompression } from './types.js';
+import { EntryError, printable, type ExtractTarballOptions, type Kind, type ReadCompression } from './types.js';
 
 const PATH_MAX = 4096;
 
@@ -48,7 +48,7 @@ export interface ScanResult {
   hasXattrs: boolean;
 }
 
-export async function scanArchive(file: string, compression: TarCompression, rootLen: number, maxDepth: number, opts: ExtractTarballOptions): Promise<ScanResult> {
+export async function scanArchive(file: string, compression: ReadCompression, rootLen: number, maxDepth: number, opts: ExtractTarballOptions): Promise<ScanResult> {
   const kinds = new Map<string, Kind>([['', 'directory']]);
   const result: ScanResult = { entries: 0, bytes: 0, devices: [], deviceCount: 0, hasXattrs: false };
   let last = 0;

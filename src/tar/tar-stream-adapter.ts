@@ -48,7 +48,8 @@ export function keepRawPax(ex: tar.Extract): void {
 
 /** An extract stream that keeps names and pax values as raw bytes (latin1 strings). */
 export function rawExtract(): tar.Extract {
-  const ex = tar.extract({ filenameEncoding: 'latin1' } as Parameters<typeof tar.extract>[0]);
+  // allowUnknownFormat: v7 headers (no ustar magic), which GNU tar and bsdtar read; the checksum still guards them
+  const ex = tar.extract({ filenameEncoding: 'latin1', allowUnknownFormat: true } as Parameters<typeof tar.extract>[0]);
   keepRawPax(ex);
   return ex;
 }

@@ -1,8 +1,11 @@
 // The tar code's shared types: the summary and progress reports, the parsed entry, the one error
 // an entry raises, and the printable form of a raw-byte name for messages.
 
+/** Compressions the writer makes. */
 export type TarCompression = 'none' | 'gzip' | 'xz' | 'zstd';
 export const TAR_COMPRESSIONS: readonly TarCompression[] = ['none', 'gzip', 'xz', 'zstd'];
+/** Compressions the reader takes (every one GNU tar 1.34 handles, found by magic bytes). */
+export type ReadCompression = TarCompression | 'bzip2' | 'lzma' | 'lzip' | 'lzop' | 'lz4' | 'compress' | 'lrzip';
 
 export interface TarProgress {
   /** 'scan': checking the archive before anything is written; 'write'/'extract': the main pass; 'finish': metadata. */
@@ -24,7 +27,7 @@ export interface TarIssue {
 export interface TarSummary {
   archive: string;
   root: string;
-  compression: TarCompression;
+  compression: ReadCompression;
   entries: number;
   files: number;
   directories: number;
@@ -48,7 +51,7 @@ export interface TarSummary {
   warnings: string[];
 }
 
-export function emptySummary(archive: string, root: string, compression: TarCompression): TarSummary {
+export function emptySummary(archive: string, root: string, compression: ReadCompression): TarSummary {
   return {
     archive, root, compression,
     entries: 0, files: 0, directories: 0, symlinks: 0, hardlinks: 0, devices: 0, fifos: 0, withXattrs: 0, sparse: 0,
