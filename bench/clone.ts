@@ -1,7 +1,7 @@
 // The clone engine side by side with the tar pipe, cp -a and rsync, in one run, each copy into a
 // freshly made ext4 on a loop file. Prints median wall times and the engine's ratio to each peer.
 //
-//   npm run bench -- clone [--tree usr|small|PATH] [--cold] [--runs N] [--workers 2,4,8] [--batch 256]
+//   npm run bench -- clone [--tree usr|small|small4k|PATH] [--cold] [--runs N] [--workers 2,4,8] [--batch 256]
 //                          [--io sync,async:64] [--uv 4,16] [--peers tar,cp,rsync | --no-peers] [--dio] [--writeback]
 // --dio attaches each fresh filesystem's loop device with direct I/O, as the image targets do.
 //
@@ -57,7 +57,7 @@ function sh(cmd: string, env: NodeJS.ProcessEnv = process.env): number {
 
 export async function benchClone(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
-  const src = args.tree === 'usr' ? usrTree() : args.tree === 'small' ? smallFilesTree() : args.tree;
+  const src = args.tree === 'usr' ? usrTree() : args.tree === 'small' ? smallFilesTree() : args.tree === 'small4k' ? smallFilesTree(100_000, 4096) : args.tree;
   const du = spawnSync('du', ['-s', '--block-size=1G', src], { encoding: 'utf8' }).stdout.split('\t')[0];
   // Room to spare: when its free space falls under twice the dirty data, ext4 forces writeback and
   // then stops delaying allocation, which made a 6 GiB copy into an 11 GiB filesystem three times
