@@ -89,7 +89,7 @@ function debianRoot(): string {
   const dir = join(benchDir(), 'debian-root');
   if (!existsSync(join(dir, '.complete'))) {
     rmSync(dir, { recursive: true, force: true });
-    execFileSync('sh', ['-c', `${cli} install debian ${dir} --dist bookworm --quiet`], { stdio: 'inherit' });
+    execFileSync('sh', ['-c', `${cli} install debian ${dir} --dist bookworm`], { stdio: 'inherit' });
     writeFileSync(join(dir, '.complete'), '');
   }
   return dir;
