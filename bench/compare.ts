@@ -158,14 +158,14 @@ function makeRows(a: Args): { rows: Row[]; trees: string[] } {
       peer: { name: 'rsync -aHAXc --dry-run', before, cmd: (fs) => `test -z "$(rsync -aHAXc --numeric-ids --dry-run --itemize-changes ${q(`${root}/`)} ${q(`${fs.mountpoint}/t/`)})"` },
     });
   }
-  const guestFlags = '--size 4G --swap 512M --memory 512M --fs ext4';
+  const guestFlags = '--size 4G --swap 512M --memory 512M --fs ext4 --pygrub';
   const xci = (fs: FreshFs, how: string) =>
     `xen-create-image --hostname=cmpguest --dir=${q(`${fs.mountpoint}/xen`)} --size=4G --swap=512M --memory=512M --fs=ext4 --dist=bookworm --dhcp ` +
-    `--noboot --nohosts --force --output=${q(`${fs.mountpoint}/xen-cfg`)} ${how} >/dev/null`;
+    `--pygrub --noboot --nohosts --force --output=${q(`${fs.mountpoint}/xen-cfg`)} ${how} >/dev/null`;
   if (want.has('build-copy')) {
     rows.push({
       id: 'build-copy', work: 'build of a guest by copying a root tree into a 4 GiB image', goal: 0.20, gib: gib + 6, warm: root,
-      ours: { name: 'domu-forge build --clone', cmd: (fs) => `${cli} build --clone ${q(root)} --no-default-excludes --image ${q(`${fs.mountpoint}/g.img`)} ${guestFlags} --hostname cmpguest --config ${q(`${fs.mountpoint}/g.cfg`)} --dhcp --force >/dev/null 2>&1` },
+      ours: { name: 'domu-forge build --clone', cmd: (fs) => `DOMU_FORGE_STATE_DIR=${q(`${fs.mountpoint}/state`)} ${cli} build --clone ${q(root)} --no-default-excludes --image ${q(`${fs.mountpoint}/g.img`)} ${guestFlags} --hostname cmpguest --config ${q(`${fs.mountpoint}/g.cfg`)} --dhcp --force >/dev/null` },
       peer: { name: 'xen-create-image --install-method=copy', before: (fs) => mkdirSync(`${fs.mountpoint}/xen-cfg`), cmd: (fs) => xci(fs, `--install-method=copy --install-source=${q(root)}`) },
     });
   }
@@ -173,7 +173,7 @@ function makeRows(a: Args): { rows: Row[]; trees: string[] } {
     // empty caches: a state directory of its own for every run (no cached install root)
     rows.push({
       id: 'build-install', work: 'build of a Debian guest into a 4 GiB image, empty caches', goal: 0.40, network: true, gib: 16,
-      ours: { name: 'domu-forge build --install debian', cmd: (fs) => `DOMU_FORGE_STATE_DIR=${q(`${fs.mountpoint}/state`)} ${cli} build --install debian --dist bookworm --image ${q(`${fs.mountpoint}/g.img`)} ${guestFlags} --hostname cmpguest --config ${q(`${fs.mountpoint}/g.cfg`)} --dhcp --force >/dev/null 2>&1` },
+      ours: { name: 'domu-forge build --install debian', cmd: (fs) => `DOMU_FORGE_STATE_DIR=${q(`${fs.mountpoint}/state`)} ${cli} build --install debian --dist bookworm --image ${q(`${fs.mountpoint}/g.img`)} ${guestFlags} --hostname cmpguest --config ${q(`${fs.mountpoint}/g.cfg`)} --dhcp --force >/dev/null` },
       peer: { name: 'xen-create-image --install-method=debootstrap', before: (fs) => mkdirSync(`${fs.mountpoint}/xen-cfg`), cmd: (fs) => xci(fs, '--install-method=debootstrap --mirror=http://deb.debian.org/debian') },
     });
   }
@@ -181,13 +181,13 @@ function makeRows(a: Args): { rows: Row[]; trees: string[] } {
     const fleetFile = (fs: FreshFs) => {
       const guests = Array.from({ length: a.guests }, (_, i) => `  - { name: g${i + 1} }`).join('\n');
       const file = `${fs.mountpoint}/fleet.yaml`;
-      writeFileSync(file, `fleet: cmp\ndirectory: ${fs.mountpoint}/fleet\nconfigDir: ${fs.mountpoint}/fleet-cfg\nbase:\n  target:\n    size: 1G\n    fs: ext4\n  source:\n    clone:\n      root: ${root}\n      defaultExcludes: false\n  domain:\n    memory: 512M\n    network:\n      dhcp: true\nguests:\n${guests}\n`);
+      writeFileSync(file, `fleet: cmp\ndirectory: ${fs.mountpoint}/fleet\nconfigDir: ${fs.mountpoint}/fleet-cfg\nbase:\n  target:\n    size: 1G\n    fs: ext4\n  source:\n    clone:\n      root: ${root}\n      defaultExcludes: false\n  domain:\n    memory: 512M\n    pygrub: true\n    network:\n      dhcp: true\nguests:\n${guests}\n`);
       return file;
     };
     rows.push({
       id: 'fleet', work: `${a.guests} fleet guests from one 1 GiB base (qcow2 overlays)`, goal: 1.5, gib: 16,
-      ours: { name: `domu-forge build fleet (${a.guests} guests)`, before: (fs) => void fleetFile(fs), cmd: (fs) => `DOMU_FORGE_STATE_DIR=${q(`${fs.mountpoint}/state`)} ${cli} build ${q(`${fs.mountpoint}/fleet.yaml`)} >/dev/null 2>&1` },
-      peer: { name: 'one guest\'s build (domu-forge build --clone, 1 GiB)', cmd: (fs) => `DOMU_FORGE_STATE_DIR=${q(`${fs.mountpoint}/state`)} ${cli} build --clone ${q(root)} --no-default-excludes --image ${q(`${fs.mountpoint}/g.img`)} --size 1G --fs ext4 --memory 512M --hostname cmpguest --config ${q(`${fs.mountpoint}/g.cfg`)} --dhcp --force >/dev/null 2>&1` },
+      ours: { name: `domu-forge build fleet (${a.guests} guests)`, before: (fs) => void fleetFile(fs), cmd: (fs) => `DOMU_FORGE_STATE_DIR=${q(`${fs.mountpoint}/state`)} ${cli} build ${q(`${fs.mountpoint}/fleet.yaml`)} >/dev/null` },
+      peer: { name: 'one guest\'s build (domu-forge build --clone, 1 GiB)', cmd: (fs) => `DOMU_FORGE_STATE_DIR=${q(`${fs.mountpoint}/state`)} ${cli} build --clone ${q(root)} --no-default-excludes --image ${q(`${fs.mountpoint}/g.img`)} --size 1G --fs ext4 --memory 512M --hostname cmpguest --config ${q(`${fs.mountpoint}/g.cfg`)} --dhcp --pygrub --force >/dev/null` },
       check: (fs) => {
         // each overlay only its own changes: the largest overlay's allocated bytes
         const sizes = execFileSync('sh', ['-c', `du -B1 ${q(`${fs.mountpoint}/fleet`)}/*.qcow2 | cut -f1`]).toString().trim().split('\n').map(Number);
