@@ -42,6 +42,7 @@ export class ReadAhead {
     this.helpers = Array.from({ length: threads }, () => {
       const w = new Worker(HELPER, { eval: true });
       w.unref();
+      w.on('error', () => undefined); // a helper that fails only stops reading ahead
       return w;
     });
   }
