@@ -1,8 +1,8 @@
 // The clone engine side by side with the tar pipe, cp -a and rsync, in one run, each copy into a
 // freshly made ext4 on a loop file. Prints median wall times and the engine's ratio to each peer.
 //
-//   npm run bench -- clone [--tree usr|small|PATH] [--cold] [--runs N] [--workers 2,4,8] [--batch 256]
-//                          [--io sync,async:64] [--uv 4,16] [--peers tar,cp,rsync | --no-peers] [--dio] [--writeback]
+//   npm run bench -- clone [--tree usr|small|small4k|PATH] [--cold] [--runs N] [--workers 2,4,8] [--batch 256]
+//                          [--io sync,async:64] [--uv 4,16] [--readahead 0,2] [--peers tar,cp,rsync | --no-peers] [--dio] [--writeback]
 // --dio attaches each fresh filesystem's loop device with direct I/O, as the image targets do.
 //
 // The runs are interleaved: each round times every tool once, in an order that rotates from round
@@ -25,10 +25,10 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(repo, 'dist', 'cli', 'main.js');
 const TAR_META = '--numeric-owner --xattrs --xattrs-include=\'*\' --acls';
 
-interface Args { tree: string; cold: boolean; runs: number; workers: number[]; batch: number[]; peers: string[]; uv: number[]; io: string[]; dio: boolean; writeback: boolean }
+interface Args { tree: string; cold: boolean; runs: number; workers: number[]; batch: number[]; peers: string[]; uv: number[]; io: string[]; ra: number[]; dio: boolean; writeback: boolean }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { tree: 'usr', cold: false, runs: 3, workers: [4], batch: [256], peers: ['tar', 'cp', 'rsync'], uv: [4], io: ['sync'], dio: false, writeback: false };
+  const a: Args = { tree: 'usr', cold: false, runs: 3, workers: [4], batch: [256], peers: ['tar', 'cp', 'rsync'], uv: [4], io: ['sync'], ra: [0], dio: false, writeback: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1] ?? '';
@@ -39,6 +39,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--batch') (a.batch = v.split(',').map(Number)), i++;
     else if (k === '--uv') (a.uv = v.split(',').map(Number)), i++;
     else if (k === '--io') (a.io = v.split(',')), i++;
+    else if (k === '--readahead') (a.ra = v.split(',').map(Number)), i++;
     else if (k === '--no-peers') a.peers = [];
     else if (k === '--peers') (a.peers = v.split(',').filter(Boolean)), i++;
     else if (k === '--dio') a.dio = true;
@@ -57,7 +58,7 @@ function sh(cmd: string, env: NodeJS.ProcessEnv = process.env): number {
 
 export async function benchClone(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
-  const src = args.tree === 'usr' ? usrTree() : args.tree === 'small' ? smallFilesTree() : args.tree;
+  const src = args.tree === 'usr' ? usrTree() : args.tree === 'small' ? smallFilesTree() : args.tree === 'small4k' ? smallFilesTree(100_000, 4096) : args.tree;
   const du = spawnSync('du', ['-s', '--block-size=1G', src], { encoding: 'utf8' }).stdout.split('\t')[0];
   // Room to spare: when its free space falls under twice the dirty data, ext4 forces writeback and
   // then stops delaying allocation, which made a 6 GiB copy into an 11 GiB filesystem three times
@@ -88,10 +89,10 @@ export async function benchClone(argv: string[]): Promise<void> {
   for (const w of args.workers) {
     for (const b of args.batch) {
       for (const io of args.io) {
-        for (const uv of io === 'sync' ? [args.uv[0]!] : args.uv) {
-          add(`domu-forge w=${w} b=${b}${io === 'sync' ? '' : ` ${io} uv=${uv}`}`,
+        for (const uv of io === 'sync' ? [args.uv[0]!] : args.uv) for (const ra of args.ra) {
+          add(`domu-forge w=${w} b=${b}${io === 'sync' ? '' : ` ${io} uv=${uv}`}${ra ? ` ra=${ra}` : ''}`,
             () => `node ${cli} clone --no-default-excludes --quiet --workers ${w} --batch-size ${b} --io ${io} ${src} ${fs!.mountpoint}/t >/dev/null`,
-            { ...process.env, UV_THREADPOOL_SIZE: String(uv), DOMU_FORGE_STATE_DIR: join(benchDir(), 'state') });
+            { ...process.env, UV_THREADPOOL_SIZE: String(uv), DOMU_FORGE_READAHEAD: String(ra), DOMU_FORGE_STATE_DIR: join(benchDir(), 'state') });
         }
       }
     }

@@ -13,9 +13,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
-import { writeTarball } from '../src/tar/tar-out.js';
-import { extractTarball } from '../src/tar/tar-in.js';
-import type { TarCompression } from '../src/tar/tar-common.js';
+import { writeTarball } from '../src/tar/index.js';
+import { extractTarball } from '../src/tar/index.js';
+import type { TarCompression } from '../src/tar/index.js';
 import { benchDir } from './lib/fresh-fs.js';
 
 function usrShareTree(): string {

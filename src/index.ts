@@ -6,9 +6,9 @@ export {
   type TargetSpec, type OpenedTarget, type TargetSummary, type FsType, type OpenOptions, type UsageHint,
   type ImportDiskOptions, type ImportDiskSummary,
 } from './targets/index.js';
-export { writeTarball, type WriteTarballOptions } from './tar/tar-out.js';
-export { extractTarball, checkTarball, type ExtractTarballOptions, type TarballCheck } from './tar/tar-in.js';
-export type { TarSummary, TarProgress, TarCompression } from './tar/tar-common.js';
+export { writeTarball, type WriteTarballOptions } from './tar/index.js';
+export { extractTarball, checkTarball, type ExtractTarballOptions, type TarballCheck } from './tar/index.js';
+export type { TarSummary, TarProgress, TarCompression } from './tar/index.js';
 export {
   FIXUP_STAGES, runFixups, runStages, selectStages, createFixupContext, GuestFs, describeAction, formatAction,
   type FixupReport, type FixupOptions, type FixupContext, type FixupStage, type StageResult, type Action,

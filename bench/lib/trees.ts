@@ -17,9 +17,9 @@ export function usrTree(): string {
   return dir;
 }
 
-/** 100,000 files of 0 to 8 KiB in 100 directories, with a fixed pseudo-random layout. */
-export function smallFilesTree(count = 100_000): string {
-  const dir = join(benchDir(), `small-${count}`);
+/** 100,000 files of 0 to 8 KiB (or up to maxBytes) in 100 directories, with a fixed pseudo-random layout. */
+export function smallFilesTree(count = 100_000, maxBytes = 8192): string {
+  const dir = join(benchDir(), maxBytes === 8192 ? `small-${count}` : `small-${count}-${maxBytes}`);
   if (existsSync(join(dir, '.complete'))) return dir;
   execFileSync('rm', ['-rf', dir]);
   let seed = 42;
@@ -30,7 +30,7 @@ export function smallFilesTree(count = 100_000): string {
     const sub = join(dir, `d${String(d).padStart(3, '0')}`);
     mkdirSync(sub, { recursive: true });
     for (let f = 0; f < perDir && d * perDir + f < count; f++) {
-      writeFileSync(join(sub, `f${f}`), data.subarray(0, Math.floor(rnd() * 8192)));
+      writeFileSync(join(sub, `f${f}`), data.subarray(0, Math.floor(rnd() * maxBytes)));
     }
   }
   writeFileSync(join(dir, '.complete'), '');

@@ -10,12 +10,20 @@ import { planStages, checkStageIds, runBuild, type BuildResult } from '../pipeli
 import { buildFleet, isFleetText, type FleetResult } from '../pipeline/fleet.js';
 import { SPEC_FLAGS, applySpecFlags, loadBuildSpec, SpecError, formatIssue } from '../spec/index.js';
 import { ProgressLine, formatDuration, printJson } from './output.js';
+import type { SpecReader } from '../spec/check.js';
+import { applyDefaultImageDir, applyDom0Suite, applySiteDefaults, describeSpec, loadSiteDefaults } from '../spec/site-defaults.js';
+import { guessDom0Suite } from '../spec/dom0-defaults.js';
+import { diskPathOf, domainOf } from '../pipeline/pipeline.js';
+import { renderXlConfig } from '../xen/render.js';
 
 interface BuildCliOptions extends Record<string, unknown> {
   stopAfter?: string;
   skip: string[];
   listStages?: boolean;
   json?: boolean;
+  defaults?: string;
+  printSpec?: boolean;
+  dryRun?: boolean;
   concurrency?: string;
 }
 
@@ -34,6 +42,8 @@ export function printBuildResult(r: BuildResult): void {
   }
   if (r.config) lines.push(`  config: ${r.config}`);
   if (r.target) lines.push(`  disk:   ${r.target.path}`);
+  if (r.access) lines.push(`  login:  ${r.access.user}, generated password ${r.access.generatedPassword} (shown once, stored nowhere)`);
+  if (r.accountsNote) lines.push(`  login:  ${r.accountsNote}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
@@ -113,6 +123,9 @@ export function register(program: Command): void {
     .option('--stop-after <id>', 'stop after this stage (the target is still closed and recorded)')
     .option('--skip <id>', 'skip this stage; "fixup" skips all fixup stages (repeatable)', collect, [] as string[])
     .option('--list-stages', 'print the stages this spec runs, and exit')
+    .option('--defaults <file>', 'site defaults under the spec and the flags (default: $DOMU_FORGE_DEFAULTS, else /etc/domu-forge/defaults.yaml when it exists)')
+    .option('--print-spec', 'print the resolved spec, each value with where it came from (flag, spec file:line, site defaults, built-in), and exit')
+    .option('--dry-run', 'print the stages it would run and the xl config it would write, and exit; nothing is touched')
     .option('--concurrency <n>', 'fleets: guests built at once (default: the fleet file\'s, else 4)')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `
@@ -167,12 +180,39 @@ Examples:
           return;
         }
         if (opts.populate !== undefined && !['mount', 'mkfs-d'].includes(String(opts.populate))) throw new DomuError('USAGE', '--populate must be mount or mkfs-d');
+        const defaults = loadSiteDefaults(opts.defaults);
+        let reader: SpecReader | undefined;
         const spec = loadBuildSpec(file, (r) => {
+          reader = r;
+          if (defaults) applySiteDefaults(r, defaults.data, `site defaults ${defaults.file}`);
           applySpecFlags(r, opts);
           if (opts.populate !== undefined) r.set(['target', 'populate'], opts.populate, '--populate');
+          if (defaults) applyDefaultImageDir(r, defaults.data, `site defaults ${defaults.file}`);
+          applyDom0Suite(r, () => guessDom0Suite());
         });
+        if (opts.printSpec) {
+          const lines = describeSpec(spec, reader!);
+          if (opts.json) printJson({ ok: true, spec, origins: Object.fromEntries(lines.map((l) => [l.field, l.origin])) });
+          else process.stdout.write(`${lines.map((l) => `${l.field}: ${JSON.stringify(l.value)}  (${l.origin})`).join('\n')}\n`);
+          return;
+        }
         const stages = (await planStages(spec));
         checkStageIds(stages, opts);
+        if (opts.dryRun) {
+          const plan = stages.map((s) => ({ id: s.id, title: s.title, skip: s.skipReason?.(spec) ?? (opts.skip.some((k) => s.id === k || s.id.startsWith(`${k}/`)) ? 'skipped (--skip)' : undefined) }));
+          const config = diskPathOf(spec) === undefined ? undefined : renderXlConfig(domainOf(spec), { checkPaths: false });
+          if (opts.json) {
+            printJson({ ok: true, dryRun: true, stages: plan, config: config ?? null, configPath: spec.domain.config });
+            return;
+          }
+          const out = ['stages it would run:'];
+          for (const s of plan) out.push(`  ${s.id.padEnd(22)} ${s.skip ? `(${s.skip})` : s.title}`);
+          out.push(config === undefined ? 'no xl config (the target has no disk)' : `xl config it would write to ${spec.domain.config}:`);
+          if (config !== undefined) out.push(config.trimEnd());
+          out.push('dry run: nothing was touched');
+          process.stdout.write(`${out.join('\n')}\n`);
+          return;
+        }
         if (opts.listStages) {
           for (const s of stages) {
             const na = s.skipReason?.(spec);

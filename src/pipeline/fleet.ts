@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { release as osRelease } from 'node:os';
 import pLimit from 'p-limit';
 import { parse as parseYaml } from 'yaml';
 import { DomuError, isDomuError, oneLine } from '../errors.js';
@@ -22,7 +23,7 @@ import { planStages, runBuild, type BuildResult } from './pipeline.js';
 import { findGuest, leaseAddress, listGuests, parsePool } from './inventory.js';
 
 /** Bump when the way a base is made changes, so old cached bases are not reused. */
-export const BASE_RECIPE_VERSION = 1;
+export const BASE_RECIPE_VERSION = 2;
 
 export interface FleetGuest {
   name: string;
@@ -189,7 +190,10 @@ export async function baseKey(fleet: Fleet): Promise<string> {
   else if (s.kind === 'tarball') content = sha256(readFileSync(s.file));
   const t = b.target;
   const disk = t.kind === 'image' ? { fs: t.fs, size: t.size ?? null, label: t.label ?? null, populate: t.populate } : t;
-  return sha256(JSON.stringify({ recipe: BASE_RECIPE_VERSION, source: s, disk, packages: b.packages }), content);
+  // The base holds the kernel's modules (fixup/kernel-modules): which kernel, and from where, is an input.
+  const o = b.fixups.options;
+  const modules = { kernel: b.domain.kernel === 'dom0' ? `dom0 ${osRelease()}` : (b.domain.kernel ?? null), bootloader: b.domain.pygrub, version: o['kernelVersion'] ?? null, from: o['modulesSource'] ?? null, skip: b.fixups.skip, only: b.fixups.only };
+  return sha256(JSON.stringify({ recipe: BASE_RECIPE_VERSION, source: s, disk, packages: b.packages, modules }), content);
 }
 
 /** The spec one guest is built from: the base's settings with the guest's identity. */
@@ -224,6 +228,7 @@ export function guestSpec(fleet: Fleet, g: FleetGuest, base: { image: string; ke
     source: { kind: 'base', image: base.image, key: base.key, method: fleet.method },
     packages: g.packages,
     fixups: b.fixups,
+    access: b.access,
     roles: b.roles,
     domain: { ...b.domain, network: net, config: join(fleet.configDir, `${g.name}.cfg`), ...(g.memory ? { memory: g.memory } : {}), ...(g.vcpus ? { vcpus: g.vcpus } : {}) },
     verify: false,
@@ -285,7 +290,9 @@ export async function buildFleet(o: BuildFleetOptions): Promise<FleetResult> {
     log(`base: building ${image} (key ${key.slice(0, 12)})`);
     const r = await runBuild(spec, {
       // The base is the source tree (and the base's packages); everything that carries identity is per guest.
-      skip: (await planStages(spec)).map((s) => s.id).filter((id) => /^(fixup|role\/|xen\/|boot-test|inventory)/.test(id)),
+      // The kernel's modules carry no identity and are the same for every guest: they go into the
+      // base once (each guest's own stage then finds them there), not into every overlay.
+      skip: (await planStages(spec)).map((s) => s.id).filter((id) => /^(fixup|role\/|xen\/|boot-test|inventory)/.test(id) && id !== 'fixup/kernel-modules'),
       signal,
       cleanup,
       log: (l) => (l.startsWith('warning') || /^(source|verify)/.test(l) ? log(`base: ${l}`) : undefined),

@@ -22,10 +22,12 @@ import { bootTest, type BootTestOptions, type BootTestResult } from '../boot/boo
 import { FIXUP_STAGES, createFixupContext, type FixupContext, type FixupOptions, type FixupStage, type StageResult } from '../fixup/index.js';
 import { consoleOf } from '../fixup/context.js';
 import { ROOT_ALONE_VDEV, ROOT_VDEV, SWAP_VDEV } from '../xen/options.js';
+import { PVGRUB } from '../xen/domain.js';
+import { prepareAccess, type AccessOptions } from '../fixup/access.js';
 import { writeDomainConfig as writeXlConfig } from '../xen/write.js';
 import type { DomainDisk, DomainVif, XenDomain } from '../xen/domain.js';
-import { extractTarball } from '../tar/tar-in.js';
-import type { TarSummary } from '../tar/tar-common.js';
+import { extractTarball } from '../tar/index.js';
+import type { TarSummary } from '../tar/index.js';
 import { findGuest, recordGuest } from './inventory.js';
 import { openFromBase } from './from-base.js';
 import { installPackages } from './packages.js';
@@ -45,6 +47,10 @@ export interface BuildContext {
   swapPath?: string;
   /** src/fixup's shared context, made by the first fixup stage. */
   fixup?: FixupContext;
+  /** The access fixup's options, a generated or file password already read (prepareAccess). */
+  access?: AccessOptions;
+  /** A password made for this build, shown once in the result and stored nowhere. */
+  generatedPassword?: string;
   results: {
     clone?: CloneSummary;
     install?: InstallResult;
@@ -91,6 +97,9 @@ export interface BuildResult {
   verify?: { identical: boolean; counts: VerifyResult['counts']; differences: VerifyResult['differences'] };
   seconds: number;
   error?: { code: string; message: string };
+  /** A generated root password (--genpass, the default for installs): shown once, stored nowhere. */
+  access?: { user: string; generatedPassword: string };
+  accountsNote?: string;
 }
 
 export interface RunBuildOptions {
@@ -202,7 +211,7 @@ export function kernelOf(spec: BuildSpec): { kernel?: string; initrd?: string; f
   return { kernel: `/boot/vmlinuz-${release}`, ...(initrd ? { initrd } : {}), fromDom0: true };
 }
 
-/** The xl domain model for a spec, built from its typed fields (xen-tools' layout: swap on xvda1 and root on xvda2; root alone on xvda1). */
+/** The xl domain model for a spec, built from its typed fields (xen-tools' layout: swap on xvda1, root on xvda2; root alone on xvda1). */
 export function domainOf(spec: BuildSpec): XenDomain {
   const disk = diskPathOf(spec);
   if (disk === undefined) throw new DomuError('INTERNAL', `a ${spec.target.kind} target has no disk for a domain`);
@@ -231,7 +240,7 @@ export function domainOf(spec: BuildSpec): XenDomain {
     vcpus: spec.domain.vcpus,
     disks,
     vifs: [vif],
-    ...(spec.domain.pygrub ? { bootloader: 'pygrub' } : {}),
+    ...(spec.domain.pygrub ? { bootloader: 'pygrub' } : spec.domain.pvgrub ? { bootloader: PVGRUB } : {}),
     ...(k.kernel ? { kernel: k.kernel } : {}),
     ...(k.initrd ? { ramdisk: k.initrd } : {}),
     ...(spec.domain.extra ? { extra: spec.domain.extra } : {}),
@@ -246,10 +255,21 @@ function configuredDomain(ctx: BuildContext, domain: XenDomain): XenDomain {
 const noDisk = (spec: BuildSpec) => (diskPathOf(spec) === undefined ? `a ${spec.target.kind} target has no disk to configure or boot` : undefined);
 
 /** The fixup options (src/fixup's FixupOptions) for a spec. */
-function fixupOptionsOf(spec: BuildSpec, domain: XenDomain | undefined): FixupOptions {
+function fixupOptionsOf(spec: BuildSpec, domain: XenDomain | undefined, access: AccessOptions | undefined): FixupOptions {
   const src = spec.source;
   const excluded = src.kind === 'clone' ? [...(src.defaultExcludes ? DEFAULT_EXCLUDES : []), ...src.exclude.filter((p) => p.startsWith('/') && !/[*?[]/.test(p))] : [];
-  return { ...(spec.fixups.options as FixupOptions), hostname: spec.hostname, ...(domain ? { domain } : {}), ...(excluded.length ? { excluded } : {}) };
+  return { ...(spec.fixups.options as FixupOptions), hostname: spec.hostname, ...(domain ? { domain } : {}), ...(excluded.length ? { excluded } : {}), ...(access ? { access } : {}) };
+}
+
+/** The access fixup's options from the spec's access section (undefined: nothing asked). */
+export function accessOptionsOf(spec: BuildSpec): AccessOptions | undefined {
+  const a = spec.access;
+  const rootPassword: AccessOptions['rootPassword'] = a.password !== undefined ? { kind: 'plain', password: a.password }
+    : a.passwordFile !== undefined ? { kind: 'file', path: a.passwordFile }
+      : a.passwdHash !== undefined ? { kind: 'hash', hash: a.passwdHash }
+        : a.genpass ? { kind: 'generate' } : undefined;
+  if (!rootPassword && a.authorizedKeys.length === 0 && !a.accounts) return undefined;
+  return { ...(rootPassword ? { rootPassword } : {}), ...(a.authorizedKeys.length ? { authorizedKeysFiles: a.authorizedKeys } : {}), ...(a.accounts ? { accounts: true } : {}) };
 }
 
 /** The fixup stages (ids fixup/NAME), from src/fixup when it is part of this build. */
@@ -337,7 +357,7 @@ export async function installSource(ctx: BuildContext): Promise<string | void> {
   const { spec } = ctx;
   const src = spec.source;
   if (src.kind !== 'install') return;
-  const common = { root: ctx.root!, signal: ctx.signal, cleanup: ctx.cleanup, pygrub: spec.domain.pygrub, ...(src.arch ? { arch: src.arch } : {}) };
+  const common = { root: ctx.root!, signal: ctx.signal, cleanup: ctx.cleanup, pygrub: spec.domain.pygrub, pvgrub: spec.domain.pvgrub, noKernel: !src.kernel, noSsh: !spec.access.ssh, ...(src.arch ? { arch: src.arch } : {}) };
   const opts: InstallOptions =
     'dist' in src
       ? { ...common, distro: src.distro, suite: src.dist, include: src.include, ...(src.mirror ? { mirror: src.mirror } : {}), ...(src.variant ? { variant: src.variant } : {}), ...(src.tool ? { tool: src.tool } : {}) }
@@ -394,7 +414,7 @@ export async function runFixups(ctx: BuildContext, f: FixupStage): Promise<strin
   const { spec } = ctx;
   if (!ctx.fixup) {
     ctx.domain ??= noDisk(spec) ? undefined : domainOf(spec);
-    ctx.fixup = await createFixupContext(ctx.root!, fixupOptionsOf(spec, ctx.domain));
+    ctx.fixup = await createFixupContext(ctx.root!, fixupOptionsOf(spec, ctx.domain, ctx.access));
   }
   const k = kernelOf(spec);
   if (f.id === 'fixup/kernel-modules' && k.fromDom0 && !existsSync(`/lib/modules/${osRelease()}`)) {
@@ -462,8 +482,8 @@ export async function bootTestStage(ctx: BuildContext): Promise<string | void> {
     ...(ctx.results.config ? { config: ctx.results.config.path } : {}),
     // PyGRUB guests boot their own kernel, found in the image's /boot; so does a "dom0" kernel
     // that this host does not have in /boot (a container or cloud VM): the image's own then boots
-    ...(!spec.domain.pygrub && k.kernel && (!k.fromDom0 || existsSync(k.kernel)) ? { kernel: k.kernel } : {}),
-    ...(!spec.domain.pygrub && k.initrd && (!k.fromDom0 || existsSync(k.initrd)) ? { initrd: k.initrd } : {}),
+    ...(!spec.domain.pygrub && !spec.domain.pvgrub && k.kernel && (!k.fromDom0 || existsSync(k.kernel)) ? { kernel: k.kernel } : {}),
+    ...(!spec.domain.pygrub && !spec.domain.pvgrub && k.initrd && (!k.fromDom0 || existsSync(k.initrd)) ? { initrd: k.initrd } : {}),
   };
   const r = await bootTest(opts);
   ctx.results.bootTest = r;
@@ -575,6 +595,12 @@ export async function runBuild(spec: BuildSpec, options: RunBuildOptions = {}): 
     results: {},
     ...(options.record ? { record: options.record } : {}),
   };
+  const access = accessOptionsOf(spec);
+  if (access) {
+    const prepared = await prepareAccess(access);
+    ctx.access = prepared.options;
+    if (prepared.generated !== undefined) ctx.generatedPassword = prepared.generated;
+  }
   const reports: StageReport[] = [];
   let failure: unknown;
   let stopped = false;
@@ -629,6 +655,8 @@ export async function runBuild(spec: BuildSpec, options: RunBuildOptions = {}): 
     ...(ctx.results.config ? { config: ctx.results.config.path } : {}),
     ...(ctx.results.verify ? { verify: { identical: ctx.results.verify.identical, counts: ctx.results.verify.counts, differences: ctx.results.verify.differences.slice(0, 200) } } : {}),
     ...(err ? { error: { code: err.code, message: oneLine(err.message) } } : {}),
+    ...(ctx.generatedPassword !== undefined && err === undefined ? { access: { user: 'root', generatedPassword: ctx.generatedPassword } } : {}),
+    ...(spec.source.kind === 'clone' ? { accountsNote: "a clone keeps the Dom0's accounts and passwords" } : {}),
   };
   return result;
 }

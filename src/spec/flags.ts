@@ -130,9 +130,59 @@ export const SPEC_FLAGS: readonly SpecFlag[] = [
   simple('--console <dev>', 'console', ['fixups', 'options', 'console'], 'the guest console: hvc0, xvc0, ttyS0'),
   simple('--memory <size>', 'memory', ['domain', 'memory'], 'guest memory (512M; a bare number is MiB)'),
   simple('--vcpus <n>', 'vcpus', ['domain', 'vcpus'], 'virtual CPUs'),
-  simple('--kernel <file>', 'kernel', ['domain', 'kernel'], 'Dom0 path of the kernel the guest boots'),
+  {
+    flags: '--kernel <file>',
+    key: 'kernel',
+    field: 'domain.kernel',
+    description: 'Dom0 path of the kernel the guest boots (or dom0: the running one)',
+    apply: (r, v) => {
+      if (typeof v === 'string') r.set(['domain', 'kernel'], v, '--kernel');
+    },
+  },
   simple('--initrd <file>', 'initrd', ['domain', 'initrd'], 'Dom0 path of its initrd'),
   simple('--pygrub', 'pygrub', ['domain', 'pygrub'], "boot the guest's own kernel with PyGRUB", () => true),
+  {
+    flags: '--bootloader <how>',
+    key: 'bootloader',
+    field: 'domain.pvgrub',
+    description: "boot the guest's own kernel: pygrub (PyGRUB, as --pygrub) or pvgrub (GRUB for Xen PV: grub-xen-host, nothing of the guest parsed in Dom0)",
+    apply: (r, v) => {
+      if (v !== 'pygrub' && v !== 'pvgrub') {
+        r.issue(['domain'], `--bootloader must be pygrub or pvgrub, not ${String(v)}`);
+        return;
+      }
+      r.set(['domain', v], true, '--bootloader');
+      r.set(['domain', v === 'pvgrub' ? 'pygrub' : 'pvgrub'], false, '--bootloader');
+    },
+  },
+  {
+    // commander keeps --kernel FILE and --no-kernel in one option ("kernel"): a string is the domain's
+    // kernel (the --kernel entry), false is this flag
+    flags: '--no-kernel',
+    key: 'kernel',
+    field: 'source.install.kernel',
+    description: "with --pygrub/--bootloader: do not install the distribution's kernel (bring your own)",
+    apply: (r, v) => {
+      if (v === false) r.set(['source', 'install', 'kernel'], false, '--no-kernel');
+    },
+  },
+  simple('--password <pass>', 'password', ['access', 'password'], "root's password (hashed with the guest's own strongest scheme; prefer --password-file)"),
+  simple('--password-file <file>', 'passwordFile', ['access', 'passwordFile'], "root's password: the first line of FILE"),
+  simple('--genpass', 'genpass', ['access', 'genpass'], 'a random root password, printed once at the end and stored nowhere (the default for installs given no other access)', () => true),
+  simple('--passwd-hash <hash>', 'passwdHash', ['access', 'passwdHash'], "root's password as a crypt hash ($y$ yescrypt, $6$ SHA-512; MD5 is refused)"),
+  {
+    flags: '--authorized-keys <file>',
+    key: 'authorizedKeys',
+    field: 'access.authorizedKeys',
+    repeatable: true,
+    description: "ssh public keys for root's authorized_keys (repeatable)",
+    apply: (r, v) => {
+      const prev = r.get(['access', 'authorizedKeys']);
+      r.set(['access', 'authorizedKeys'], [...(Array.isArray(prev) ? prev : []), ...(v as string[])], '--authorized-keys');
+    },
+  },
+  simple('--accounts', 'accounts', ['access', 'accounts'], "copy the Dom0's non-system accounts (uid >= 1000), as xen-tools does", () => true),
+  simple('--no-ssh', 'ssh', ['access', 'ssh'], 'installs: no openssh-server'),
   {
     flags: '--ip <addr>',
     key: 'ip',
@@ -212,7 +262,7 @@ export function applySpecFlags(r: SpecReader, opts: Record<string, unknown>): vo
     if (v === undefined) continue;
     if (f.repeatable && Array.isArray(v) && v.length === 0) continue;
     // commander's --no-x options default to true; only a given --no-x (false) counts.
-    if ((f.key === 'defaultExcludes' || f.key === 'verify') && v !== false) continue;
+    if ((f.key === 'defaultExcludes' || f.key === 'verify' || f.key === 'ssh') && v !== false) continue;
     f.apply(r, v);
   }
 }

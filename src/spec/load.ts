@@ -6,7 +6,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { DomuError } from '../errors.js';
 import { SpecReader, type Path } from './check.js';
 import { formatIssue, type BuildSpec, type DomainSection, type SourceSection, type SpecFixupOptions, type SpecIssue, type TargetSection } from './types.js';
-import { buildSpecSchema } from './schema.js';
+import { buildSpecSchema, type AccessSection } from './schema.js';
 
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -123,7 +123,7 @@ function readSource(r: SpecReader): SourceSection | undefined {
     return file === undefined ? undefined : { kind, file: specPath(r, [...T, 'file'], file), trusted: r.bool([...T, 'trusted'], false) };
   }
   const I = [...P, 'install'];
-  const isec = r.section(I, ['distro', 'dist', 'mirror', 'arch', 'variant', 'include', 'tool', 'releaseRpm', 'repos', 'group', 'packages', 'releasever']);
+  const isec = r.section(I, ['distro', 'dist', 'mirror', 'arch', 'variant', 'include', 'tool', 'releaseRpm', 'repos', 'group', 'packages', 'releasever', 'kernel']);
   const distro = r.oneOf([...I, 'distro'], [...DEBIAN_FAMILY, ...RPM_FAMILY]);
   if (isec && isec.distro === undefined) r.issue([...I, 'distro'], `is required (${[...DEBIAN_FAMILY, ...RPM_FAMILY].join(', ')})`);
   const arch = r.str([...I, 'arch'], { pattern: /^[a-z0-9_]+$/, patternText: 'is not an architecture name' });
@@ -140,6 +140,7 @@ function readSource(r: SpecReader): SourceSection | undefined {
       distro: distro as 'debian' | 'ubuntu',
       dist,
       include: r.strList([...I, 'include']),
+      kernel: r.bool([...I, 'kernel'], true),
       ...(mirror ? { mirror } : {}),
       ...(arch ? { arch } : {}),
       ...(variant ? { variant } : {}),
@@ -157,6 +158,7 @@ function readSource(r: SpecReader): SourceSection | undefined {
     distro: distro as (typeof RPM_FAMILY)[number],
     repos,
     packages: r.strList([...I, 'packages']),
+    kernel: r.bool([...I, 'kernel'], true),
     ...(releaseRpm ? { releaseRpm: /^https?:/.test(releaseRpm) ? releaseRpm : specPath(r, [...I, 'releaseRpm'], releaseRpm) } : {}),
     ...(group !== undefined ? { group } : {}),
     ...(releasever ? { releasever } : {}),
@@ -166,7 +168,7 @@ function readSource(r: SpecReader): SourceSection | undefined {
 
 function readDomain(r: SpecReader, name: string, allowAutoIp: boolean): DomainSection {
   const P = ['domain'];
-  r.section(P, ['type', 'memory', 'vcpus', 'kernel', 'initrd', 'pygrub', 'extra', 'config', 'network']);
+  r.section(P, ['type', 'memory', 'vcpus', 'kernel', 'initrd', 'pygrub', 'pvgrub', 'extra', 'config', 'network']);
   const N = [...P, 'network'];
   r.section(N, ['ip', 'netmask', 'gateway', 'dhcp', 'mac', 'bridge', 'nameservers']);
   const memV = r.get([...P, 'memory']);
@@ -182,6 +184,8 @@ function readDomain(r: SpecReader, name: string, allowAutoIp: boolean): DomainSe
   const initrd = r.str([...P, 'initrd'], { pattern: /^\//, patternText: 'must be an absolute path in the Dom0' });
   const pygrub = r.bool([...P, 'pygrub'], false);
   if (pygrub && kernel) r.issue([...P, 'kernel'], 'give either kernel or pygrub, not both');
+  const pvgrub = r.bool([...P, 'pvgrub'], false);
+  if (pvgrub && (kernel || pygrub)) r.issue([...P, 'pvgrub'], `give one way to boot: pvgrub, ${pygrub ? 'pygrub' : 'kernel'}`);
   if (initrd && !kernel) r.issue([...P, 'initrd'], 'needs domain.kernel');
   const ip = r.str([...N, 'ip'], { pattern: allowAutoIp ? new RegExp(`${IPV4_RE.source}|^auto$`) : IPV4_RE, patternText: allowAutoIp ? 'is not an IPv4 address or auto' : 'is not an IPv4 address' });
   const netmask = r.str([...N, 'netmask'], { pattern: new RegExp(`${IPV4_RE.source}|^([0-9]|[12][0-9]|3[0-2])$`), patternText: 'is not a netmask (255.255.255.0 or 24)' });
@@ -204,6 +208,7 @@ function readDomain(r: SpecReader, name: string, allowAutoIp: boolean): DomainSe
     memory,
     vcpus: r.int([...P, 'vcpus'], { min: 1, max: 512, fallback: 1 })!,
     pygrub,
+    pvgrub,
     config: config ? specPath(r, [...P, 'config'], config) : join('/etc/xen', `${name}.cfg`),
     network: {
       dhcp: dhcp && ip === undefined,
@@ -220,7 +225,31 @@ function readDomain(r: SpecReader, name: string, allowAutoIp: boolean): DomainSe
   };
 }
 
-export const SPEC_FIELDS = ['name', 'hostname', 'target', 'source', 'packages', 'fixups', 'roles', 'domain', 'verify', 'bootTest'] as const;
+export const SPEC_FIELDS = ['name', 'hostname', 'target', 'source', 'packages', 'fixups', 'access', 'roles', 'domain', 'verify', 'bootTest'] as const;
+
+/** Who can log in; an install given no access of its own gets a generated password (xen-tools' genpass=1). */
+function readAccess(r: SpecReader, isInstall: boolean): AccessSection {
+  const P = ['access'];
+  r.section(P, ['password', 'passwordFile', 'genpass', 'passwdHash', 'authorizedKeys', 'accounts', 'ssh']);
+  const password = r.str([...P, 'password']);
+  const passwordFile = r.str([...P, 'passwordFile']);
+  const passwdHash = r.str([...P, 'passwdHash'], { pattern: /^\$(y|6|5|2[aby]|7|gy)\$/, patternText: 'is not a yescrypt, SHA-512, SHA-256 or bcrypt crypt hash (MD5 is refused)' });
+  const authorizedKeys = r.strList([...P, 'authorizedKeys']).map((f, i) => specPath(r, [...P, 'authorizedKeys', i], f));
+  const given = [password !== undefined && 'password', passwordFile !== undefined && 'passwordFile', passwdHash !== undefined && 'passwdHash'].filter(Boolean) as string[];
+  const genpassV = r.get([...P, 'genpass']);
+  const genpass = r.bool([...P, 'genpass'], isInstall && given.length === 0 && authorizedKeys.length === 0);
+  if (genpassV === true && given.length > 0) given.push('genpass');
+  if (given.length > 1) r.issue([...P, given[1]!], `give one root password: ${given.join(' or ')}`);
+  return {
+    genpass: genpass && given.length === 0,
+    authorizedKeys,
+    accounts: r.bool([...P, 'accounts'], false),
+    ssh: r.bool([...P, 'ssh'], true),
+    ...(password !== undefined ? { password } : {}),
+    ...(passwordFile !== undefined ? { passwordFile: specPath(r, [...P, 'passwordFile'], passwordFile) } : {}),
+    ...(passwdHash !== undefined ? { passwdHash } : {}),
+  };
+}
 
 /** Read a whole BuildSpec out of a reader; issues collect in the reader. */
 export function readBuildSpec(r: SpecReader, options: { allowAutoIp?: boolean; known?: readonly string[]; defaultName?: string } = {}): BuildSpec | undefined {
@@ -264,6 +293,7 @@ export function readBuildSpec(r: SpecReader, options: { allowAutoIp?: boolean; k
     kernelVersion: r.str([...O, 'kernelVersion']),
   };
   const fixOpts = Object.fromEntries(Object.entries(optionValues).filter(([, v]) => v !== undefined)) as SpecFixupOptions;
+  const access = readAccess(r, source?.kind === 'install');
   const roles = r.strList(['roles']).map((s, i) => specPath(r, ['roles', i], s));
   const domain = readDomain(r, name ?? options.defaultName ?? 'guest', options.allowAutoIp ?? false);
   const verify = r.bool(['verify'], source?.kind === 'clone');
@@ -279,8 +309,8 @@ export function readBuildSpec(r: SpecReader, options: { allowAutoIp?: boolean; k
     }
   }
   if (bootTest && target && target.kind !== 'image' && target.kind !== 'lvm') r.issue(['bootTest'], 'needs an image or LVM target (a disk to boot)');
-  if (target && (target.kind === 'image' || target.kind === 'lvm') && domain.type !== 'hvm' && !domain.kernel && !domain.pygrub) {
-    r.issue(['domain'], `a ${domain.type} domain needs kernel (a Dom0 path, or dom0 for the running Dom0's) or pygrub: true`);
+  if (target && (target.kind === 'image' || target.kind === 'lvm') && domain.type !== 'hvm' && !domain.kernel && !domain.pygrub && !domain.pvgrub) {
+    r.issue(['domain'], `a ${domain.type} domain needs kernel (a Dom0 path, or dom0 for the running Dom0's) or pygrub: true or pvgrub: true`);
   }
   const theName = name ?? options.defaultName;
   if (r.issues.length > before || !theName || !target || !source) return undefined;
@@ -292,6 +322,7 @@ export function readBuildSpec(r: SpecReader, options: { allowAutoIp?: boolean; k
     source,
     packages,
     fixups: { skip, only, options: fixOpts },
+    access,
     roles,
     domain,
     verify,

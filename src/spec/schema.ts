@@ -69,6 +69,7 @@ export const debianInstall = z.object({
   variant: z.enum(['minbase', 'buildd', 'important', 'standard']).describe('debootstrap variant').meta(flag('--variant')).optional(),
   include: z.array(z.string()).describe('extra packages in the bootstrap').meta(flag('--include', { default: [] })),
   tool: z.enum(['debootstrap', 'mmdebstrap', 'auto']).describe('the bootstrap tool').meta(flag('--tool')).optional(),
+  kernel: z.boolean().describe("with pygrub or pvgrub: install the distribution's kernel and initramfs").meta(flag('--no-kernel', { default: true })),
 });
 export const rpmInstall = z.object({
   kind: z.literal('install').describe('source.install: install a distribution').meta(flag('--install')),
@@ -79,6 +80,7 @@ export const rpmInstall = z.object({
   group: z.string().describe('the comps group').meta(flag('--group')).optional(),
   packages: z.array(z.string()).describe('packages besides the group').meta({ default: [] }),
   releasever: z.string().describe('$releasever').meta(flag('--releasever')).optional(),
+  kernel: z.boolean().describe("with pygrub or pvgrub: install the distribution's kernel").meta(flag('--no-kernel', { default: true })),
 });
 export const tarballSource = z.object({
   kind: z.literal('tarball').describe('source.tarball: FILE or a mapping; extract a rootfs tarball').meta(flag('--tarball')),
@@ -111,6 +113,7 @@ export const domainSection = z.object({
   kernel: z.string().describe('Dom0 path of the kernel, or dom0 (the running kernel)').meta(flag('--kernel')).optional(),
   initrd: z.string().describe('Dom0 path of its initrd').meta(flag('--initrd')).optional(),
   pygrub: z.boolean().describe("boot the guest's own kernel with PyGRUB").meta(flag('--pygrub', { default: false })),
+  pvgrub: z.boolean().describe("boot the guest's own kernel with pvgrub2 (GRUB for Xen PV, grub-xen-host): nothing of the guest is parsed in Dom0").meta(flag('--bootloader', { default: false })),
   extra: z.string().describe('extra kernel command line').meta(flag('--extra')).optional(),
   config: z.string().describe('where the xl config goes').meta(flag('--config', { default: '/etc/xen/NAME.cfg' })),
   network: networkSection,
@@ -131,6 +134,18 @@ export const fixupOptions = z.object({
   kernelVersion: z.string().describe('the kernel version the guest boots').optional(),
 });
 
+/** Who can log in to the guest. An install given none of password, passwordFile, passwdHash or
+ *  authorizedKeys gets a generated password (as xen-tools' genpass=1); a clone keeps the Dom0's accounts. */
+export const accessSection = z.object({
+  password: z.string().min(1).describe("root's password (hashed with the guest's strongest scheme)").meta(flag('--password')).optional(),
+  passwordFile: z.string().describe("a file whose first line is root's password").meta(flag('--password-file')).optional(),
+  genpass: z.boolean().describe('a random root password, printed once at the end and stored nowhere').meta(flag('--genpass', { default: 'true for installs given no other access' })),
+  passwdHash: z.string().regex(/^\$(y|6|5|2[aby]|7|gy)\$/).describe("root's password as a crypt hash (yescrypt, SHA-512, SHA-256 or bcrypt; never MD5)").meta(flag('--passwd-hash')).optional(),
+  authorizedKeys: z.array(z.string()).describe("files of ssh public keys for root's authorized_keys").meta(flag('--authorized-keys', { default: [] })),
+  accounts: z.boolean().describe("copy the Dom0's non-system accounts (uid >= 1000) and make their homes").meta(flag('--accounts', { default: false })),
+  ssh: z.boolean().describe('installs include openssh-server').meta(flag('--no-ssh', { default: true })),
+});
+
 export const buildSpecSchema = z.object({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/).describe("the domain's name; also its default hostname and the name in the inventory").meta(flag('--name', { default: 'the hostname\'s first label' })),
   hostname: z.string().describe('guest hostname').meta(flag('--hostname', { default: 'the name' })),
@@ -143,6 +158,7 @@ export const buildSpecSchema = z.object({
     only: z.array(z.string()).describe('run only these fixups').meta({ default: [] }),
     options: fixupOptions,
   }),
+  access: accessSection,
   roles: z.array(z.string()).describe('role scripts run with the guest root as $1 after the fixups').meta(flag('--role', { default: [] })),
   domain: domainSection,
   verify: z.boolean().describe('compare a clone with its source').meta(flag('--no-verify', { default: 'true for clones' })),
@@ -158,6 +174,7 @@ export type SourceSection = z.infer<typeof sourceSection>;
 export type NetworkSection = z.infer<typeof networkSection>;
 export type DomainSection = z.infer<typeof domainSection>;
 export type SpecFixupOptions = z.infer<typeof fixupOptions>;
+export type AccessSection = z.infer<typeof accessSection>;
 export type SpecFs = z.infer<typeof specFs>;
 export type SpecDiskFormat = z.infer<typeof specDiskFormat>;
 export type SpecCompression = z.infer<typeof specCompression>;

@@ -11,7 +11,7 @@ import { openLvm } from './lvm.js';
 import { openDevice } from './device.js';
 import { removeStagingTree } from './system.js';
 import { fullTargetError } from './errors.js';
-import { writeTarball } from '../tar/tar-out.js';
+import { writeTarball } from '../tar/index.js';
 
 export type * from './types.js';
 import type { DirSpec, OpenOptions, OpenedTarget, TarSpec, TargetSpec } from './types.js';

@@ -47,4 +47,12 @@ describe('clones of real trees are identical by rsync -aHAXc (root, loop)', () =
     expect(JSON.parse(r.stdout).copied.hardlink).toBeGreaterThan(0);
     expect(rsyncDiff('/usr/bin', dst)).toBe('');
   });
+  // read-ahead helper threads (DOMU_FORGE_READAHEAD) only read the source: the copy stays exact
+  it('/usr/share/doc with read-ahead helpers', () => {
+    const dst = join(mnt, 'doc-readahead');
+    const r = runCli(['clone', '/usr/share/doc', dst, '--no-default-excludes', '--json'], { DOMU_FORGE_STATE_DIR: join(scratch.dir, 'state'), DOMU_FORGE_READAHEAD: '2' });
+    expect([0, 24]).toContain(r.status);
+    expect(JSON.parse(r.stdout).copied.file).toBeGreaterThan(100);
+    expect(rsyncDiff('/usr/share/doc', dst)).toBe('');
+  });
 });

@@ -24,8 +24,8 @@ describe('the spec reference', () => {
   it('the schema checks a resolved spec', () => {
     const ok = buildSpecSchema.safeParse({
       name: 'x', hostname: 'x', target: { kind: 'dir', path: '/tmp/x' }, source: { kind: 'clone', root: '/', exclude: [], defaultExcludes: true, oneFileSystem: false },
-      packages: [], fixups: { skip: [], only: [], options: { authorizedKeys: ['a', 'b'] } }, roles: [],
-      domain: { type: 'pv', memory: 512, vcpus: 1, pygrub: true, config: '/etc/xen/x.cfg', network: { dhcp: true, nameservers: [] } },
+      packages: [], fixups: { skip: [], only: [], options: { authorizedKeys: ['a', 'b'] } }, access: { genpass: false, authorizedKeys: [], accounts: false, ssh: true }, roles: [],
+      domain: { type: 'pv', memory: 512, vcpus: 1, pygrub: true, pvgrub: false, config: '/etc/xen/x.cfg', network: { dhcp: true, nameservers: [] } },
       verify: true, bootTest: false,
     });
     expect(ok.success).toBe(true);

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { extractTarball } from '../../src/tar/tar-in.js';
+import { extractTarball } from '../../src/tar/index.js';
 import { scratchDir } from '../helpers/run.js';
 
 export interface Playground {

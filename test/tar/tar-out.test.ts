@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeTarball } from '../../src/tar/tar-out.js';
+import { writeTarball } from '../../src/tar/index.js';
 import { repoRoot, rsyncDiff, runCli, scratchDir, sh } from '../helpers/run.js';
 import { gnuTarExtract, nsTimes, paxRecordsOf } from './tar-helpers.js';
 

@@ -4,10 +4,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  aclTextToXattr, decodePaxRecords, encodePaxRecord, formatPaxTime, idResolverFrom, parseGetfattrDump, parsePaxTime,
-  printable, quoteAttrName, setfattrBlock, unquoteAttrName, xattrNameFromPaxKey, xattrPaxKey,
-} from '../../src/tar/tar-common.js';
+import { decodePaxRecords, encodePaxRecord, formatPaxTime, parsePaxTime, xattrNameFromPaxKey, xattrPaxKey } from '../../src/tar/format.js';
+import { aclTextToXattr, idResolverFrom, parseGetfattrDump, quoteAttrName, setfattrBlock, unquoteAttrName } from '../../src/tar/metadata.js';
+import { printable } from '../../src/tar/types.js';
 import { scratchDir } from '../helpers/run.js';
 
 const scratch = scratchDir('tar-common');

@@ -1,35 +1,28 @@
-// Rootfs tarball out: write a tree as a POSIX pax tar stream (tar-stream), gzip/xz/zstd compressed,
-// keeping what the clone keeps: raw-byte names, nanosecond mtimes, big ids, xattrs and ACLs
-// (SCHILY.xattr.*), hard links, devices, fifos and files over 8 GiB. GNU tar extracts it exactly.
+// The writer: a tree as a POSIX pax tar stream (tar-stream), gzip/xz/zstd compressed, keeping what
+// the clone keeps: raw-byte names, nanosecond mtimes, big ids, xattrs and ACLs (SCHILY.xattr.*),
+// hard links, devices, fifos, holes (GNU sparse 1.0) and files over 8 GiB. GNU tar extracts it exactly.
 
-import { closeSync, constants as fsc, fstatSync, writeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
 import { lstat, open, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Writable as NodeWritable, type Writable } from 'node:stream';
-import { createGzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
-import { runTool } from '../sys/exec.js';
+import { openSink, requireCompressionTool, requireTool } from './compression.js';
 import {
-  TAR_COMPRESSIONS, emptySummary, encodePaxRecord, formatPaxTime, parseGetfattrDump, printable, requireTool,
-  spawnFilter, xattrPaxKey, type TarCompression, type TarProgress, type TarSummary, type Xattrs,
-} from './tar-common.js';
+  USTAR_MAX_ID, USTAR_MAX_SIZE, USTAR_MAX_TIME, encodePaxRecord, formatPaxTime, paxBlock, sparseMap, ustarBlock,
+  ustarName, ustarTime, xattrPaxKey,
+} from './format.js';
+import { readXattrs } from './metadata.js';
+import { endEntry, pushRaw } from './tar-stream-adapter.js';
+import {
+  NS, TAR_COMPRESSIONS, emptySummary, printable, type TarSummary, type WriteTarballOptions, type Xattrs,
+} from './types.js';
 
-export interface WriteTarballOptions {
-  compression: TarCompression;
-  signal?: AbortSignal;
-  onProgress?: (p: TarProgress) => void;
-  /** Store files with holes as GNU sparse 1.0 entries (default true); false stores the holes as zeros. */
-  sparse?: boolean;
-}
+export type { WriteTarballOptions } from './types.js';
 
-const USTAR_MAX_ID = 0o777777; // tar-stream writes six octal digits for uid/gid
-const USTAR_MAX_SIZE = 0o77777777777;
-const USTAR_MAX_TIME = 0o77777777777;
 const CHUNK = 1 << 20;
-const NS = 1_000_000_000n;
 const SLASH = Buffer.from('/');
 /** Archive bytes gathered before one write to the output. */
 const OUT_BATCH = 1 << 20;
@@ -50,7 +43,7 @@ export async function writeTarball(root: string, file: string, opts: WriteTarbal
   const rootPath = resolve(root);
   const rootStat = await stat(rootPath).catch(() => undefined);
   if (!rootStat?.isDirectory()) throw new DomuError('BAD_INPUT', `${root} is not a directory`);
-  if (opts.compression === 'xz' || opts.compression === 'zstd') requireTool(opts.compression, `for --compression ${opts.compression}`);
+  requireCompressionTool(opts.compression, `for --compression ${opts.compression}`);
   requireTool('getfattr', 'to read extended attributes and ACLs');
   const outPath = resolve(file);
   const outDir = dirname(outPath);
@@ -129,49 +122,6 @@ function wrapError(e: unknown, signal?: AbortSignal): DomuError {
   if (code === 'ENOSPC') return new DomuError('ENVIRONMENT', 'no space left on the device holding the tarball; the partial tarball was removed');
   return new DomuError('INTERNAL', `writing the tarball failed: ${oneLine(e)}`);
 }
-
-/** The compressed output: a Writable to push tar bytes into and a promise for when all is on disk. */
-function openSink(compression: TarCompression, fd: number): { stream: Writable; done: Promise<void> } {
-  if (compression === 'xz' || compression === 'zstd') {
-    const args = compression === 'xz' ? ['-T0', '-c', '-q'] : ['-T0', '-c', '-q', '-3'];
-    const { child, done } = spawnFilter(compression, args, ['pipe', fd, 'pipe']);
-    child.stdin!.on('error', () => undefined);
-    return { stream: child.stdin!, done };
-  }
-  // plain writes to the page cache are quick: done on the main thread, they never leave it idle
-  // waiting for a thread-pool round trip per chunk
-  const file = new NodeWritable({
-    highWaterMark: 8 << 20,
-    write(chunk: Buffer, _enc, cb) {
-      try {
-        let off = 0;
-        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-        cb();
-      } catch (e) {
-        cb(e as Error);
-      }
-    },
-  });
-  const fileDone = new Promise<void>((res, rej) => {
-    file.on('finish', res);
-    file.on('error', rej);
-  });
-  if (compression === 'none') return { stream: file, done: fileDone };
-  const gz = createGzip({ level: 6 });
-  gz.pipe(file);
-  const gzDone = new Promise<void>((res, rej) => gz.on('error', rej).on('end', res));
-  return { stream: gz, done: Promise.all([gzDone, fileDone]).then(() => undefined) };
-}
-
-/** One getfattr for the whole tree; returns path (latin1 of the raw bytes) -> attributes. */
-async function readXattrs(rootPath: string, signal?: AbortSignal): Promise<Map<string, Xattrs>> {
-  const r = await runTool('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', rootPath], {
-    allowFailure: true, env: { ...process.env, LC_ALL: 'C' }, ...(signal ? { signal } : {}),
-  });
-  return parseGetfattrDump(r.stdout);
-}
-
-// ---- entries ----
 
 type Hdr = Partial<tar.Header> & { name: string };
 interface SparseLayout {
@@ -338,14 +288,12 @@ class EntryWriter {
       const data = Buffer.concat(records);
       const pad = (512 - (data.length % 512)) % 512;
       // tar-stream's own pax writer encodes UTF-8 strings only; raw names need raw records
-      (this.pack as unknown as { push(b: Buffer): boolean }).push(
-        Buffer.concat([paxBlock(header, data.length), data, Buffer.alloc(pad)]),
-      );
+      pushRaw(this.pack, Buffer.concat([paxBlock(header, data.length), data, Buffer.alloc(pad)]));
     }
     if ((header.type === 'character-device' || header.type === 'block-device') &&
       ((header.devmajor ?? 0) > USTAR_MAX_ID || (header.devminor ?? 0) > USTAR_MAX_ID)) {
       // tar-stream writes six octal digits; a minor up to 2^20-1 needs base-256
-      (this.pack as unknown as { push(b: Buffer): boolean }).push(ustarBlock({
+      pushRaw(this.pack, ustarBlock({
         name: header.name, typeflag: header.type === 'character-device' ? '3' : '4', mode: header.mode ?? 0, size: 0,
         mtime: Math.floor((header.mtime?.getTime() ?? 0) / 1000), uid: Math.min(header.uid ?? 0, USTAR_MAX_ID), gid: Math.min(header.gid ?? 0, USTAR_MAX_ID),
         devmajor: header.devmajor ?? 0, devminor: header.devminor ?? 0,
@@ -420,10 +368,7 @@ class EntryWriter {
       if (dataBytes === total) return undefined;
       const last = segments[segments.length - 1];
       if (!last || last[0] + last[1] < total) segments.push([total, 0]);
-      const text = `${segments.length}\n${segments.map(([o, n]) => `${o}\n${n}\n`).join('')}`;
-      const map = Buffer.alloc(Math.ceil(text.length / 512) * 512);
-      map.write(text, 'latin1');
-      return { map, segments };
+      return { map: sparseMap(segments), segments };
     } finally {
       closeSync(fd);
     }
@@ -470,7 +415,7 @@ class EntryWriter {
         }
       }
       if (short) this.summary.changed.push({ path: printable(rel), reason: 'shrank while being read (padded with zeros)' });
-      (sink as unknown as { end(): void }).end();
+      endEntry(sink);
     } finally {
       if (fd !== undefined) closeSync(fd);
     }
@@ -507,76 +452,11 @@ class EntryWriter {
       if (fd !== undefined && fstatSync(fd, { bigint: true }).size > size) {
         this.summary.changed.push({ path: printable(rel), reason: 'grew while being read (cut to its first size)' });
       }
-      (sink as unknown as { end(): void }).end();
+      endEntry(sink);
     } finally {
       if (fd !== undefined) closeSync(fd);
     }
   }
-}
-
-/** ustar's mtime field holds whole seconds in 0..8^11-1; pax carries the exact value. */
-function ustarTime(ns: bigint): Date {
-  let sec = ns / NS;
-  if (sec < 0n) sec = 0n;
-  if (sec > 2147483647n) sec = 2147483647n; // tar-stream truncates to 32 bits
-  return new Date(Number(sec) * 1000);
-}
-
-/**
- * The name for the ustar field. Plain ASCII of at most 100 bytes goes there as it is; anything
- * else goes to a pax record as raw bytes, with an ASCII stand-in in the ustar field.
- */
-function ustarName(name: Buffer, records: Buffer[], key: 'path' | 'linkpath'): string {
-  let plain = name.length <= 100;
-  for (const b of name) {
-    if (b === 0 || b >= 0x80) {
-      plain = false;
-      break;
-    }
-  }
-  const text = name.toString('latin1');
-  if (plain) return text;
-  records.push(encodePaxRecord(key, name));
-  const ascii = text.replace(/[^\x20-\x7e]/g, '_').replace(/\/+$/, '');
-  return ascii.length > 99 ? ascii.slice(ascii.length - 99) : ascii || '_';
-}
-
-/** A ustar header block of type 'x' announcing `size` bytes of pax records for the next entry. */
-function paxBlock(entry: Hdr, size: number): Buffer {
-  const base = (entry.name ?? '').replace(/\/+$/, '').split('/').pop() || '.';
-  return ustarBlock({ name: `./PaxHeaders/${base}`.slice(0, 99), typeflag: 'x', mode: 0o644, size, mtime: Math.floor((entry.mtime?.getTime() ?? 0) / 1000) });
-}
-
-/** A whole ustar header; numbers that do not fit in octal go in base-256, which GNU tar reads. */
-function ustarBlock(h: { name: string; typeflag: string; mode: number; size: number; mtime: number; uid?: number; gid?: number; devmajor?: number; devminor?: number }): Buffer {
-  const b = Buffer.alloc(512);
-  b.write(h.name, 0, 100, 'latin1');
-  const num = (v: number, len: number, at: number) => {
-    if (v.toString(8).length < len) {
-      b.write(`${v.toString(8).padStart(len - 1, '0')}\0`, at, 'latin1');
-      return;
-    }
-    let n = BigInt(v);
-    for (let i = at + len - 1; i > at; i--) {
-      b[i] = Number(n & 0xffn);
-      n >>= 8n;
-    }
-    b[at] = 0x80;
-  };
-  num(h.mode & 0o7777, 8, 100);
-  num(h.uid ?? 0, 8, 108);
-  num(h.gid ?? 0, 8, 116);
-  num(h.size, 12, 124);
-  num(h.mtime, 12, 136);
-  b.write(h.typeflag, 156, 'latin1');
-  b.write('ustar\x0000', 257, 'latin1');
-  num(h.devmajor ?? 0, 8, 329);
-  num(h.devminor ?? 0, 8, 337);
-  b.fill(0x20, 148, 156);
-  let sum = 0;
-  for (const byte of b) sum += byte;
-  b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
-  return b;
 }
 
 /** Wait for 'drain'; fail instead of hanging when the stream is destroyed meanwhile. */

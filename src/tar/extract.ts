@@ -1,0 +1,301 @@
+// Extraction (xen-tools' "tar" install method): a tarball made by GNU tar, bsdtar, mmdebstrap or
+// writeTarball extracted into a directory with full fidelity, safely. The safety pass (safety.ts)
+// checks the whole archive before anything is written; this second pass never follows a symlink in
+// the target and never leaves the target root; metadata.ts applies owners, modes, xattrs and times.
+
+import {
+  closeSync, constants as fsc, fchmodSync, fchownSync, ftruncateSync, lchownSync, linkSync, lstatSync,
+  mkdirSync, openSync, rmdirSync, symlinkSync, unlinkSync, writeSync,
+} from 'node:fs';
+import { link, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { DomuError, errnoCode, oneLine } from '../errors.js';
+import { requireCompressionTool, requireTool, sniffCompression } from './compression.js';
+import { readSparseBody } from './format.js';
+import { makeNodes, restoreXattrs, setDirOwnerModes, setTimes, type Meta, type NodeItem, type XattrItem } from './metadata.js';
+import { readArchive } from './read.js';
+import { normalise, parentsOf, refuseDevices, scanArchive, type ScanResult } from './safety.js';
+import {
+  emptySummary, printable, type Entry, type ExtractTarballOptions, type ReadCompression, type TarSummary, type Xattrs,
+} from './types.js';
+
+export type { ExtractTarballOptions } from './types.js';
+
+const ZEROS = Buffer.alloc(1 << 20);
+
+
+/**
+ * Extract the tarball `file` (plain, gzip, xz or zstd, found by its magic) into the directory
+ * `root`, which is created when missing. On any refusal nothing is written; on a failure in the
+ * middle, everything this run created is removed again (entries that were already in `root` and
+ * got replaced stay replaced).
+ */
+export async function extractTarball(file: string, root: string, opts: ExtractTarballOptions = {}): Promise<TarSummary> {
+  const started = process.hrtime.bigint();
+  const fileStat = await stat(file).catch(() => undefined);
+  if (!fileStat?.isFile()) throw new DomuError('BAD_INPUT', `${file} is not a file`);
+  const maxDepth = opts.maxDepth ?? 1024;
+  const rootPath = resolve(root);
+  const rootStat = await lstat(rootPath).catch(() => undefined);
+  if (rootStat && !rootStat.isDirectory()) throw new DomuError('BAD_INPUT', `${root} exists and is not a directory`);
+  const compression = await sniffCompression(file);
+  requireCompressionTool(compression, `to read a ${compression} archive`);
+  const summary = emptySummary(resolve(file), rootPath, compression);
+
+  // pass 1: check everything that can be checked without touching the target
+  const scan = await scanArchive(file, compression, Buffer.byteLength(rootPath), maxDepth, opts);
+  refuseDevices(scan, opts);
+  if (scan.hasXattrs) requireTool('setfattr', 'to restore extended attributes and ACLs');
+
+  // pass 2: extract
+  const before = rootStat ? new Set((await readdir(rootPath, { encoding: 'buffer' })).map((n) => n.toString('latin1'))) : null;
+  if (!before) await mkdir(rootPath, { recursive: true, mode: 0o755 });
+  const extractor = new Extractor(rootPath, summary, opts, scan);
+  try {
+    await readArchive(file, compression, opts.signal, (e, body) => extractor.entry(e, body));
+    await extractor.finish();
+  } catch (e) {
+    await extractor.undo(before).catch(() => undefined);
+    if (opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted; what was extracted so far was removed');
+    if (e instanceof DomuError) throw e;
+    if (errnoCode(e) === 'ENOSPC') throw new DomuError('ENVIRONMENT', `no space left in ${root}; what was extracted so far was removed`);
+    throw new DomuError('INTERNAL', `extracting ${file} failed: ${oneLine(e)}; what was extracted so far was removed`);
+  }
+  summary.archiveBytes = fileStat.size;
+  summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return summary;
+}
+
+export interface TarballCheck {
+  compression: ReadCompression;
+  entries: number;
+  /** Content bytes of the regular files. */
+  bytes: number;
+  devices: number;
+}
+
+/**
+ * Check a tarball the way extractTarball's first pass does (and refuse devices unless trusted),
+ * without writing anything: for sizing an image before it is made, and for a dry run.
+ */
+export async function checkTarball(file: string, opts: ExtractTarballOptions = {}): Promise<TarballCheck> {
+  const fileStat = await stat(file).catch(() => undefined);
+  if (!fileStat?.isFile()) throw new DomuError('BAD_INPUT', `${file} is not a file`);
+  const compression = await sniffCompression(file);
+  requireCompressionTool(compression, `to read a ${compression} archive`);
+  const scan = await scanArchive(file, compression, 0, opts.maxDepth ?? 1024, opts);
+  refuseDevices(scan, opts);
+  return { compression, entries: scan.entries, bytes: scan.bytes, devices: scan.deviceCount };
+}
+
+class Extractor {
+  private readonly rootBuf: Buffer;
+  /** Relative paths known to be real directories made or checked by this run. */
+  private readonly dirs = new Set<string>(['']);
+  private readonly dirMeta = new Map<string, Meta & { xattrs: Xattrs; aclAccess?: string; aclDefault?: string }>();
+  private readonly nodes: NodeItem[] = [];
+  private readonly pendingNodes = new Set<string>();
+  private readonly deferredLinks: Array<{ rel: Buffer; target: Buffer }> = [];
+  private readonly xattrQueue: XattrItem[] = [];
+  private readonly times: Array<{ rel: Buffer; mtimeNs: bigint; atimeNs: bigint | undefined }> = [];
+  private lastProgress = 0;
+
+  constructor(
+    private readonly rootPath: string,
+    private readonly summary: TarSummary,
+    private readonly opts: ExtractTarballOptions,
+    private readonly scan: ScanResult,
+  ) {
+    this.rootBuf = Buffer.from(rootPath);
+  }
+
+  private readonly abs = (rel: Buffer): Buffer =>
+    rel.length === 0 ? this.rootBuf : Buffer.concat([this.rootBuf, Buffer.from('/'), rel]);
+
+  /** Make sure every parent of `rel` is a real directory, creating missing ones; never follow a symlink. */
+  private ensureParents(rel: Buffer): void {
+    const parents = parentsOf(rel);
+    if (parents.length === 0 || this.dirs.has(parents[parents.length - 1]!.toString('latin1'))) return;
+    for (const p of parents) {
+      const key = p.toString('latin1');
+      if (this.dirs.has(key)) continue;
+      const st = lstatSync(this.abs(p), { throwIfNoEntry: false });
+      if (!st) {
+        mkdirSync(this.abs(p), { mode: 0o755 });
+      } else if (st.isSymbolicLink()) {
+        throw new DomuError('BAD_INPUT', `refusing to extract ${printable(rel)}: ${printable(p)} is a symbolic link in the target`);
+      } else if (!st.isDirectory()) {
+        throw new DomuError('BAD_INPUT', `cannot extract ${printable(rel)}: ${printable(p)} is not a directory in the target`);
+      }
+      this.dirs.add(key);
+    }
+  }
+
+  /** Clear the way for a new entry at `rel`: remove a non-directory (or an empty directory) there. */
+  private clear(rel: Buffer, wantDir: boolean): boolean {
+    const st = lstatSync(this.abs(rel), { throwIfNoEntry: false });
+    if (!st) return false;
+    if (st.isDirectory()) {
+      if (wantDir) return true;
+      try {
+        rmdirSync(this.abs(rel));
+      } catch (e) {
+        if (errnoCode(e) === 'ENOTEMPTY' || errnoCode(e) === 'EEXIST') throw new DomuError('BAD_INPUT', `cannot replace the non-empty directory ${printable(rel)} with a ${wantDir ? 'directory' : 'non-directory'}`);
+        throw e;
+      }
+      const key = rel.toString('latin1');
+      for (const d of this.dirs) if (d === key || d.startsWith(`${key}/`)) this.dirs.delete(d);
+      this.dirMeta.delete(key);
+      return false;
+    }
+    unlinkSync(this.abs(rel));
+    return false;
+  }
+
+  async entry(e: Entry, body: AsyncIterable<Buffer>): Promise<void> {
+    if (this.opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
+    const rel = normalise(e.path, 'entry', this.opts.maxDepth ?? 1024);
+    const key = rel.toString('latin1');
+    if (rel.length > 0) this.ensureParents(rel);
+    const meta: Meta = { rel, mode: e.mode, uid: e.uid, gid: e.gid, mtimeNs: e.mtimeNs, atimeNs: e.atimeNs };
+    const extra = { xattrs: e.xattrs, aclAccess: e.aclAccess, aclDefault: e.aclDefault };
+    switch (e.kind) {
+      case 'directory': {
+        if (rel.length > 0) {
+          const exists = this.clear(rel, true);
+          if (!exists) mkdirSync(this.abs(rel), { mode: 0o700 });
+          this.dirs.add(key);
+        }
+        this.dirMeta.set(key, { ...meta, ...extra });
+        this.summary.directories += 1;
+        break;
+      }
+      case 'file': {
+        this.clear(rel, false);
+        await this.writeFile(rel, e, body);
+        this.queueXattrs(rel, extra);
+        this.times.push(meta);
+        this.summary.files += 1;
+        this.summary.bytes += e.sparseSize ?? e.size;
+        break;
+      }
+      case 'symlink': {
+        this.clear(rel, false);
+        symlinkSync(e.linkname!, this.abs(rel));
+        lchownSync(this.abs(rel), e.uid, e.gid);
+        this.queueXattrs(rel, extra);
+        this.times.push(meta);
+        this.summary.symlinks += 1;
+        break;
+      }
+      case 'link': {
+        const target = normalise(e.linkname!, 'hard link target', this.opts.maxDepth ?? 1024);
+        if (target.equals(rel)) break; // a link to itself: nothing to do
+        this.ensureParents(target);
+        this.clear(rel, false);
+        if (this.pendingNodes.has(target.toString('latin1'))) {
+          this.deferredLinks.push({ rel, target });
+          this.pendingNodes.add(key);
+        } else linkSync(this.abs(target), this.abs(rel));
+        this.summary.hardlinks += 1;
+        break;
+      }
+      case 'character-device': case 'block-device': case 'fifo': {
+        this.clear(rel, false);
+        this.nodes.push({ ...meta, kind: e.kind, devmajor: e.devmajor, devminor: e.devminor });
+        this.pendingNodes.add(key);
+        this.queueXattrs(rel, extra);
+        this.times.push(meta);
+        if (e.kind === 'fifo') this.summary.fifos += 1;
+        else this.summary.devices += 1;
+        break;
+      }
+    }
+    this.summary.entries += 1;
+    this.progress(0);
+  }
+
+  /** Report progress at most ten times a second; `extra` counts bytes of a file being written. */
+  private progress(extra: number): void {
+    const now = Date.now();
+    if (this.opts.onProgress && now - this.lastProgress >= 100) {
+      this.lastProgress = now;
+      this.opts.onProgress({ phase: 'extract', entries: this.summary.entries, bytes: this.summary.bytes + extra, totalEntries: this.scan.entries, totalBytes: this.scan.bytes });
+    }
+  }
+
+  private queueXattrs(rel: Buffer, x: { xattrs: Xattrs; aclAccess?: string | undefined; aclDefault?: string | undefined }): void {
+    if (x.xattrs.length > 0 || x.aclAccess || x.aclDefault) {
+      const item: { rel: Buffer; xattrs: Xattrs; aclAccess?: string; aclDefault?: string } = { rel, xattrs: x.xattrs };
+      if (x.aclAccess) item.aclAccess = x.aclAccess;
+      if (x.aclDefault) item.aclDefault = x.aclDefault;
+      this.xattrQueue.push(item);
+    }
+  }
+
+  /** Write the body; all-zero chunks become holes. Owner before mode, so setuid bits stay. */
+  private async writeFile(rel: Buffer, e: Entry, body: AsyncIterable<Buffer>): Promise<void> {
+    // synchronous calls: a thread-pool round trip per call made extraction several times slower
+    const fd = openSync(this.abs(rel), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+    try {
+      if (e.sparseSize !== undefined) {
+        let done = 0;
+        await readSparseBody(body, e.sparseSize, printable(rel), (data, pos) => {
+          let off = 0;
+          while (off < data.length) off += writeSync(fd, data, off, data.length - off, pos + off);
+          done += data.length;
+          this.progress(done);
+        });
+        ftruncateSync(fd, e.sparseSize);
+        this.summary.sparse += 1;
+        fchownSync(fd, e.uid, e.gid);
+        fchmodSync(fd, e.mode);
+        return;
+      }
+      let pos = 0;
+      let holes = false;
+      for await (const chunk of body) {
+        if (chunk.length <= ZEROS.length && chunk.equals(ZEROS.subarray(0, chunk.length))) holes = true;
+        else {
+          let off = 0;
+          while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off, pos + off);
+        }
+        pos += chunk.length;
+        this.progress(pos);
+        if (this.opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
+      }
+      if (holes) ftruncateSync(fd, pos);
+      fchownSync(fd, e.uid, e.gid);
+      fchmodSync(fd, e.mode);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  async finish(): Promise<void> {
+    const progress = () => this.opts.onProgress?.({ phase: 'finish', entries: this.summary.entries, bytes: this.summary.bytes, totalEntries: this.scan.entries, totalBytes: this.scan.bytes });
+    progress();
+    await makeNodes(this.nodes, this.abs);
+    for (const l of this.deferredLinks) await link(this.abs(l.target), this.abs(l.rel));
+
+    // directories: owner and mode, deepest first (a read-only directory last)
+    const dirs = setDirOwnerModes(this.dirMeta.values(), this.abs);
+    for (const d of dirs) this.queueXattrs(d.rel, d);
+    // xattrs and ACLs after owners and modes: chown clears security.capability, chmod rewrites the ACL mask
+    if (this.xattrQueue.length > 0) await restoreXattrs(this.rootPath, this.xattrQueue, this.abs, this.summary);
+    // times last of all, directories included
+    for (const d of dirs) this.times.push(d);
+    await setTimes(this.times, this.abs, this.summary);
+  }
+
+  /** After a failure: remove every top-level entry that was not there before (or the root, if this run made it). */
+  async undo(before: Set<string> | null): Promise<void> {
+    if (!before) {
+      await rm(this.rootPath, { recursive: true, force: true });
+      return;
+    }
+    for (const name of await readdir(this.rootBuf, { encoding: 'buffer' })) {
+      if (!before.has(name.toString('latin1'))) await rm(this.abs(name), { recursive: true, force: true });
+    }
+  }
+}

@@ -1,0 +1,264 @@
+// The tar format: pax extended records on raw bytes, ustar header blocks, the parsed header of an
+// entry (pax, GNU long names, GNU sparse 1.0 resolved) and the GNU sparse 1.0 body map.
+
+import type * as tar from 'tar-stream';
+import { EntryError, NS, printable, type Entry, type Kind, type Xattrs } from './types.js';
+
+// ---- pax extended header records ("LEN key=value\n", LEN counting itself), values raw bytes ----
+
+export type PaxRecords = Map<string, Buffer>;
+
+export function encodePaxRecord(key: string, value: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`, 'latin1'), value, Buffer.from('\n')]);
+  let len = body.length + 1;
+  while (String(len).length + body.length !== len) len = String(len).length + body.length;
+  return Buffer.concat([Buffer.from(String(len), 'latin1'), body]);
+}
+
+/** Parse pax records; values stay raw bytes. Throws on a malformed record. */
+export function decodePaxRecords(buf: Buffer, into: PaxRecords = new Map()): PaxRecords {
+  let at = 0;
+  while (at < buf.length) {
+    if (buf[at] === 0) break; // padding some writers leave
+    const space = buf.indexOf(0x20, at);
+    if (space < 0) throw new Error('malformed pax record (no length)');
+    const lenText = buf.toString('latin1', at, space);
+    if (!/^[0-9]{1,12}$/.test(lenText)) throw new Error(`malformed pax record length "${lenText}"`);
+    const len = Number(lenText);
+    const end = at + len;
+    if (len < space - at + 3 || end > buf.length || buf[end - 1] !== 0x0a) throw new Error('malformed pax record');
+    const eq = buf.indexOf(0x3d, space + 1);
+    if (eq < 0 || eq >= end) throw new Error('malformed pax record (no "=")');
+    const key = buf.toString('latin1', space + 1, eq);
+    const value = Buffer.from(buf.subarray(eq + 1, end - 1));
+    // An empty value deletes the keyword (POSIX); keep it as an empty Buffer, callers treat it as absent.
+    into.set(key, value);
+    at = end;
+  }
+  return into;
+}
+
+/** GNU tar and star percent-encode '%' and '=' in SCHILY.xattr.* keys. */
+export function xattrPaxKey(name: Buffer): string {
+  return `SCHILY.xattr.${name.toString('latin1').replace(/%/g, '%25').replace(/=/g, '%3D')}`;
+}
+
+export function xattrNameFromPaxKey(key: string): Buffer {
+  return Buffer.from(key.slice('SCHILY.xattr.'.length).replace(/%3D/gi, '=').replace(/%25/g, '%'), 'latin1');
+}
+
+/** "1795700479.939447077" (or "-1.5", or "12") to nanoseconds, exactly. */
+export function parsePaxTime(text: string): bigint {
+  const m = /^(-?)([0-9]{1,20})(?:\.([0-9]*))?$/.exec(text.trim());
+  if (!m) throw new Error(`malformed pax time "${text}"`);
+  const frac = BigInt(((m[3] ?? '') + '000000000').slice(0, 9));
+  const ns = BigInt(m[2]!) * 1_000_000_000n + frac;
+  return m[1] === '-' ? -ns : ns;
+}
+
+export function formatPaxTime(ns: bigint): string {
+  const neg = ns < 0n;
+  const abs = neg ? -ns : ns;
+  const sec = abs / 1_000_000_000n;
+  const frac = abs % 1_000_000_000n;
+  const text = frac === 0n ? `${sec}` : `${sec}.${frac.toString().padStart(9, '0').replace(/0+$/, '')}`;
+  return neg ? `-${text}` : text;
+}
+
+
+// ---- reading a header ----
+
+export function parseHeader(h: tar.Header): Entry {
+  const pax = (h.pax ?? {}) as Record<string, string>;
+  let name = Buffer.from(h.name, 'latin1');
+  const where = printable(name);
+  if (h.type === null || h.type === undefined) throw new EntryError(`${where}: unsupported entry type (old GNU sparse, multi-volume or incremental entries are not supported)`);
+  let sparseSize: number | undefined;
+  if (Object.keys(pax).some((k) => k.startsWith('GNU.sparse.'))) {
+    if (pax['GNU.sparse.major'] !== '1' || pax['GNU.sparse.minor'] !== '0' || !pax['GNU.sparse.name'] || !/^[0-9]{1,15}$/.test(pax['GNU.sparse.realsize'] ?? '')) {
+      throw new EntryError(`${where}: only GNU sparse format 1.0 is supported (tar's default for --format=posix); make the archive with --sparse-version=1.0 or without --sparse`);
+    }
+    name = Buffer.from(pax['GNU.sparse.name'], 'latin1');
+    sparseSize = Number(pax['GNU.sparse.realsize']);
+  }
+  let kind: Kind;
+  switch (h.type) {
+    // a regular file whose name ends in "/" is a directory (v7 archives have no directory type; GNU tar does the same)
+    case 'file': case 'contiguous-file': kind = name.length > 0 && name[name.length - 1] === 0x2f ? 'directory' : 'file'; break;
+    case 'link': case 'symlink': case 'directory': case 'character-device': case 'block-device': case 'fifo': kind = h.type; break;
+    default: throw new EntryError(`${where}: unsupported entry type ${h.type}`);
+  }
+  const num = (key: string, fallback: number): number => {
+    const v = pax[key];
+    if (v === undefined || v === '') return fallback;
+    if (!/^[0-9]{1,15}$/.test(v)) throw new EntryError(`${where}: malformed pax ${key} "${v}"`);
+    return Number(v);
+  };
+  const time = (key: string): bigint | undefined => {
+    const v = pax[key];
+    if (v === undefined || v === '') return undefined;
+    try {
+      return parsePaxTime(v);
+    } catch {
+      throw new EntryError(`${where}: malformed pax ${key} "${v}"`);
+    }
+  };
+  const xattrs: Xattrs = [];
+  for (const [k, v] of Object.entries(pax)) {
+    if (k.startsWith('SCHILY.xattr.')) xattrs.push([xattrNameFromPaxKey(k), Buffer.from(v, 'latin1')]);
+  }
+  const uid = num('uid', h.uid);
+  const gid = num('gid', h.gid);
+  if (!(uid >= 0 && gid >= 0 && uid <= 0xfffffffe && gid <= 0xfffffffe)) throw new EntryError(`${where}: invalid owner ${uid}:${gid}`);
+  return {
+    path: name, kind, mode: h.mode & 0o7777, uid, gid, size: h.size,
+    mtimeNs: time('mtime') ?? BigInt(Math.floor(h.mtime.getTime() / 1000)) * NS,
+    atimeNs: time('atime'),
+    linkname: h.linkname === null || h.linkname === undefined ? null : Buffer.from(h.linkname, 'latin1'),
+    devmajor: h.devmajor ?? 0, devminor: h.devminor ?? 0, xattrs,
+    aclAccess: pax['SCHILY.acl.access'] ? Buffer.from(pax['SCHILY.acl.access'], 'latin1').toString('utf8') : undefined,
+    aclDefault: pax['SCHILY.acl.default'] ? Buffer.from(pax['SCHILY.acl.default'], 'latin1').toString('utf8') : undefined,
+    sparseSize,
+  };
+}
+
+/**
+ * The body of a GNU sparse 1.0 entry: decimal lines (the number of segments, then offset and size
+ * of each), zero padding to a 512-byte block, then the segments' data in order. Calls `write` for
+ * each piece of data at its offset; throws EntryError on a malformed or lying map.
+ */
+export async function readSparseBody(body: AsyncIterable<Buffer>, realSize: number, where: string, write: (data: Buffer, pos: number) => void): Promise<void> {
+  const it = body[Symbol.asyncIterator]();
+  let pending: Buffer = Buffer.alloc(0);
+  const more = async (): Promise<void> => {
+    const r = await it.next();
+    if (r.done) throw new EntryError(`${where}: the GNU sparse map or data is cut short`);
+    pending = pending.length === 0 ? r.value : Buffer.concat([pending, r.value]);
+  };
+  let used = 0;
+  const line = async (): Promise<number> => {
+    let nl = pending.indexOf(0x0a);
+    while (nl < 0) {
+      if (pending.length > 64) throw new EntryError(`${where}: malformed GNU sparse map`);
+      await more();
+      nl = pending.indexOf(0x0a);
+    }
+    const text = pending.toString('latin1', 0, nl);
+    if (!/^[0-9]{1,15}$/.test(text)) throw new EntryError(`${where}: malformed GNU sparse map`);
+    pending = pending.subarray(nl + 1);
+    used += nl + 1;
+    return Number(text);
+  };
+  const count = await line();
+  if (count > 1_000_000) throw new EntryError(`${where}: GNU sparse map with ${count} segments`);
+  const segments: Array<[number, number]> = [];
+  let end = 0;
+  for (let i = 0; i < count; i++) {
+    const off = await line();
+    const size = await line();
+    if (off < end || off + size > realSize) throw new EntryError(`${where}: GNU sparse map segments overlap or pass the file's size`);
+    end = off + size;
+    segments.push([off, size]);
+  }
+  let pad = (512 - (used % 512)) % 512;
+  while (pending.length < pad) await more();
+  pending = pending.subarray(pad);
+  for (const [off, size] of segments) {
+    let pos = off;
+    let left = size;
+    while (left > 0) {
+      if (pending.length === 0) await more();
+      const n = Math.min(left, pending.length);
+      write(pending.subarray(0, n), pos);
+      pending = pending.subarray(n);
+      pos += n;
+      left -= n;
+    }
+  }
+  for (;;) {
+    const r = await it.next();
+    if (r.done) break;
+    pending = Buffer.concat([pending, r.value]);
+  }
+  if (pending.length > 0) throw new EntryError(`${where}: GNU sparse entry holds more data than its map says`);
+}
+
+// ---- writing headers ----
+
+export const USTAR_MAX_ID = 0o777777; // tar-stream writes six octal digits for uid/gid
+export const USTAR_MAX_SIZE = 0o77777777777;
+export const USTAR_MAX_TIME = 0o77777777777;
+
+/** The GNU sparse 1.0 map for these data segments, padded to whole blocks. */
+export function sparseMap(segments: Array<[number, number]>): Buffer {
+  const text = `${segments.length}\n${segments.map(([o, n]) => `${o}\n${n}\n`).join('')}`;
+  const map = Buffer.alloc(Math.ceil(text.length / 512) * 512);
+  map.write(text, 'latin1');
+  return map;
+}
+
+/** ustar's mtime field holds whole seconds in 0..8^11-1; pax carries the exact value. */
+export function ustarTime(ns: bigint): Date {
+  let sec = ns / NS;
+  if (sec < 0n) sec = 0n;
+  if (sec > 2147483647n) sec = 2147483647n; // tar-stream truncates to 32 bits
+  return new Date(Number(sec) * 1000);
+}
+
+/**
+ * The name for the ustar field. Plain ASCII of at most 100 bytes goes there as it is; anything
+ * else goes to a pax record as raw bytes, with an ASCII stand-in in the ustar field.
+ */
+export function ustarName(name: Buffer, records: Buffer[], key: 'path' | 'linkpath'): string {
+  let plain = name.length <= 100;
+  for (const b of name) {
+    if (b === 0 || b >= 0x80) {
+      plain = false;
+      break;
+    }
+  }
+  const text = name.toString('latin1');
+  if (plain) return text;
+  records.push(encodePaxRecord(key, name));
+  const ascii = text.replace(/[^\x20-\x7e]/g, '_').replace(/\/+$/, '');
+  return ascii.length > 99 ? ascii.slice(ascii.length - 99) : ascii || '_';
+}
+
+/** A ustar header block of type 'x' announcing `size` bytes of pax records for the next entry. */
+export function paxBlock(entry: { name?: string; mtime?: Date }, size: number): Buffer {
+  const base = (entry.name ?? '').replace(/\/+$/, '').split('/').pop() || '.';
+  return ustarBlock({ name: `./PaxHeaders/${base}`.slice(0, 99), typeflag: 'x', mode: 0o644, size, mtime: Math.floor((entry.mtime?.getTime() ?? 0) / 1000) });
+}
+
+/** A whole ustar header; numbers that do not fit in octal go in base-256, which GNU tar reads. */
+export function ustarBlock(h: { name: string; typeflag: string; mode: number; size: number; mtime: number; uid?: number; gid?: number; devmajor?: number; devminor?: number }): Buffer {
+  const b = Buffer.alloc(512);
+  b.write(h.name, 0, 100, 'latin1');
+  const num = (v: number, len: number, at: number) => {
+    if (v.toString(8).length < len) {
+      b.write(`${v.toString(8).padStart(len - 1, '0')}\0`, at, 'latin1');
+      return;
+    }
+    let n = BigInt(v);
+    for (let i = at + len - 1; i > at; i--) {
+      b[i] = Number(n & 0xffn);
+      n >>= 8n;
+    }
+    b[at] = 0x80;
+  };
+  num(h.mode & 0o7777, 8, 100);
+  num(h.uid ?? 0, 8, 108);
+  num(h.gid ?? 0, 8, 116);
+  num(h.size, 12, 124);
+  num(h.mtime, 12, 136);
+  b.write(h.typeflag, 156, 'latin1');
+  b.write('ustar\x0000', 257, 'latin1');
+  num(h.devmajor ?? 0, 8, 329);
+  num(h.devminor ?? 0, 8, 337);
+  b.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const byte of b) sum += byte;
+  b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return b;
+}
+
