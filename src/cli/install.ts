@@ -39,6 +39,9 @@ interface InstallCliOptions {
   components?: string;
   keyring?: string;
   pygrub?: boolean;
+  bootloader?: string;
+  kernel: boolean;
+  ssh: boolean;
   cacheDir?: string;
   cache: boolean;
   rootCache: boolean;
@@ -73,7 +76,10 @@ export function register(program: Command): void {
     .addOption(new Option('--tool <tool>', 'Debian installer: auto picks mmdebstrap (the faster) when installed, else debootstrap').choices(['auto', 'debootstrap', 'mmdebstrap']).default('auto'))
     .option('--components <list>', 'archive components, comma separated (default main)')
     .option('--keyring <file>', 'keyring to check the archive signature with (default: the distribution\'s archive keyring)')
-    .option('--pygrub', 'prepare for PyGRUB: /etc/modules lists xennet and xenblk (written before any package is installed)')
+    .option('--pygrub', "prepare for PyGRUB: /etc/modules lists xennet and xenblk (written before any package is installed); installs the distribution's kernel")
+    .option('--bootloader <how>', 'pygrub (as --pygrub) or pvgrub (GRUB for Xen PV reads the guest\'s own grub.cfg)')
+    .option('--no-kernel', 'with --pygrub or --bootloader: no kernel package (bring your own)')
+    .option('--no-ssh', 'no openssh-server (installed by default)')
     .option('--cache-dir <dir>', `package and root cache, reused across runs (default ${DEFAULT_CACHE_DIR})`)
     .option('--no-cache', 'download everything and keep nothing')
     .option('--index-max-age <seconds>', 'trust cached index files (InRelease, repomd.xml) this long without asking the mirror; 0 always asks', '3600')
@@ -119,8 +125,13 @@ function buildOptions(distro: string, opts: InstallCliOptions): InstallRequest {
     ...(opts.cacheDir !== undefined ? { cacheDir: opts.cacheDir } : {}),
     cache: opts.cache,
     indexMaxAge: parseSeconds(opts.indexMaxAge),
-    pygrub: opts.pygrub === true,
+    pygrub: opts.pygrub === true || opts.bootloader === 'pygrub',
+    pvgrub: opts.bootloader === 'pvgrub',
+    noKernel: opts.kernel === false,
+    noSsh: opts.ssh === false,
   };
+  if (opts.bootloader !== undefined && opts.bootloader !== 'pygrub' && opts.bootloader !== 'pvgrub') throw new DomuError('USAGE', `--bootloader must be pygrub or pvgrub, not ${opts.bootloader}`);
+  if (opts.pygrub && opts.bootloader === 'pvgrub') throw new DomuError('USAGE', '--pygrub conflicts with --bootloader pvgrub: give one');
   if ((DEBIAN_DISTROS as readonly string[]).includes(distro)) {
     const suite = opts.dist ?? opts.suite;
     if (opts.dist !== undefined && opts.suite !== undefined && opts.dist !== opts.suite) throw new DomuError('USAGE', '--dist and --suite disagree; give one');

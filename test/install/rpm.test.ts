@@ -72,6 +72,8 @@ describe('RPM install (root)', () => {
       gpgCheck: false,
       selinux: 'disabled',
       pygrub: true,
+      noKernel: true, // the test repository has no kernel package
+      noSsh: true, // nor openssh-server
       root,
       cacheDir,
       logFile: join(work, 'dir.log'),
@@ -95,7 +97,7 @@ describe('RPM install (root)', () => {
 
   it('installs into an image file through the CLI, the release package given as an http URL', () => {
     const img = join(work, 'rpm.img');
-    const r = runCli(['install', 'rpm', '--release-rpm', `${serverUrl}/forge-release.rpm`, '--no-gpgcheck', '--selinux', 'enforcing',
+    const r = runCli(['install', 'rpm', '--release-rpm', `${serverUrl}/forge-release.rpm`, '--no-gpgcheck', '--no-ssh', '--selinux', 'enforcing',
       '--cache-dir', cacheDir, '--image', img, '--size', '64M', '--log', join(work, 'img.log'), '--json']);
     expect(r.stderr).toBe(`log: ${join(work, 'img.log')}\n`);
     expect(r.status).toBe(0);
