@@ -9,6 +9,7 @@ import { ensureGuestLines, readGuestFile, removeGuestFile, unmountUnder, writeGu
 import type { InstallContext } from './context.js';
 import { hasToolIn, parseAptLine, parseDebootstrapLine, requireTool, runLogged } from './progress.js';
 import { findRoot, rootCacheKey, storeRoot, treeBytes, unpackRoot } from './root-cache.js';
+import { finishGuest } from './boot-ready.js';
 import { checkSpace, spaceError } from './target-root.js';
 import type { DebianInstallOptions, DebianTool, DebianVariant } from './types.js';
 import { DEBIAN_VARIANTS } from './types.js';
@@ -119,7 +120,7 @@ export async function installDebian(o: DebianInstallOptions, ctx: InstallContext
     ctx.warn(`the package cache works for http:// mirrors only; ${mirror} is used directly`);
   }
 
-  const inputs = { distro: o.distro, suite: o.suite, archive: rel.digest, mirror, arch, variant, include: [...include].sort(), components, tool, keyring, pygrub: Boolean(o.pygrub || o.pvgrub) };
+  const inputs = { distro: o.distro, suite: o.suite, archive: rel.digest, mirror, arch, variant, include: [...include].sort(), components, tool, keyring, pygrub: Boolean(o.pygrub || o.pvgrub), host: o.hostSettings ?? null, securitySource: o.securitySource !== false };
   const key = rootCacheKey(inputs);
   const useRootCache = o.rootCache !== false && ctx.cacheEnabled;
   const cached = useRootCache ? await findRoot(ctx.cacheDir, key) : undefined;
@@ -175,6 +176,10 @@ export async function installDebian(o: DebianInstallOptions, ctx: InstallContext
     }
   }
   for (const f of PERSISTENT_NET_RULES) if (await removeGuestFile(o.root, f)) ctx.result.removed.push(f);
+  // the security source, timezone and locale go into the cached tree too (they are in its key), so
+  // that a tree from the root cache is the same tree, times included
+  ctx.phase('security source, timezone, locale');
+  await finishGuest(o, ctx.result);
 
   if (useRootCache) {
     ctx.phase('saving to the root cache');

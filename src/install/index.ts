@@ -112,8 +112,11 @@ export async function installDistribution(options: InstallOptions): Promise<Inst
     if (isDebianOptions(o)) await installDebian(o, ctx);
     else await installRpm(o, ctx);
     if (o.signal?.aborted) throw ctx.interrupted();
-    ctx.phase('security source, timezone, locale');
-    await finishGuest(o, result);
+    if (!isDebianOptions(o)) {
+      // a Debian install finishes the guest itself, before its root cache stores the tree
+      ctx.phase('security source, timezone, locale');
+      await finishGuest(o, result);
+    }
     result.packages = isDebianOptions(o) ? await countDpkgPackages(root) : await countRpmPackages(root);
     await releaseRoot(root);
   } catch (e) {

@@ -310,7 +310,7 @@ export function readBuildSpec(r: SpecReader, options: { allowAutoIp?: boolean; k
   }
   if (bootTest && target && target.kind !== 'image' && target.kind !== 'lvm') r.issue(['bootTest'], 'needs an image or LVM target (a disk to boot)');
   if (target && (target.kind === 'image' || target.kind === 'lvm') && domain.type !== 'hvm' && !domain.kernel && !domain.pygrub && !domain.pvgrub) {
-    r.issue(['domain'], `a ${domain.type} domain needs kernel (a Dom0 path, or dom0 for the running Dom0's) or pygrub: true or pvgrub: true`);
+    r.issue(['domain'], `a ${domain.type} domain needs kernel (a Dom0 path, or dom0 for the running Dom0's) or pygrub: true`);
   }
   const theName = name ?? options.defaultName;
   if (r.issues.length > before || !theName || !target || !source) return undefined;
