@@ -120,7 +120,7 @@ describe('Debian install (root, network)', () => {
 
   it('mmdebstrap into an image file through the CLI, with --pygrub (loop)', async () => {
     const img = join(work, 'mm.img');
-    const r = runCli(['install', 'debian', '--dist', 'bookworm', '--variant', 'minbase', '--include', 'ca-certificates', '--include', 'kmod', '--tool', 'mmdebstrap', '--pygrub',
+    const r = runCli(['install', 'debian', '--dist', 'bookworm', '--variant', 'minbase', '--include', 'ca-certificates', '--include', 'kmod', '--tool', 'mmdebstrap', '--pygrub', '--no-kernel',
       '--no-root-cache', '--cache-dir', cacheDir, '--image', img, '--size', '1G', '--log', join(work, 'mm.log'), '--json']);
     expect(r.stderr).toContain(`log: ${join(work, 'mm.log')}`);
     expect(r.status).toBe(0);
@@ -195,7 +195,7 @@ describe('Debian install errors (root, network)', () => {
 
   it('says the target is too small (an 8 MiB image) and leaves no image behind', () => {
     const img = join(work, 'small.img');
-    const r = runCli(['install', 'debian', '--dist', 'bookworm', '--variant', 'minbase', '--cache-dir', cacheDir, '--image', img, '--size', '8M']);
+    const r = runCli(['install', 'debian', '--dist', 'bookworm', '--variant', 'minbase', '--no-ssh', '--cache-dir', cacheDir, '--image', img, '--size', '8M']);
     expect(r.status).toBe(3);
     expect(r.stderr).toMatch(/domu-forge: install target \S+ has [\d.]+ MiB free; a bookworm minbase install needs about 300 MiB/);
     expect(r.stderr).toContain('hint: make the target larger');
