@@ -85,6 +85,10 @@ Examples:
         w.write(`${result.passed ? 'PASS' : 'FAIL'} boot-test ${result.mode} ${result.image} in ${formatDuration(result.seconds)}\n`);
         w.write(`  ${result.reason}\n`);
         w.write(`  criterion: ${result.criterion}\n`);
+        const who = `${result.login.user} (${result.login.credentials === 'given' ? 'the credentials given' : 'a password boot-test set on a throwaway copy'})`;
+        const a = result.login.answers;
+        w.write(`  login: ${who}: ${a ? `hostname "${a.hostname}", id -u "${a.uid}", system state "${a.state}"` : 'no answers'}\n`);
+        if (result.login.failedUnits?.length) w.write(`  failed units: ${result.login.failedUnits.join(', ')}\n`);
         if (result.kernel.cmdline) w.write(`  guest kernel: ${result.kernel.version ?? '(given)'} ${result.kernel.cmdline}\n`);
         if (result.dom0) w.write(`  Dom0: ${result.dom0.dir} (${result.dom0.built ? `built in ${formatDuration(result.dom0.buildSeconds)}` : 'cached'}; xen ${result.dom0.versions['xen-utils-4.17'] ?? '?'})\n`);
         for (const n of result.notes ?? []) w.write(`  note: ${n}\n`);
