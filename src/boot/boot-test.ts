@@ -256,7 +256,7 @@ async function prepareDisk(inp: Inputs, options: BootTestOptions, work: string, 
   if (img.format !== 'raw') throw new DomuError('BAD_INPUT', `${options.image} is a qcow2 image: boot-test cannot set a root password on a copy of it; give the credentials the build set (login)`);
   progress('copying the image to set a throwaway root password on the copy');
   const copy = await throwawayRootLogin(img.path, work, cleanup);
-  inp.notes.push(`logged in as root with a password boot-test set on a throwaway copy of the image (${copy.scheme})`);
+  inp.notes.push(`logged in as root with a password boot-test set on a throwaway copy of the image, hashed with ${copy.scheme}`);
   return { guest, hostname, name, boot: { path: copy.file, format: 'raw' }, credentials: copy.credentials, credentialSource: 'set', uid: 0 };
 }
 

@@ -23,10 +23,10 @@ export interface ThrowawayLogin {
 }
 
 /**
- * Copy `image` (a raw filesystem) into `workDir`, give the copy's root a random password and
- * return the copy and the credentials. The copy is removed by `cleanup`.
+ * Copy `image` (a raw filesystem) into `workDir`, give the copy's root a random password (or
+ * `password`) and return the copy and the credentials. The copy is removed by `cleanup`.
  */
-export async function throwawayRootLogin(image: string, workDir: string, cleanup: CleanupStack): Promise<ThrowawayLogin> {
+export async function throwawayRootLogin(image: string, workDir: string, cleanup: CleanupStack, password = generatePassword()): Promise<ThrowawayLogin> {
   const probe = await runTool('blkid', ['-p', '-o', 'value', '-s', 'TYPE', image], { allowFailure: true });
   const type = probe.stdout.toString().trim();
   if (!MOUNTABLE.has(type)) {
@@ -56,7 +56,6 @@ export async function throwawayRootLogin(image: string, workDir: string, cleanup
         if (t !== undefined) pam.push(t);
       }
       const { scheme, evidence } = hashSchemeOf(pam, await g.readText('/etc/login.defs', 1 << 20));
-      const password = generatePassword();
       const shadow = await g.readText('/etc/shadow', 1 << 22);
       if (shadow === undefined) throw new DomuError('BAD_INPUT', `${image} has no /etc/shadow: boot-test cannot set a root password; give the credentials the build set (login)`);
       await g.writeFile('/etc/shadow', setShadowPassword(shadow, 'root', await hashPassword(password, scheme)));
