@@ -36,7 +36,9 @@ export function register(program: Command): void {
       'after',
       `
 Passes only when the guest's login prompt shows its own hostname ("NAME login:") AND its init
-reports "Detected virtualization xen" (--xen) or "... qemu" (plain). The image is never written:
+reports "Detected virtualization xen" (--xen) or "... qemu" (plain) AND, logged in as root on that
+console, hostname answers NAME, id -u 0 and systemctl is-system-running --wait "running". The
+root password is one boot-test sets on a throwaway copy of the image. The image is never written:
 qemu attaches every disk with snapshot=on, and the kernel is read through a read-only mount.
 The first --xen run builds a Dom0 (debootstrap + Xen 4.17 from bookworm-security) and caches it.
 Exit status 0 when it passed, 6 when it did not; the console log path is printed either way.
