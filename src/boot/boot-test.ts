@@ -355,7 +355,8 @@ async function startGuest(launch: Launch, mode: BootMode, cleanup: CleanupStack,
   });
   const channel = new ConsoleChannel(launch.consoleSocket);
   cleanup.push('close the guest console', () => channel.close());
-  await Promise.race([channel.connect(30_000, options.signal), qemu.exited]);
+  // qemu makes the socket before the guest runs; when qemu ends first, waitForPrompt says why
+  await channel.connect(30_000, options.signal, () => exited !== undefined);
   return {
     qemu,
     exit: () => exited,
@@ -401,7 +402,18 @@ interface LoginOutcome extends LoginVerdict {
   failedUnits?: string[];
 }
 
-/** Step 4: log in at the prompt and ask hostname, id -u and the system state; step 5 (judging them) is judgeLogin's. */
+/** Type on the guest console; a fail verdict when the console is gone (qemu ended). */
+async function type(run: Running, text: string): Promise<LoginVerdict | undefined> {
+  try {
+    await run.channel.send(text);
+    return undefined;
+  } catch (e) {
+    const x = run.exit();
+    return { state: 'fail', reason: `logging in: the guest console closed${x ? ` (qemu exited, ${x.signal ?? `status ${x.status}`})` : ''}: ${oneLine(e)}` };
+  }
+}
+
+/** Step 4: log in at the prompt and ask hostname, id -u and the system state (judged by judgeLogin). */
 async function logIn(run: Running, disk: PreparedDisk, options: BootTestOptions, progress: (m: string) => void): Promise<LoginOutcome> {
   const init: InitKind = 'systemd'; // the boot criterion already required systemd's "Detected virtualization"
   const expected = { hostname: disk.hostname, uid: disk.uid, init, user: disk.credentials.user, credentials: disk.credentialSource === 'given' ? 'given (login)' : 'boot-test set on its copy' };
@@ -424,13 +436,15 @@ async function logIn(run: Running, disk: PreparedDisk, options: BootTestOptions,
       if (why) return { state: 'fail', reason: `logging in: ${why}` };
       // kernel or init messages after the prompt: an empty line makes the getty show it again
       if (i === 0 && Date.now() - nudged > 8000) {
-        await run.channel.send('\r');
+        const failed = await type(run, '\r');
+        if (failed) return failed;
         nudged = Date.now();
       }
       progress(`logging in: waiting for the ${step.what}`);
       await sleep(500, options.signal);
     }
-    await run.channel.send(step.send);
+    const failed = await type(run, step.send);
+    if (failed) return failed;
   }
   let verdict: LoginVerdict;
   for (;;) {
@@ -444,7 +458,7 @@ async function logIn(run: Running, disk: PreparedDisk, options: BootTestOptions,
   if (verdict.state === 'pass' || !verdict.answers || verdict.answers.state === 'running' || verdict.answers.hostname === '') return verdict;
   // systemd is up but not "running": name the units that failed
   from = (await since()).raw.length;
-  await run.channel.send(FAILED_UNITS_PROBE);
+  if (await type(run, FAILED_UNITS_PROBE)) return verdict;
   for (let n = 0; n < 120; n += 1) {
     await sleep(500, options.signal);
     const units = parseFailedUnits((await since()).text);
@@ -454,11 +468,55 @@ async function logIn(run: Running, disk: PreparedDisk, options: BootTestOptions,
   return verdict;
 }
 
-/** Run the boot test. Bad input throws a DomuError; a guest that does not boot or let itself be logged in to gives `passed: false`. */
+/** The pass criterion in words, for the result and the CLI. */
+function criterionOf(disk: PreparedDisk, mode: BootMode): { criterion: BootCriterion; text: string } {
+  const criterion: BootCriterion = { hostname: disk.hostname, virtualization: mode === 'xen' ? ['xen'] : ['qemu', 'kvm'] };
+  const short = disk.hostname.split('.')[0];
+  const text =
+    `the guest's login prompt shows "${short} login:" and its init reports "Detected virtualization ${criterion.virtualization.join('" or "')}"; ` +
+    `then, logged in as ${disk.credentials.user} on the console, hostname answers ${short}, id -u ${disk.uid} and systemctl is-system-running --wait "running"`;
+  return { criterion, text };
+}
+
+/** Step 5: the verdict: passed only when the prompt came AND the login answered as wanted. */
+function judgeRun(a: { inp: Inputs; disk: PreparedDisk; launch: Launch; run: Running; criterionText: string; prompt: ConsoleVerdict; login?: LoginOutcome; seconds: number }): BootTestResult {
+  const { inp, disk, launch, run, prompt, login } = a;
+  const result: BootTestResult = {
+    passed: prompt.state === 'pass' && login?.state === 'pass',
+    mode: inp.mode,
+    image: inp.img.path,
+    hostname: disk.hostname,
+    criterion: a.criterionText,
+    reason: login ? `${prompt.reason}; ${login.reason}` : prompt.reason,
+    seconds: Math.round(a.seconds * 10) / 10,
+    consoleLog: launch.consoleLog,
+    prompts: prompt.prompts,
+    virtualization: prompt.virtualization,
+    kernel: launch.kernelInfo,
+    qemuArgs: launch.qemuArgs,
+    login: { user: disk.credentials.user, credentials: disk.credentialSource },
+  };
+  if (login?.answers) result.login.answers = login.answers;
+  if (login?.failedUnits) result.login.failedUnits = login.failedUnits;
+  if (launch.dom0Log) result.dom0Log = launch.dom0Log;
+  if (launch.dom0) result.dom0 = { key: launch.dom0.key, dir: launch.dom0.dir, built: launch.dom0.built, buildSeconds: launch.dom0.buildSeconds, versions: launch.dom0.versions };
+  if (launch.guestConfig !== undefined) result.guestConfig = launch.guestConfig;
+  if (launch.dropped) result.dropped = launch.dropped;
+  if (inp.notes.length > 0) result.notes = inp.notes;
+  if (!result.passed) {
+    result.tail = lastLines(run.follower.text(), 15);
+    if (run.dom0Follower && result.tail.length === 0) result.tail = lastLines(run.dom0Follower.text(), 15);
+  }
+  return result;
+}
+
+/**
+ * Run the boot test: prepare the disk, start qemu, wait for the prompt, log in, judge, tear down.
+ * Bad input throws a DomuError; a guest that does not boot or cannot be logged in to gives `passed: false`.
+ */
 export async function bootTest(options: BootTestOptions): Promise<BootTestResult> {
   const progress = options.onProgress ?? (() => undefined);
   const inp = await readInputs(options);
-  const { mode } = inp;
   if (process.getuid?.() !== 0) throw new DomuError('ENVIRONMENT', 'boot-test needs root (loop devices and mounts to read the image)');
   const cleanup = new CleanupStack();
   try {
@@ -466,50 +524,17 @@ export async function bootTest(options: BootTestOptions): Promise<BootTestResult
     cleanup.push(`remove ${work}`, () => fsp.rm(work, { recursive: true, force: true }));
     const disk = await prepareDisk(inp, options, work, cleanup, progress);
     const launch = await planQemu(inp, disk, options, work, progress);
-    const criterion: BootCriterion = { hostname: disk.hostname, virtualization: mode === 'xen' ? ['xen'] : ['qemu', 'kvm'] };
-    const short = disk.hostname.split('.')[0];
-    const criterionText =
-      `the guest's login prompt shows "${short} login:" and its init reports "Detected virtualization ${criterion.virtualization.join('" or "')}"; ` +
-      `then, logged in as ${disk.credentials.user} on the console, hostname answers ${short}, id -u ${disk.uid} and systemctl is-system-running --wait "running"`;
-
-    const run = await startGuest(launch, mode, cleanup, options, progress);
-    const prompt = await waitForPrompt(run, criterion, mode, options, progress);
+    const { criterion, text: criterionText } = criterionOf(disk, inp.mode);
+    const run = await startGuest(launch, inp.mode, cleanup, options, progress);
+    const prompt = await waitForPrompt(run, criterion, inp.mode, options, progress);
     const login = prompt.state === 'pass' ? await logIn(run, disk, options, progress) : undefined;
     const seconds = (Date.now() - run.started) / 1000;
-    // tear down qemu now; the rest goes with the cleanup stack below
+    // step 6, tear down: qemu and the console now, the rest with the cleanup stack below
     run.channel.close();
     await run.qemu.stop();
-
-    const passed = prompt.state === 'pass' && login?.state === 'pass';
-    const result: BootTestResult = {
-      passed,
-      mode,
-      image: inp.img.path,
-      hostname: disk.hostname,
-      criterion: criterionText,
-      reason: login ? `${prompt.reason}; ${login.reason}` : prompt.reason,
-      seconds: Math.round(seconds * 10) / 10,
-      consoleLog: launch.consoleLog,
-      prompts: prompt.prompts,
-      virtualization: prompt.virtualization,
-      kernel: launch.kernelInfo,
-      qemuArgs: launch.qemuArgs,
-      login: { user: disk.credentials.user, credentials: disk.credentialSource },
-    };
-    if (login?.answers) result.login.answers = login.answers;
-    if (login?.failedUnits) result.login.failedUnits = login.failedUnits;
-    if (launch.dom0Log) result.dom0Log = launch.dom0Log;
-    if (launch.dom0) result.dom0 = { key: launch.dom0.key, dir: launch.dom0.dir, built: launch.dom0.built, buildSeconds: launch.dom0.buildSeconds, versions: launch.dom0.versions };
-    if (launch.guestConfig !== undefined) result.guestConfig = launch.guestConfig;
-    if (launch.dropped) result.dropped = launch.dropped;
-    if (inp.notes.length > 0) result.notes = inp.notes;
-    if (!result.passed) {
-      result.tail = lastLines(run.follower.text(), 15);
-      if (run.dom0Follower && result.tail.length === 0) result.tail = lastLines(run.dom0Follower.text(), 15);
-    }
-    return result;
+    return judgeRun({ inp, disk, launch, run, criterionText, prompt, login, seconds });
   } finally {
-    // step 6: tear down (qemu, the console, mounts, loop devices, the copy and the work folder)
+    // mounts, loop devices, the login copy and the work folder (and qemu, on an error)
     const failures = await cleanup.runAll();
     if (failures.length > 0) progress(`cleanup: ${failures.join('; ')}`);
   }

@@ -11,11 +11,13 @@ export class ConsoleChannel {
 
   constructor(readonly path: string) {}
 
-  /** Connect, retrying while qemu has not made the socket yet. */
-  async connect(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  /** Connect, retrying while qemu has not made the socket yet; `gone` says qemu ended (then it stops trying). */
+  async connect(timeoutMs: number, signal?: AbortSignal, gone: () => boolean = () => false): Promise<void> {
     const until = Date.now() + timeoutMs;
     let last = '';
-    while (Date.now() < until && !signal?.aborted) {
+    while (Date.now() < until) {
+      if (signal?.aborted) throw new DomuError('INTERRUPTED', 'boot-test was interrupted');
+      if (gone()) return;
       try {
         this.socket = await new Promise<net.Socket>((resolve, reject) => {
           const s = net.createConnection(this.path);
