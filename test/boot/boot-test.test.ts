@@ -8,6 +8,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBooted, bootTest } from '../../src/boot/boot-test.js';
+import { cleanConsoleText } from '../../src/boot/console.js';
 import { throwawayRootLogin } from '../../src/boot/login-disk.js';
 import { CleanupStack } from '../../src/cleanup.js';
 import { ensureDom0 } from '../../src/boot/dom0.js';
@@ -68,7 +69,7 @@ describe('boot-test (root, network, qemu)', () => {
     const log = readFileSync(join(logDir, 'guest-console.log'), 'latin1');
     expect(log).toContain(`\n${guest.hostname} login:`);
     // the answers as the guest printed them, framed; the password never reaches the log
-    expect(log.replace(/\r/g, '')).toContain(`\nDFLOGIN-B\n${guest.hostname}\n0\nrunning\nDFLOGIN-E\n`);
+    expect(cleanConsoleText(log)).toContain(`\nDFLOGIN-B\n${guest.hostname}\n0\nrunning\nDFLOGIN-E\n`);
     expect(out.notes).toEqual([expect.stringMatching(/^logged in as root with a password boot-test set on a throwaway copy of the image, hashed with yescrypt/)]);
     expect(sha(guest.image)).toBe(before);
     expect(sh(`losetup -j '${guest.image}'`)).toBe('');
