@@ -22,7 +22,7 @@ import {
 import { newestKernel } from './guest-files.js';
 
 /** Bump when the recipe below changes in a way the key's other inputs do not show. */
-export const DOM0_RECIPE_VERSION = 4;
+export const DOM0_RECIPE_VERSION = 5;
 
 export const DEFAULT_CACHE_DIR = '/var/cache/domu-forge';
 export const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
@@ -66,7 +66,8 @@ export interface Dom0 {
 /** The Dom0 side of the boot test: mount the job disk, `xl create` the guest, forward its console. */
 export const DOM0_RUNNER = `#!/bin/sh
 # domu-forge boot test, Dom0 side: start the guest described on the job disk (label ${JOB_DISK_LABEL})
-# with xl create and copy its console log (written by xenconsoled) to the second serial port.
+# with xl create and copy its console log (written by xenconsoled) to the second serial port; what
+# comes in on that port is typed on the guest's console (its pty, as \`xl console\` opens it).
 say() { echo "${DOM0_MARKER} $*"; }
 job=/run/domu-forge-job
 mkdir -p "$job"
@@ -87,6 +88,18 @@ pgrep -x xenconsoled >/dev/null || say "WARN xenconsoled is not running"
 say "CREATE $GUEST_NAME"
 if xl create "$job/guest.cfg" > /run/domu-forge-xl.log 2>&1; then
   say "STARTED $GUEST_NAME"
+  domid=$(xl domid "$GUEST_NAME")
+  i=0
+  while pty=$(xenstore-read "/local/domain/$domid/console/tty" 2>/dev/null); [ -z "$pty" ] && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done
+  if [ -n "$pty" ] && [ -c "$pty" ]; then
+    stty -F "$pty" raw -echo 2>/dev/null || true
+    # the output reaches the host through the log above; this reader keeps the pty from filling up
+    cat "$pty" > /dev/null 2>&1 &
+    cat "$out" > "$pty" 2>/dev/null &
+    say "CONSOLE $GUEST_NAME $pty"
+  else
+    say "WARN no console pty for $GUEST_NAME: the guest's console takes no input"
+  fi
 else
   st=$?
   say "FAIL xl create exited with status $st: $(tail -n 5 /run/domu-forge-xl.log | tr '\\n' ' ')"

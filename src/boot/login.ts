@@ -58,10 +58,13 @@ export interface LoginVerdict {
   answers?: LoginAnswers;
 }
 
-/** Judge the console text after the probe was sent. */
-export function judgeLogin(raw: string, expected: { hostname: string; uid: number; init: InitKind }): LoginVerdict {
+/** Judge the console text after the probe was sent. `credentials` says whose they were, for the message. */
+export function judgeLogin(raw: string, expected: { hostname: string; uid: number; init: InitKind; user?: string; credentials?: string }): LoginVerdict {
   const text = raw.replace(/\r/g, '');
-  if (/Login incorrect/.test(text)) return { state: 'fail', reason: 'the console said "Login incorrect": the credentials the build set do not work' };
+  if (/Login incorrect/.test(text)) {
+    const who = expected.user ? ` for ${expected.user}` : '';
+    return { state: 'fail', reason: `the console said "Login incorrect"${who}: the credentials ${expected.credentials ?? 'the build set'} do not work` };
+  }
   const m = new RegExp(`(?:^|\\n)${MARK}-B\\n([\\s\\S]*?)\\n${MARK}-E(?:\\n|$)`).exec(text);
   if (!m) return { state: 'pending', reason: 'waiting for the answers of hostname, id -u and the system state' };
   const [host = '', uid = '', ...rest] = m[1]!.split('\n').map((l) => l.trim());
@@ -72,4 +75,15 @@ export function judgeLogin(raw: string, expected: { hostname: string; uid: numbe
   if (answers.uid !== String(expected.uid)) return { state: 'fail', reason: `logged in, but id -u says "${answers.uid}", not ${expected.uid} (${said})`, answers };
   if (!systemStateCommand(expected.init).want.test(answers.state)) return { state: 'fail', reason: `logged in, but the system is not up: ${said}`, answers };
   return { state: 'pass', reason: `logged in: ${said}`, answers };
+}
+
+/** A framed `systemctl --failed` listing, sent when systemd says the system is not "running". */
+export const FAILED_UNITS_PROBE = `printf '%s-F\\n' ${MARK}; systemctl --failed --no-legend --plain --no-pager; printf '%s-G\\n' ${MARK}\r`;
+
+/** The failed units' names from the framed listing; undefined while it has not come back whole. */
+export function parseFailedUnits(raw: string): string[] | undefined {
+  const text = raw.replace(/\r/g, '');
+  const m = new RegExp(`(?:^|\\n)${MARK}-F\\n([\\s\\S]*?)(?:^|\\n)?${MARK}-G(?:\\n|$)`).exec(text);
+  if (!m) return undefined;
+  return m[1]!.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter((u) => /^[A-Za-z0-9@:._\\-]+\.[a-z]+$/.test(u));
 }

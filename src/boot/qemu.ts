@@ -44,11 +44,21 @@ export interface PlainQemuOptions {
   memoryMiB: number;
   vcpus: number;
   consoleLog: string;
+  /** The console's input: a Unix socket qemu serves (output is logged to consoleLog either way). */
+  consoleSocket: string;
+}
+
+/**
+ * A serial port both ways: qemu serves it on a Unix socket (no waiting for a client) and writes
+ * everything the guest sends to `log`, connected or not.
+ */
+export function serialArgs(id: string, socket: string, log: string): string[] {
+  return ['-chardev', `socket,id=${id},path=${qemuEscape(socket)},server=on,wait=off,logfile=${qemuEscape(log)}`, '-serial', `chardev:${id}`];
 }
 
 /** Plain mode: the guest's kernel boots directly, its console on the first serial port. */
 export function plainQemuArgs(o: PlainQemuOptions): string[] {
-  const args = [...COMMON, '-m', String(o.memoryMiB), '-smp', String(o.vcpus), '-serial', `file:${o.consoleLog}`];
+  const args = [...COMMON, '-m', String(o.memoryMiB), '-smp', String(o.vcpus), ...serialArgs('guestcon', o.consoleSocket, o.consoleLog)];
   args.push(...driveArgs([o.disk]));
   args.push('-kernel', o.kernel, '-append', o.append);
   if (o.initrd) args.push('-initrd', o.initrd);
@@ -68,8 +78,9 @@ export interface XenQemuOptions {
   vcpus: number;
   /** Xen's and the Dom0's console (com1). */
   dom0Log: string;
-  /** The guest's console as the Dom0 forwards it (com2). */
+  /** The guest's console as the Dom0 forwards it (com2), both ways: the log and the input socket. */
   guestLog: string;
+  guestSocket: string;
 }
 
 /**
@@ -82,7 +93,7 @@ export function xenQemuArgs(o: XenQemuOptions): string[] {
   }
   if (o.dom0Args.includes(',')) throw new DomuError('BAD_INPUT', `the Dom0 command line cannot hold a comma: ${o.dom0Args}`);
   const args = [...COMMON, '-m', String(o.memoryMiB), '-smp', String(o.vcpus)];
-  args.push('-serial', `file:${o.dom0Log}`, '-serial', `file:${o.guestLog}`);
+  args.push('-serial', `file:${o.dom0Log}`, ...serialArgs('guestcon', o.guestSocket, o.guestLog));
   args.push(...driveArgs(o.disks));
   args.push('-kernel', o.xen, '-append', o.xenArgs, '-initrd', `${o.dom0Kernel} ${o.dom0Args},${o.dom0Initrd}`);
   return args;

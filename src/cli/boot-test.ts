@@ -36,7 +36,9 @@ export function register(program: Command): void {
       'after',
       `
 Passes only when the guest's login prompt shows its own hostname ("NAME login:") AND its init
-reports "Detected virtualization xen" (--xen) or "... qemu" (plain). The image is never written:
+reports "Detected virtualization xen" (--xen) or "... qemu" (plain) AND, logged in as root on that
+console, hostname answers NAME, id -u 0 and systemctl is-system-running --wait "running". The
+root password is one boot-test sets on a throwaway copy of the image. The image is never written:
 qemu attaches every disk with snapshot=on, and the kernel is read through a read-only mount.
 The first --xen run builds a Dom0 (debootstrap + Xen 4.17 from bookworm-security) and caches it.
 Exit status 0 when it passed, 6 when it did not; the console log path is printed either way.
@@ -85,6 +87,10 @@ Examples:
         w.write(`${result.passed ? 'PASS' : 'FAIL'} boot-test ${result.mode} ${result.image} in ${formatDuration(result.seconds)}\n`);
         w.write(`  ${result.reason}\n`);
         w.write(`  criterion: ${result.criterion}\n`);
+        const who = `${result.login.user} (${result.login.credentials === 'given' ? 'the credentials given' : 'a password boot-test set on a throwaway copy'})`;
+        const a = result.login.answers;
+        w.write(`  login: ${who}: ${a ? `hostname "${a.hostname}", id -u "${a.uid}", system state "${a.state}"` : 'no answers'}\n`);
+        if (result.login.failedUnits?.length) w.write(`  failed units: ${result.login.failedUnits.join(', ')}\n`);
         if (result.kernel.cmdline) w.write(`  guest kernel: ${result.kernel.version ?? '(given)'} ${result.kernel.cmdline}\n`);
         if (result.dom0) w.write(`  Dom0: ${result.dom0.dir} (${result.dom0.built ? `built in ${formatDuration(result.dom0.buildSeconds)}` : 'cached'}; xen ${result.dom0.versions['xen-utils-4.17'] ?? '?'})\n`);
         for (const n of result.notes ?? []) w.write(`  note: ${n}\n`);

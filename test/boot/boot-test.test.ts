@@ -1,11 +1,16 @@
 // The boot test end to end: a debootstrapped bookworm guest boots under plain qemu and as a PV
 // guest under real Xen 4.17 (itself under qemu, with a cached debootstrapped Dom0), and the
-// image is byte-for-byte the same afterwards. Cold cache: builds the guest and the Dom0 first.
+// image is byte-for-byte the same afterwards. Each boot also logs in on the console (with the
+// credentials given, or a root password boot-test sets on a throwaway copy) and checks the answers
+// of hostname, id -u and systemctl is-system-running --wait. Cold cache: builds the guest and the Dom0 first.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootTest } from '../../src/boot/boot-test.js';
+import { assertBooted, bootTest } from '../../src/boot/boot-test.js';
+import { cleanConsoleText } from '../../src/boot/console.js';
+import { throwawayRootLogin } from '../../src/boot/login-disk.js';
+import { CleanupStack } from '../../src/cleanup.js';
 import { ensureDom0 } from '../../src/boot/dom0.js';
 import { cliPath, runCli, scratchDir, sh } from '../helpers/run.js';
 import { testGuestImage, type TestGuest } from './guest-fixture.js';
@@ -57,9 +62,15 @@ describe('boot-test (root, network, qemu)', () => {
       virtualization: ['qemu'],
       consoleLog: join(logDir, 'guest-console.log'),
       kernel: { source: 'image', cmdline: 'root=/dev/vda ro console=ttyS0' },
+      // no credentials given: boot-test set a root password on its throwaway copy and logged in with it
+      login: { user: 'root', credentials: 'set', answers: { hostname: guest.hostname, uid: '0', state: 'running' } },
     });
     expect(r.status).toBe(0);
-    expect(readFileSync(join(logDir, 'guest-console.log'), 'latin1')).toContain(`\n${guest.hostname} login:`);
+    const log = readFileSync(join(logDir, 'guest-console.log'), 'latin1');
+    expect(log).toContain(`\n${guest.hostname} login:`);
+    // the answers as the guest printed them, framed; the password never reaches the log
+    expect(cleanConsoleText(log)).toContain(`\nDFLOGIN-B\n${guest.hostname}\n0\nrunning\nDFLOGIN-E\n`);
+    expect(out.notes).toEqual([expect.stringMatching(/^logged in as root with a password boot-test set on a throwaway copy of the image, hashed with yescrypt/)]);
     expect(sha(guest.image)).toBe(before);
     expect(sh(`losetup -j '${guest.image}'`)).toBe('');
     process.stderr.write(`boot-test: plain boot took ${String(out.seconds)}s\n`);
@@ -73,6 +84,28 @@ describe('boot-test (root, network, qemu)', () => {
       `domu-forge: boot test (plain) failed: a login prompt came up for hostname ${guest.hostname}, not for banquo\nhint: console log: ${join(logDir, 'guest-console.log')}\n`,
     );
     expect(r.stdout).toMatch(/^FAIL boot-test plain /);
+    expect(sha(guest.image)).toBe(before);
+  });
+
+  it('plain, credentials given: the right password logs in; a wrong one fails with "Login incorrect"', async () => {
+    // a copy whose root password the test knows (the cached guest's root is locked)
+    const cleanup = new CleanupStack();
+    try {
+      const known = await throwawayRootLogin(guest.image, s.dir, cleanup, 'right-horse-battery');
+      const right = await bootTest({ image: known.file, logDir: join(s.dir, 'given-right'), login: { user: 'root', password: 'right-horse-battery' } });
+      if (!right.passed) process.stderr.write(`boot-test given credentials failed: ${right.reason}\n${(right.tail ?? []).join('\n')}\n`);
+      expect(right).toMatchObject({ passed: true, login: { user: 'root', credentials: 'given', answers: { hostname: guest.hostname, uid: '0', state: 'running' } } });
+      expect(right.notes).toBeUndefined();
+      const wrong = await bootTest({ image: known.file, logDir: join(s.dir, 'given-wrong'), login: { user: 'root', password: 'wrong-horse-battery' } });
+      expect(wrong).toMatchObject({ passed: false, prompts: [guest.hostname], virtualization: ['qemu'], login: { user: 'root', credentials: 'given' } });
+      expect(wrong.login.answers).toBeUndefined();
+      expect(wrong.reason).toBe(`"${guest.hostname} login:" and "Detected virtualization qemu"; the console said "Login incorrect" for root: the credentials given (login) do not work`);
+      expect(() => assertBooted(wrong)).toThrow(`boot test (plain) failed: ${wrong.reason}`);
+      expect(readFileSync(wrong.consoleLog, 'latin1')).toContain('Login incorrect');
+      for (const r of [right, wrong]) expect(readFileSync(r.consoleLog, 'latin1')).not.toContain('horse-battery');
+    } finally {
+      await cleanup.runAll();
+    }
     expect(sha(guest.image)).toBe(before);
   });
 
@@ -90,6 +123,7 @@ describe('boot-test (root, network, qemu)', () => {
       virtualization: ['xen'],
       kernel: { source: 'bootloader' },
       dom0: { key: dom0.key, built: false },
+      login: { user: 'root', credentials: 'set', answers: { hostname: guest.hostname, uid: '0', state: 'running' } },
     });
     // the config's disk (the image file in the real Dom0) now names the Dom0's virtio disk
     expect(r.guestConfig).toMatch(/^disk = \[ "format=raw, vdev=xvda\d*, access=rw, target=\/dev\/vdc" \]$/m);
@@ -97,6 +131,8 @@ describe('boot-test (root, network, qemu)', () => {
     // the guest's console came through its own channel; the Dom0's shows Xen and the runner's lines
     const dom0Log = readFileSync(r.dom0Log!, 'latin1');
     expect(dom0Log).toContain(`DOMU-FORGE-DOM0: STARTED ${guest.hostname}`);
+    // the Dom0 types what comes in on com2 into the guest's console pty
+    expect(dom0Log).toMatch(new RegExp(`DOMU-FORGE-DOM0: CONSOLE ${guest.hostname} /dev/pts/\\d+`));
     expect(dom0Log).toContain('(XEN) Xen version 4.17');
     expect(readFileSync(r.consoleLog, 'latin1')).toContain('Detected virtualization xen');
     expect(sha(guest.image)).toBe(before);
@@ -117,6 +153,7 @@ describe('boot-test (root, network, qemu)', () => {
       dom0: { built: false },
       consoleLog: join(logDir, 'guest-console.log'),
       dom0Log: join(logDir, 'dom0-console.log'),
+      login: { user: 'root', credentials: 'set', answers: { hostname: guest.hostname, uid: '0', state: 'running' } },
     });
     expect(r.status).toBe(0);
     expect(out.guestConfig).toContain('kernel = "/run/domu-forge-job/vmlinuz"');

@@ -1,7 +1,7 @@
 // The boot test's login dialogue and the judging of its answers, on recorded console text.
 
 import { describe, expect, it } from 'vitest';
-import { judgeLogin, loginDialogue } from '../../src/boot/login.js';
+import { FAILED_UNITS_PROBE, judgeLogin, loginDialogue, parseFailedUnits } from '../../src/boot/login.js';
 
 const exp = { hostname: 'banquo.example.org', uid: 0, init: 'systemd' as const };
 
@@ -27,8 +27,23 @@ describe('judgeLogin', () => {
     expect(judgeLogin('DFLOGIN-B\nbanquo\n0\ndegraded\nDFLOGIN-E\n', exp).reason).toBe('logged in, but the system is not up: hostname "banquo", id -u "0", state "degraded"');
     expect(judgeLogin('DFLOGIN-B\nbanquo\n1000\nrunning\nDFLOGIN-E\n', exp).state).toBe('fail');
     expect(judgeLogin('Password: \nLogin incorrect\nbanquo login: ', exp).reason).toBe('the console said "Login incorrect": the credentials the build set do not work');
+    expect(judgeLogin('Password: \nLogin incorrect\nbanquo login: ', { ...exp, user: 'root', credentials: 'given (login)' }).reason).toBe(
+      'the console said "Login incorrect" for root: the credentials given (login) do not work',
+    );
   });
   it('sysvinit: runlevel N 2', () => {
     expect(judgeLogin('DFLOGIN-B\nbanquo\n0\nN 2\nDFLOGIN-E\n', { ...exp, init: 'sysvinit' }).state).toBe('pass');
+  });
+});
+
+describe('parseFailedUnits', () => {
+  it('reads the framed systemctl --failed listing, not its echo', () => {
+    expect(FAILED_UNITS_PROBE).toBe("printf '%s-F\\n' DFLOGIN; systemctl --failed --no-legend --plain --no-pager; printf '%s-G\\n' DFLOGIN\r");
+    expect(parseFailedUnits(`root@banquo:~# ${FAILED_UNITS_PROBE}\n`)).toBeUndefined();
+    expect(parseFailedUnits('DFLOGIN-F\r\nsystemd-networkd-wait-online.service loaded failed failed Wait for Network\r\nx.mount loaded failed failed X\r\nDFLOGIN-G\r\n')).toEqual([
+      'systemd-networkd-wait-online.service',
+      'x.mount',
+    ]);
+    expect(parseFailedUnits('DFLOGIN-F\nDFLOGIN-G\n')).toEqual([]);
   });
 });

@@ -76,20 +76,23 @@ describe('parseXlDisk', () => {
 });
 
 describe('qemu command lines', () => {
-  it('plain: the guest kernel, serial console to a file, the image under snapshot=on', () => {
-    const a = plainQemuArgs({ kernel: '/k', initrd: '/i', append: 'root=/dev/vda ro console=ttyS0', disk: { file: '/img,1' }, memoryMiB: 1024, vcpus: 1, consoleLog: '/log' });
+  it('plain: the guest kernel, serial console both ways (a socket, logged to a file), the image under snapshot=on', () => {
+    const a = plainQemuArgs({ kernel: '/k', initrd: '/i', append: 'root=/dev/vda ro console=ttyS0', disk: { file: '/img,1' }, memoryMiB: 1024, vcpus: 1, consoleLog: '/log', consoleSocket: '/s,ock' });
     expect(a).toContain('-nodefaults');
     expect(a.slice(a.indexOf('-accel'), a.indexOf('-accel') + 4)).toEqual(['-accel', 'tcg', '-cpu', 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt']);
     expect(a[a.indexOf('-drive') + 1]).toBe('file=/img,,1,format=raw,if=virtio,snapshot=on');
     expect(a.slice(a.indexOf('-kernel'))).toEqual(['-kernel', '/k', '-append', 'root=/dev/vda ro console=ttyS0', '-initrd', '/i']);
-    expect(a[a.indexOf('-serial') + 1]).toBe('file:/log');
+    expect(a[a.indexOf('-chardev') + 1]).toBe('socket,id=guestcon,path=/s,,ock,server=on,wait=off,logfile=/log');
+    expect(a[a.indexOf('-serial') + 1]).toBe('chardev:guestcon');
   });
 
   it('xen: Xen as the kernel, the Dom0 kernel with its arguments and initrd as multiboot modules', () => {
-    const a = xenQemuArgs({ xen: '/x', xenArgs: 'dom0_mem=512M,max:512M smep=0 smap=0', dom0Kernel: '/v', dom0Args: 'root=/dev/vda console=hvc0', dom0Initrd: '/i', disks: [{ file: '/d' }, { file: '/j' }], memoryMiB: 1280, vcpus: 2, dom0Log: '/l0', guestLog: '/l1' });
+    const a = xenQemuArgs({ xen: '/x', xenArgs: 'dom0_mem=512M,max:512M smep=0 smap=0', dom0Kernel: '/v', dom0Args: 'root=/dev/vda console=hvc0', dom0Initrd: '/i', disks: [{ file: '/d' }, { file: '/j' }], memoryMiB: 1280, vcpus: 2, dom0Log: '/l0', guestLog: '/l1', guestSocket: '/s1' });
     expect(a.slice(a.indexOf('-kernel'))).toEqual(['-kernel', '/x', '-append', 'dom0_mem=512M,max:512M smep=0 smap=0', '-initrd', '/v root=/dev/vda console=hvc0,/i']);
-    expect(a.filter((x) => x.startsWith('file:'))).toEqual(['file:/l0', 'file:/l1']);
-    expect(() => xenQemuArgs({ xen: '/x', xenArgs: '', dom0Kernel: '/v', dom0Args: 'a=b,c', dom0Initrd: '/i', disks: [], memoryMiB: 1, vcpus: 1, dom0Log: '', guestLog: '' })).toThrow(
+    // com1: Xen and the Dom0 (output only); com2: the guest's console both ways
+    expect(a.filter((x, i) => a[i - 1] === '-serial')).toEqual(['file:/l0', 'chardev:guestcon']);
+    expect(a[a.indexOf('-chardev') + 1]).toBe('socket,id=guestcon,path=/s1,server=on,wait=off,logfile=/l1');
+    expect(() => xenQemuArgs({ xen: '/x', xenArgs: '', dom0Kernel: '/v', dom0Args: 'a=b,c', dom0Initrd: '/i', disks: [], memoryMiB: 1, vcpus: 1, dom0Log: '', guestLog: '', guestSocket: '' })).toThrow(
       'the Dom0 command line cannot hold a comma: a=b,c',
     );
     expect(qemuEscape('a,b,,c')).toBe('a,,b,,,,c');
