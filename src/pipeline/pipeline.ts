@@ -480,6 +480,9 @@ export async function bootTestStage(ctx: BuildContext): Promise<string | void> {
     signal: ctx.signal,
     onProgress: (m) => ctx.status(`boot-test: ${m}`),
     ...(ctx.results.config ? { config: ctx.results.config.path } : {}),
+    // log in with the password this build set (given, read from a file, or generated); with only a
+    // hash or keys there is no plaintext, and boot-test sets its own on a throwaway copy
+    ...(ctx.access?.rootPassword?.kind === 'plain' ? { login: { user: 'root', password: ctx.access.rootPassword.password } } : {}),
     // PyGRUB guests boot their own kernel, found in the image's /boot; so does a "dom0" kernel
     // that this host does not have in /boot (a container or cloud VM): the image's own then boots
     ...(!spec.domain.pygrub && !spec.domain.pvgrub && k.kernel && (!k.fromDom0 || existsSync(k.kernel)) ? { kernel: k.kernel } : {}),
