@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { DomuError, oneLine } from '../errors.js';
 import { runTool } from '../sys/exec.js';
 import { defineStage, type FixupContext, type StagePlanner } from './context.js';
+import { appendRootAuthorizedKeys } from './identity.js';
 
 export type { AccessOptions, RootPassword } from './access-options.js';
 import type { AccessOptions, RootPassword } from './access-options.js';
@@ -171,16 +172,7 @@ async function writeAuthorizedKeys(ctx: FixupContext, p: StagePlanner, files: re
     }
     for (const k of parseAuthorizedKeys(text, f)) if (!keys.includes(k)) keys.push(k);
   }
-  const passwd = (await ctx.view.readText('/etc/passwd', 1 << 22)) ?? '';
-  const home = passwd.split('\n').find((l) => l.startsWith('root:'))?.split(':')[5] || '/root';
-  await p.ensureDir(home, 0o700);
-  await p.ensureDir(`${home}/.ssh`, 0o700);
-  const path = `${home}/.ssh/authorized_keys`;
-  const cur = (await ctx.view.readText(path, 1 << 20)) ?? '';
-  const have = new Set(cur.split('\n').map((l) => l.trim()));
-  const add = keys.filter((k) => !have.has(k));
-  if (add.length === 0) return;
-  await p.writeFile(path, `${cur}${cur === '' || cur.endsWith('\n') ? '' : '\n'}${add.join('\n')}\n`, { mode: 0o600, uid: 0, gid: 0 });
+  await appendRootAuthorizedKeys(ctx, p, keys, true);
 }
 
 type Table = string[][];

@@ -127,7 +127,11 @@ async function rootPassword(ctx: FixupContext, p: StagePlanner, hash: string): P
   await p.writeFile('/etc/shadow', lines.join('\n'));
 }
 
-async function authorizedKeys(ctx: FixupContext, p: StagePlanner, keys: string[]): Promise<void> {
+/**
+ * Append keys missing from root's authorized_keys (root's home from the guest's passwd). A new file
+ * is 0600 root's; an existing one keeps its mode and owner unless `forceMode` (the access stage's).
+ */
+export async function appendRootAuthorizedKeys(ctx: FixupContext, p: StagePlanner, keys: readonly string[], forceMode = false): Promise<void> {
   for (const k of keys) {
     if (/[\n\r\0]/.test(k) || k.trim() === '' || !/(^|\s)(ssh-|ecdsa-|sk-)/.test(k)) throw new DomuError('BAD_INPUT', `not an ssh public key: ${k.slice(0, 40)}`);
   }
@@ -140,7 +144,7 @@ async function authorizedKeys(ctx: FixupContext, p: StagePlanner, keys: string[]
   const have = new Set(cur.split('\n').map((l) => l.trim()));
   const add = keys.map((k) => k.trim()).filter((k) => !have.has(k));
   if (add.length === 0) return;
-  await p.writeFile(path, `${cur}${cur === '' || cur.endsWith('\n') ? '' : '\n'}${add.join('\n')}\n`, cur === '' ? { mode: 0o600, uid: 0, gid: 0 } : {});
+  await p.writeFile(path, `${cur}${cur === '' || cur.endsWith('\n') ? '' : '\n'}${add.join('\n')}\n`, cur === '' || forceMode ? { mode: 0o600, uid: 0, gid: 0 } : {});
 }
 
 export const identityStage = defineStage('identity', 'hostname and /etc/hosts; empty machine-id; no ssh host keys; root password and keys', async (ctx, p) => {
@@ -151,5 +155,5 @@ export const identityStage = defineStage('identity', 'hostname and /etc/hosts; e
   } else p.note('no hostname given: the hostname is left as it is');
   await forgetMachine(ctx, p);
   if (ctx.options.rootPasswordHash !== undefined) await rootPassword(ctx, p, ctx.options.rootPasswordHash);
-  if (ctx.options.authorizedKeys?.length) await authorizedKeys(ctx, p, ctx.options.authorizedKeys);
+  if (ctx.options.authorizedKeys?.length) await appendRootAuthorizedKeys(ctx, p, ctx.options.authorizedKeys);
 });
