@@ -2,11 +2,10 @@
 // and the device its fstab mounts on /. The image is attached read-only (a read-only loop device
 // and a read-only mount without journal replay), so the image is never written.
 
-import { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { DomuError } from '../errors.js';
 import { runTool } from '../sys/exec.js';
+import { withLoopMount } from '../sys/loop-mount.js';
 import type { CleanupStack } from '../cleanup.js';
 import { GuestFs } from '../guest/guest-fs.js';
 import { copyFileOutOfRoot, readFileInRoot } from './rootfs.js';
@@ -120,43 +119,23 @@ export async function readGuestFiles(image: string, workDir: string, cleanup: Cl
   const opts = MOUNT_OPTIONS[probe.type];
   if (!opts) throw new DomuError('BAD_INPUT', `${image} holds a ${probe.type} filesystem; boot-test reads ext2/3/4, xfs and btrfs`);
 
-  const loop = (await runTool('losetup', ['--find', '--show', '--read-only', image])).stdout.toString().trim();
-  const dropLoop = cleanup.push(`detach ${loop}`, async () => {
-    await runTool('losetup', ['-d', loop], { allowFailure: true });
-  });
-  const mnt = await fsp.mkdtemp(path.join(os.tmpdir(), 'domu-boot-mnt-'));
-  const dropDir = cleanup.push(`remove ${mnt}`, () => fsp.rmdir(mnt));
-  try {
-    await runTool('mount', ['-t', probe.type, '-o', opts, loop, mnt]);
-    const dropMount = cleanup.push(`unmount ${mnt}`, async () => {
-      await runTool('umount', [mnt], { allowFailure: true });
-    });
-    try {
-      const result: Partial<GuestFiles> = {};
-      if (need.kernel) {
-        const k = await newestKernel(mnt);
-        result.kernel = path.join(workDir, 'vmlinuz');
-        await copyFileOutOfRoot(mnt, k.kernel, result.kernel);
-        result.kernelVersion = k.version;
-        if (k.initrd) {
-          result.initrd = path.join(workDir, 'initrd.img');
-          await copyFileOutOfRoot(mnt, k.initrd, result.initrd);
-        }
+  return withLoopMount(image, { type: probe.type, options: opts, readOnly: true, prefix: 'domu-boot-mnt-' }, cleanup, async (mnt) => {
+    const result: Partial<GuestFiles> = {};
+    if (need.kernel) {
+      const k = await newestKernel(mnt);
+      result.kernel = path.join(workDir, 'vmlinuz');
+      await copyFileOutOfRoot(mnt, k.kernel, result.kernel);
+      result.kernelVersion = k.version;
+      if (k.initrd) {
+        result.initrd = path.join(workDir, 'initrd.img');
+        await copyFileOutOfRoot(mnt, k.initrd, result.initrd);
       }
-      const hn = (await readFileInRoot(mnt, 'etc/hostname').catch(() => undefined))?.toString().trim().split('\n')[0]?.trim();
-      if (hn) result.hostname = hn;
-      const fstab = await readFileInRoot(mnt, 'etc/fstab').catch(() => undefined);
-      const rootDev = fstab ? fstabRootDevice(fstab.toString()) : undefined;
-      if (rootDev) result.fstabRoot = rootDev;
-      return { kernel: '', kernelVersion: '', ...result };
-    } finally {
-      await runTool('umount', [mnt]);
-      dropMount();
     }
-  } finally {
-    await fsp.rmdir(mnt).catch(() => undefined);
-    dropDir();
-    await runTool('losetup', ['-d', loop], { allowFailure: true });
-    dropLoop();
-  }
+    const hn = (await readFileInRoot(mnt, 'etc/hostname').catch(() => undefined))?.toString().trim().split('\n')[0]?.trim();
+    if (hn) result.hostname = hn;
+    const fstab = await readFileInRoot(mnt, 'etc/fstab').catch(() => undefined);
+    const rootDev = fstab ? fstabRootDevice(fstab.toString()) : undefined;
+    if (rootDev) result.fstabRoot = rootDev;
+    return { kernel: '', kernelVersion: '', ...result };
+  });
 }

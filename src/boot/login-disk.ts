@@ -3,10 +3,10 @@
 // /etc/shadow through GuestFs. The real image is only ever read (cp), never mounted writable.
 
 import { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { DomuError } from '../errors.js';
 import { runTool } from '../sys/exec.js';
+import { withLoopMount } from '../sys/loop-mount.js';
 import type { CleanupStack } from '../cleanup.js';
 import { GuestFs } from '../guest/guest-fs.js';
 import { generatePassword, hashPassword, hashSchemeOf, setShadowPassword } from '../fixup/access.js';
@@ -36,38 +36,18 @@ export async function throwawayRootLogin(image: string, workDir: string, cleanup
   cleanup.push(`remove ${file}`, () => fsp.rm(file, { force: true }));
   await runTool('cp', ['--sparse=always', '--', image, file]);
   await fsp.chmod(file, 0o600);
-  const loop = (await runTool('losetup', ['--find', '--show', file])).stdout.toString().trim();
-  const dropLoop = cleanup.push(`detach ${loop}`, async () => {
-    await runTool('losetup', ['-d', loop], { allowFailure: true });
-  });
-  const mnt = await fsp.mkdtemp(path.join(os.tmpdir(), 'domu-boot-login-'));
-  const dropDir = cleanup.push(`remove ${mnt}`, () => fsp.rmdir(mnt));
-  try {
-    // xfs refuses a second mount of the same UUID; the copy is the only one mounted here
-    await runTool('mount', ['-t', type, ...(type === 'xfs' ? ['-o', 'nouuid'] : []), loop, mnt]);
-    const dropMount = cleanup.push(`unmount ${mnt}`, async () => {
-      await runTool('umount', [mnt], { allowFailure: true });
-    });
-    try {
-      const g = new GuestFs(mnt);
-      const pam: string[] = [];
-      for (const f of ['/etc/pam.d/common-password', '/etc/pam.d/system-auth', '/etc/pam.d/password-auth', '/etc/pam.d/passwd']) {
-        const t = await g.readText(f, 1 << 20);
-        if (t !== undefined) pam.push(t);
-      }
-      const { scheme, evidence } = hashSchemeOf(pam, await g.readText('/etc/login.defs', 1 << 20));
-      const shadow = await g.readText('/etc/shadow', 1 << 22);
-      if (shadow === undefined) throw new DomuError('BAD_INPUT', `${image} has no /etc/shadow: boot-test cannot set a root password; give the credentials the build set (login)`);
-      await g.writeFile('/etc/shadow', setShadowPassword(shadow, 'root', await hashPassword(password, scheme)));
-      return { file, credentials: { user: 'root', password }, scheme: `${scheme} (${evidence})` };
-    } finally {
-      await runTool('umount', [mnt]);
-      dropMount();
+  // xfs refuses a second mount of the same UUID; the copy is the only one mounted here
+  return withLoopMount(file, { type, ...(type === 'xfs' ? { options: 'nouuid' } : {}), prefix: 'domu-boot-login-' }, cleanup, async (mnt) => {
+    const g = new GuestFs(mnt);
+    const pam: string[] = [];
+    for (const f of ['/etc/pam.d/common-password', '/etc/pam.d/system-auth', '/etc/pam.d/password-auth', '/etc/pam.d/passwd']) {
+      const t = await g.readText(f, 1 << 20);
+      if (t !== undefined) pam.push(t);
     }
-  } finally {
-    await fsp.rmdir(mnt).catch(() => undefined);
-    dropDir();
-    await runTool('losetup', ['-d', loop], { allowFailure: true });
-    dropLoop();
-  }
+    const { scheme, evidence } = hashSchemeOf(pam, await g.readText('/etc/login.defs', 1 << 20));
+    const shadow = await g.readText('/etc/shadow', 1 << 22);
+    if (shadow === undefined) throw new DomuError('BAD_INPUT', `${image} has no /etc/shadow: boot-test cannot set a root password; give the credentials the build set (login)`);
+    await g.writeFile('/etc/shadow', setShadowPassword(shadow, 'root', await hashPassword(password, scheme)));
+    return { file, credentials: { user: 'root', password }, scheme: `${scheme} (${evidence})` };
+  });
 }

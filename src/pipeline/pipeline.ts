@@ -15,7 +15,7 @@ import { cloneTree, type CloneSummary } from '../copy/clone.js';
 import { openTarget, type OpenedTarget, type TargetSpec, type TargetSummary } from '../targets/index.js';
 import { makeSwap } from '../targets/swap.js';
 import { verifyTree, type VerifyResult } from '../verify/index.js';
-import { treeUsage } from '../walk/usage.js';
+import { treeUsage, usageOfTotals, type TreeUsage } from '../walk/usage.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
 import { installDistribution, type InstallOptions, type InstallResult } from '../install/index.js';
 import { bootTest, type BootTestOptions, type BootTestResult } from '../boot/boot-test.js';
@@ -26,7 +26,7 @@ import { PVGRUB } from '../xen/domain.js';
 import { prepareAccess, type AccessOptions } from '../fixup/access.js';
 import { writeDomainConfig as writeXlConfig } from '../xen/write.js';
 import type { DomainDisk, DomainVif, XenDomain } from '../xen/domain.js';
-import { extractTarball } from '../tar/index.js';
+import { checkTarball, extractTarball } from '../tar/index.js';
 import type { TarSummary } from '../tar/index.js';
 import { findGuest, recordGuest } from './inventory.js';
 import { openFromBase } from './from-base.js';
@@ -294,6 +294,12 @@ export async function planStages(spec: BuildSpec): Promise<Stage[]> {
 // ---- The stages, in build order. Each takes the one BuildContext and returns early when it does not
 // apply (the list's skipReason says why, for the report); the note it returns is the stage's summary.
 
+/** What a tarball source needs on the target: its entries' sizes by the one sizing rule (as unpack sizes it). */
+async function tarballUsage(file: string, trusted: boolean | undefined, signal: AbortSignal | undefined): Promise<TreeUsage> {
+  const check = await checkTarball(file, { trusted: trusted === true, ...(signal ? { signal } : {}) });
+  return usageOfTotals(check.bytes, check.entries);
+}
+
 /** target/open: make and mount the target (or a copy/overlay of a fleet's base). */
 export async function openTargetStage(ctx: BuildContext): Promise<string> {
   const { spec } = ctx;
@@ -308,7 +314,7 @@ export async function openTargetStage(ctx: BuildContext): Promise<string> {
   // A spec lays out its outputs: their folder is made if missing, as for the swap file
   // (the clone command's --image still refuses a missing folder, a guard against typos).
   if (spec.target.kind === 'image' || spec.target.kind === 'tar') await mkdir(dirname(spec.target.path), { recursive: true });
-  const hint = src.kind === 'clone' ? () => cloneUsage(spec) : src.kind === 'tarball' ? async () => ((await import('node:fs')).statSync(src.file).size * 4) : undefined;
+  const hint = src.kind === 'clone' ? () => cloneUsage(spec) : src.kind === 'tarball' ? () => tarballUsage(src.file, src.trusted, ctx.signal) : undefined;
   if (!hint && (spec.target.kind === 'image' || spec.target.kind === 'lvm') && !spec.target.size) {
     throw new DomuError('BAD_INPUT', `target.size is required for an install into an image or volume`);
   }
