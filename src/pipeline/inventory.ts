@@ -178,9 +178,12 @@ function intToIp(n: number): string {
 export function parsePool(pool: string): [number, number] {
   const m = /^(\d+\.\d+\.\d+\.)(\d+)-(?:(\d+\.\d+\.\d+\.)?(\d+))$/.exec(pool.trim());
   if (!m) throw new DomuError('BAD_INPUT', `address pool "${pool}" is not FIRST-LAST (10.0.0.10-10.0.0.50)`);
-  const first = ipToInt(`${m[1]}${m[2]}`);
-  const last = ipToInt(`${m[3] ?? m[1]}${m[4]}`);
-  if ([m[2], m[4]].some((o) => Number(o) > 255) || last < first) throw new DomuError('BAD_INPUT', `address pool "${pool}" is not a valid range`);
+  const firstText = `${m[1]}${m[2]}`;
+  const lastText = `${m[3] ?? m[1]}${m[4]}`;
+  const octetsOk = [firstText, lastText].every((a) => a.split('.').every((o) => Number(o) <= 255));
+  const first = ipToInt(firstText);
+  const last = ipToInt(lastText);
+  if (!octetsOk || last < first) throw new DomuError('BAD_INPUT', `address pool "${pool}" is not a valid range`);
   return [first, last];
 }
 

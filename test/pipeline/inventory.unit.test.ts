@@ -28,6 +28,10 @@ describe('parsePool', () => {
     expect(() => parsePool('10.0.0.10')).toThrow('address pool "10.0.0.10" is not FIRST-LAST (10.0.0.10-10.0.0.50)');
     expect(() => parsePool('10.0.0.50-10')).toThrow('is not a valid range');
     expect(() => parsePool('10.0.0.10-256')).toThrow('is not a valid range');
+    // every octet counts, not only the last one of each end
+    expect(() => parsePool('999.0.0.1-5')).toThrow('address pool "999.0.0.1-5" is not a valid range');
+    expect(() => parsePool('10.0.300.1-10.0.300.5')).toThrow('is not a valid range');
+    expect(() => parsePool('10.0.0.1-10.256.0.5')).toThrow('is not a valid range');
   });
 });
 

@@ -24,4 +24,12 @@ describe('displayPath', () => {
     expect(displayPath('a\\b')).toBe('/a\\\\b');
     expect(displayPath('a\\')).toBe('/a\\\\');
   });
+
+  it('never shows two names alike: the characters \\xe9 and the byte 0xe9 differ', () => {
+    const chars = displayPath('a\\xe9');
+    const byte = displayPath(String.fromCharCode(0x61, 0xe9));
+    expect(chars).toBe('/a\\\\xe9');
+    expect(byte).toBe('/a\\xe9');
+    expect(chars).not.toBe(byte);
+  });
 });
