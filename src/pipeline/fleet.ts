@@ -292,9 +292,9 @@ export interface BaseOutcome {
 }
 
 /** The fleet's base, built or reused from the cache under its key (a worker calls this once per host). */
-export async function ensureBase(fleet: Fleet, o: { signal: AbortSignal; cleanup: CleanupStack; log: (line: string) => void; status?: (text: string) => void }): Promise<BaseOutcome> {
+export async function ensureBase(fleet: Fleet, o: { signal: AbortSignal; cleanup: CleanupStack; log: (line: string) => void; status?: (text: string) => void; key?: string }): Promise<BaseOutcome> {
   const t0 = performance.now();
-  const key = await baseKey(fleet);
+  const key = o.key ?? (await baseKey(fleet));
   const image = baseImagePath(fleet.name, key);
   const recPath = `fleet-bases/${fleet.name}.json`;
   const rec = readState<BaseRecord>(recPath);
