@@ -17,18 +17,7 @@ import { fleetKey, JOB_VERSION, jobIdOf, type BaseJobResult, type BasePayload, t
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
-/** The coordinator's own record of a fleet: where each guest was placed (so reruns place it there again) and its last results. */
-export interface PlacementRecord {
-  fleet: string;
-  file: string;
-  placements: Record<string, string>;
-  updated: string;
-  last?: GuestRow[];
-}
-
-export function placementPath(fleet: string): string {
-  return `queue-fleets/${fleet}.json`;
-}
+import { placementPath, type PlacementRecord } from './placements.js';
 
 export interface QueueFleetOptions {
   file: string;
@@ -208,7 +197,7 @@ export async function watchFleet(redis: Redis, record: FleetRunRecord, o: { onRo
 export function rememberRows(fleet: string, rows: GuestRow[]): void {
   const prev = readState<PlacementRecord>(placementPath(fleet));
   if (!prev) return;
-  writeState(placementPath(fleet), { ...prev, last: rows.map(({ result: _r, ...r }) => r), updated: new Date().toISOString() });
+  writeState(placementPath(fleet), { ...prev, last: rows.map((r) => ({ guest: r.guest, host: r.host, state: r.state, ...(r.ip ? { ip: r.ip } : {}), ...(r.image ? { image: r.image } : {}), ...(r.config ? { config: r.config } : {}), ...(r.error ? { error: r.error } : {}) })), updated: new Date().toISOString() });
 }
 
 export type { BaseJobResult };

@@ -243,8 +243,22 @@ ${guests}`;
   });
 
   it('a rerun changes nothing; a changed guest is the only one built again, on the same host', async () => {
-    const again = await build();
-    expect(again.guests.map((g) => g.state)).toEqual(Array(7).fill('unchanged'));
+    // --detach returns once queued; fleet status shows the rerun later
+    const env = { ...process.env, DOMU_FORGE_STATE_DIR: join(dir, 'coordinator') };
+    const detached = spawnSync(process.execPath, [CLI, 'build', fleetFile(), '--queue', url(), '--key', keyFile(), '--detach'], { encoding: 'utf8', env });
+    expect(detached.status, detached.stderr).toBe(0);
+    expect(detached.stdout).toMatch(/^placement:\n {2}h1 \(concurrency 2\): 3 guests\n {4}cawdor \(stays with its disk\)/);
+    expect(detached.stdout).toContain('queued 7 guests of fleet thanes');
+    let states: string[] = [];
+    await until('the detached rerun', () => {
+      const st = spawnSync(process.execPath, [CLI, 'fleet', 'status', fleetFile(), '--queue', url(), '--json'], { encoding: 'utf8', env });
+      states = (JSON.parse(st.stdout) as { guests: Row[] }).guests.map((g) => g.state);
+      return states.every((x) => x === 'unchanged' || x === 'built' || x === 'failed');
+    });
+    expect(states).toEqual(Array(7).fill('unchanged'));
+    // list on the coordinator: every guest with its host
+    const listed = JSON.parse(execFileSync(process.execPath, [CLI, 'list', '--json'], { env }).toString()) as { queued: Array<{ guest: string; host: string }> };
+    expect(Object.fromEntries(listed.queued.map((q) => [q.guest, q.host]))).toMatchObject({ cawdor: 'h1', fife: 'h2', lochaber: 'h3' });
     GUESTS = GUESTS.replace('{ name: ross, ip: auto }', '{ name: ross, ip: auto, memory: 192M }');
     writeFileSync(fleetFile(), fleetText(GUESTS));
     const r = await build();
