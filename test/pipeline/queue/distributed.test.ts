@@ -141,7 +141,7 @@ ${guests}`;
     makeGuestTree(src, 2);
     execFileSync('bash', ['-c', `cd ${src}/boot && echo k > vmlinuz-6.1.0-18-amd64 && echo i > initrd.img-6.1.0-18-amd64`]);
     // a role that sleeps when the test asks it to (a flag file per guest), so a guest can be caught mid-build
-    writeFileSync(join(dir, 'slow-role.sh'), `#!/bin/sh\nif [ -e ${dir}/slow-$DOMU_FORGE_NAME ]; then sleep 60 & echo $! > ${dir}/started-$DOMU_FORGE_NAME; wait $!; fi\nexit 0\n`, { mode: 0o755 });
+    writeFileSync(join(dir, 'slow-role.sh'), `#!/bin/sh\nif [ -e ${dir}/fail-$DOMU_FORGE_NAME ]; then echo "asked to fail" >&2; exit 3; fi\nif [ -e ${dir}/slow-$DOMU_FORGE_NAME ]; then sleep 60 & echo $! > ${dir}/started-$DOMU_FORGE_NAME; wait $!; fi\nexit 0\n`, { mode: 0o755 });
     writeFileSync(keyFile(), `${execFileSync('head', ['-c', '48', '/dev/urandom']).toString('base64')}\n`, { mode: 0o600 });
     for (const h of HOSTS) for (const d of ['images', 'configs', 'state', 'tmp']) mkdirSync(join(hostDir(h), d), { recursive: true });
     port = await freePort();
@@ -321,6 +321,23 @@ ${guests}`;
     const out = JSON.parse(r.stdout) as { guests: Row[] };
     expect(out.guests.find((g) => g.guest === 'fleance')!.state).toBe('built');
     expect(workerLog('h3')).toMatch(/queue: .*(ECONNREFUSED|Connection is closed|connect)/);
+  });
+
+  it('a guest that keeps failing is retried with backoff, then reported failed with its error; the others go on', async () => {
+    writeFileSync(fleetFile(), fleetText(`${GUESTS}\n  - { name: banquo, ip: auto, host: h2 }\n  - { name: fleance, ip: auto, host: h3 }\n  - { name: donalbain, ip: auto, host: h1 }`));
+    writeFileSync(join(dir, 'fail-donalbain'), '');
+    const r = await finished(coordinator(['build', fleetFile(), '--queue', url(), '--key', keyFile(), '--attempts', '2', '--json']));
+    rmSync(join(dir, 'fail-donalbain'));
+    expect(r.status).toBe(4); // FLEET_FAILED, as the local fleet
+    const out = JSON.parse(r.stdout) as { guests: Row[] };
+    const d = out.guests.find((g) => g.guest === 'donalbain')!;
+    expect(d.state).toBe('failed');
+    expect(d.attempts).toBe(2);
+    expect(d.error).toMatch(/role .*slow-role\.sh failed with status 3: asked to fail/);
+    expect(out.guests.filter((g) => g.guest !== 'donalbain').every((g) => g.state === 'unchanged')).toBe(true);
+    // nothing of it is left on its host, and it is not in the host's inventory
+    expect(readdirSync(join(hostDir('h1'), 'images')).filter((f) => f.includes('donalbain'))).toEqual([]);
+    expect(readFileSync(join(hostDir('h1'), 'state', 'inventory.json'), 'utf8')).not.toContain('donalbain');
   });
 
   it('jobs pushed straight into Redis unsigned, tampered, for another host or with an invalid spec are refused; nothing changes on the host', async () => {
