@@ -7,7 +7,7 @@ import { DomuError, EXIT_STATUS } from '../errors.js';
 import { CleanupStack } from '../cleanup.js';
 import { abortOnSignals } from './signals.js';
 import { planStages, checkStageIds, runBuild, type BuildResult } from '../pipeline/pipeline.js';
-import { buildFleet, isFleetText, type FleetResult } from '../pipeline/fleet.js';
+import { buildFleet, isFleetText, readFleetFile, type FleetResult } from '../pipeline/fleet.js';
 import { SPEC_FLAGS, applySpecFlags, loadBuildSpec, SpecError, formatIssue } from '../spec/index.js';
 import { ProgressLine, formatDuration, printJson } from './output.js';
 import type { SpecReader } from '../spec/check.js';
@@ -25,6 +25,10 @@ interface BuildCliOptions extends Record<string, unknown> {
   printSpec?: boolean;
   dryRun?: boolean;
   concurrency?: string;
+  queue?: string;
+  key?: string;
+  detach?: boolean;
+  attempts?: string;
 }
 
 function collect(v: string, acc: string[]): string[] {
@@ -127,6 +131,10 @@ export function register(program: Command): void {
     .option('--print-spec', 'print the resolved spec, each value with where it came from (flag, spec file:line, site defaults, built-in), and exit')
     .option('--dry-run', 'print the stages it would run and the xl config it would write, and exit; nothing is touched')
     .option('--concurrency <n>', 'fleets: guests built at once (default: the fleet file\'s, else 4)')
+    .option('--queue <url>', 'fleets: queue the fleet for its hosts\' workers (redis://[user:password@]host:port[/db] or rediss://; $DOMU_FORGE_QUEUE for a fleet with hosts:)')
+    .option('--key <file>', 'fleets through the queue: the fleet key (mode 0600) the jobs are signed with; default $DOMU_FORGE_KEY')
+    .option('--detach', 'fleets through the queue: return once queued (domu-forge fleet status shows them later)')
+    .option('--attempts <n>', 'fleets through the queue: tries per guest, with exponential backoff (default 3)')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `
 Stages, in order (ids for --stop-after and --skip):
@@ -150,7 +158,8 @@ Examples:
   domu-forge build examples/banquo.yaml --stop-after source/install
   domu-forge build --hostname web1 --clone / --exclude /srv --image /srv/xen/web1.img --size 4G \\
       --fs ext4 --memory 512M --ip 192.168.1.20 --netmask 24 --gateway 192.168.1.1 --kernel /boot/vmlinuz-6.1.0-13-amd64
-  domu-forge build fleet.yaml --concurrency 4`)
+  domu-forge build fleet.yaml --concurrency 4
+  domu-forge build fleet.yaml --queue rediss://forge:PASSWORD@10.0.0.5:6379 --key /etc/domu-forge/fleet.key`)
     .action(async (file: string | undefined, opts: BuildCliOptions) => {
       const cleanup = new CleanupStack();
       const controller = new AbortController();
@@ -161,6 +170,13 @@ Examples:
         if (!opts.json) process.stderr.write(`${line}\n`);
       };
       try {
+        if (file !== undefined && isFleetText(readSpecText(file)) && (opts.queue !== undefined || (process.env.DOMU_FORGE_QUEUE && readFleetFile(file).hosts))) {
+          removeSignals();
+          // BullMQ is loaded only for a queued fleet
+          await (await import('./fleet.js')).runQueuedBuild(file, opts);
+          return;
+        }
+        if (opts.queue !== undefined || opts.detach) throw new DomuError('USAGE', '--queue and --detach are for fleet files (with guests: and hosts:)');
         if (file !== undefined && isFleetText(readSpecText(file))) {
           const fp = new FleetProgress();
           const r = await buildFleet({

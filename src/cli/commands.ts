@@ -22,6 +22,8 @@ export const COMMANDS: ReadonlyArray<readonly [string, Loader]> = [
   ['unpack', () => import('./tar.js')],
   ['boot-test', () => import('./boot-test.js')],
   ['defaults', () => import('./defaults.js')],
+  ['worker', () => import('./worker.js')],
+  ['fleet', () => import('./fleet.js')],
 ];
 
 /** Register the command named first in `args` (the arguments after the script), or all of them. */

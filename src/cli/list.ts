@@ -3,6 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { listGuests, type GuestRecord } from '../pipeline/inventory.js';
+import { listPlacements } from '../pipeline/queue/placements.js';
 import { formatBytes, printJson } from './output.js';
 
 function diskState(rec: GuestRecord): { present: boolean; bytes?: number } {
@@ -21,9 +22,22 @@ The inventory lives in /var/lib/domu-forge/inventory.json (DOMU_FORGE_STATE_DIR 
 A disk or config that has gone missing since the build is marked "(missing)".`)
     .action((opts: { json?: boolean }) => {
       const guests = listGuests().map((g) => ({ ...g, diskPresent: diskState(g).present, configPresent: g.config ? existsSync(g.config) : undefined }));
+      // on a coordinator: the guests of the fleets it queued, each with its host (as of its last look)
+      const queued = listPlacements().flatMap((p) => Object.entries(p.placements).map(([guest, host]) => {
+        const last = p.last?.find((l) => l.guest === guest);
+        return { fleet: p.fleet, guest, host, state: last?.state ?? 'queued', ...(last?.ip ? { ip: last.ip } : {}), ...(last?.image ? { image: last.image } : {}) };
+      }));
       if (opts.json) {
-        printJson({ ok: true, guests });
+        printJson({ ok: true, guests, ...(queued.length ? { queued } : {}) });
         return;
+      }
+      if (queued.length > 0) {
+        const rows = [['fleet', 'guest', 'host', 'state', 'ip', 'disk (on its host)'], ...queued.map((q) => [q.fleet, q.guest, q.host, q.state, q.ip ?? '', q.image ?? ''])];
+        const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+        const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+        lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
+        process.stdout.write(`${lines.join('\n')}\n${guests.length ? '\n' : ''}`);
+        if (guests.length === 0) return;
       }
       if (guests.length === 0) {
         process.stdout.write('no guests built by domu-forge yet\n');

@@ -21,6 +21,7 @@ import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
 import { CleanupStack } from '../cleanup.js';
 import { planStages, runBuild, type BuildResult } from './pipeline.js';
 import { findGuest, leaseAddress, listGuests, parsePool } from './inventory.js';
+import { GuestPlacementFieldsSchema, parseHosts, type FleetHost } from '../spec/fleet-hosts.js';
 
 /** Bump when the way a base is made changes, so old cached bases are not reused. */
 export const BASE_RECIPE_VERSION = 2;
@@ -34,6 +35,10 @@ export interface FleetGuest {
   packages: string[];
   memory?: number;
   vcpus?: number;
+  /** The host it is built on (fleets over many Dom0s: the hosts: section). */
+  host?: string;
+  /** Labels its host must have, when the coordinator places it. */
+  requires?: Record<string, string>;
 }
 
 export interface Fleet {
@@ -50,6 +55,8 @@ export interface Fleet {
   concurrency: number;
   /** How a guest is made from the base: a sparse copy (standalone raw image) or a qcow2 overlay. */
   method: 'copy' | 'overlay';
+  /** The Dom0s a queued fleet is built on (domu-forge build --queue); absent for a local fleet. */
+  hosts?: FleetHost[];
 }
 
 export interface FleetGuestResult {
@@ -79,11 +86,11 @@ export function isFleetText(text: string): boolean {
   }
 }
 
-const FLEET_FIELDS = ['fleet', 'base', 'guests', 'directory', 'configDir', 'pool', 'concurrency', 'method'];
+const FLEET_FIELDS = ['fleet', 'base', 'guests', 'directory', 'configDir', 'pool', 'concurrency', 'method', 'hosts'];
 
 /** Measured in bench/fleet.ts; see the README's Fleets section. */
 export const DEFAULT_FLEET_METHOD: Fleet['method'] = 'overlay';
-const GUEST_FIELDS = ['name', 'hostname', 'ip', 'mac', 'size', 'packages', 'memory', 'vcpus'];
+const GUEST_FIELDS = ['name', 'hostname', 'ip', 'mac', 'size', 'packages', 'memory', 'vcpus', 'host', 'requires'];
 
 export function baseImagePath(fleet: string, key: string): string {
   return join(stateDir(), 'fleet-bases', `${fleet}-${key.slice(0, 16)}.img`);
@@ -108,6 +115,12 @@ export function parseFleet(text: string, file: string): Fleet {
   }
   const concurrency = r.int(['concurrency'], { min: 1, max: 64, fallback: 4 })!;
   const method = r.oneOf(['method'], ['copy', 'overlay'] as const, DEFAULT_FLEET_METHOD)!;
+  let hosts: FleetHost[] | undefined;
+  if (r.get(['hosts']) !== undefined) {
+    const h = parseHosts(r.get(['hosts']));
+    for (const i of h.issues) r.issue(i.path, i.message);
+    hosts = h.hosts;
+  }
 
   // The base: a build spec whose target is our cached image (only its size, fs and label come from the file).
   const b = r.scope(['base']);
@@ -152,8 +165,13 @@ export function parseFleet(text: string, file: string): Fleet {
         if (prev !== undefined) r.issue([...P, field], `"${v}" is already used by guests[${prev}]`);
         else seen[field].set(v, i);
       }
+      const placement = GuestPlacementFieldsSchema.safeParse({ host: g['host'], requires: g['requires'] });
+      if (!placement.success) for (const iss of placement.error.issues) r.issue([...P, ...(iss.path as Array<string | number>)], iss.message);
       if (!gname) return;
+      const pl = placement.success ? placement.data : {};
       guests.push({
+        ...(pl.host !== undefined ? { host: pl.host } : {}),
+        ...(pl.requires !== undefined ? { requires: pl.requires } : {}),
         name: gname,
         hostname: hostname ?? gname,
         packages,
@@ -167,7 +185,10 @@ export function parseFleet(text: string, file: string): Fleet {
   }
   if (r.issues.length > 0 || !base || !directory) throw new SpecError(r.issues);
   const dir = (p: string) => resolve(file === 'command line' ? process.cwd() : resolve(file, '..'), p);
-  return { name, file: resolve(file), base, guests, directory: dir(directory), configDir: dir(configDir), concurrency, method, ...(pool ? { pool } : {}) };
+  return {
+    name, file: resolve(file), base, guests, directory: dir(directory), configDir: dir(configDir), concurrency, method, ...(pool ? { pool } : {}),
+    ...(hosts ? { hosts: hosts.map((h) => ({ ...h, ...(h.directory ? { directory: dir(h.directory) } : {}), ...(h.configDir ? { configDir: dir(h.configDir) } : {}) })) } : {}),
+  };
 }
 
 function sha256(...parts: Array<string | Buffer>): string {
@@ -262,55 +283,122 @@ interface BaseRecord {
   built: string;
 }
 
+export interface BaseOutcome {
+  status: FleetResult['base']['status'];
+  key: string;
+  image: string;
+  seconds: number;
+  error?: string;
+}
+
+/** The fleet's base, built or reused from the cache under its key (a worker calls this once per host). */
+export async function ensureBase(fleet: Fleet, o: { signal: AbortSignal; cleanup: CleanupStack; log: (line: string) => void; status?: (text: string) => void; key?: string }): Promise<BaseOutcome> {
+  const t0 = performance.now();
+  const key = o.key ?? (await baseKey(fleet));
+  const image = baseImagePath(fleet.name, key);
+  const recPath = `fleet-bases/${fleet.name}.json`;
+  const rec = readState<BaseRecord>(recPath);
+  if (rec?.key === key && existsSync(image)) return { status: 'cached', key, image, seconds: (performance.now() - t0) / 1000 };
+  await mkdir(join(stateDir(), 'fleet-bases'), { recursive: true, mode: 0o700 });
+  const spec: BuildSpec = { ...fleet.base, target: { ...(fleet.base.target as Extract<BuildSpec['target'], { kind: 'image' }>), path: image, force: true, format: 'raw' } };
+  o.log(`base: building ${image} (key ${key.slice(0, 12)})`);
+  const r = await runBuild(spec, {
+    // The base is the source tree (and the base's packages); everything that carries identity is per guest.
+    // The kernel's modules carry no identity and are the same for every guest: they go into the
+    // base once (each guest's own stage then finds them there), not into every overlay.
+    skip: (await planStages(spec)).map((s) => s.id).filter((id) => /^(fixup|role\/|xen\/|boot-test|inventory)/.test(id) && id !== 'fixup/kernel-modules'),
+    signal: o.signal,
+    cleanup: o.cleanup,
+    log: (l) => (l.startsWith('warning') || /^(source|verify)/.test(l) ? o.log(`base: ${l}`) : undefined),
+    ...(o.status ? { status: o.status } : {}),
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  if (!r.ok) return { status: 'failed', key, image, seconds, error: r.error?.message ?? 'failed' };
+  writeState(recPath, { key, image, built: new Date().toISOString() } satisfies BaseRecord);
+  return { status: 'built', key, image, seconds };
+}
+
+export interface GuestBuildOptions {
+  signal: AbortSignal;
+  cleanup: CleanupStack;
+  log: (line: string) => void;
+  status?: (text: string) => void;
+  rebuild?: boolean;
+  /** Extra fields for the guest's inventory record. */
+  record?: { host?: string };
+}
+
+/** One guest of a fleet from its base: unchanged when its inputs did not change, else built (never throws). */
+export async function buildFleetGuest(fleet: Fleet, g: FleetGuest, base: { image: string; key: string }, ip: string | undefined, o: GuestBuildOptions): Promise<FleetGuestResult> {
+  const g0 = performance.now();
+  const spec = guestSpec(fleet, g, base, ip);
+  const inputsKey = guestKey(spec);
+  const prev = findGuest(g.name);
+  if (prev && prev.fleet !== fleet.file) {
+    return { name: g.name, status: 'failed', seconds: 0, error: `a guest named ${g.name} already exists (built from ${prev.fleet ?? prev.spec ?? 'elsewhere'}); delete it first or rename this one` };
+  }
+  const out = { name: g.name, image: spec.target.kind === 'image' ? spec.target.path : '', ...(ip ? { ip } : {}) };
+  if (!o.rebuild && prev?.inputsKey === inputsKey && existsSync(out.image) && (!prev.config || existsSync(prev.config))) {
+    o.log(`${g.name}: unchanged`);
+    return { ...out, status: 'unchanged', seconds: 0 };
+  }
+  if (o.signal.aborted) return { ...out, status: 'not-run', seconds: 0, note: 'interrupted' };
+  o.status?.('starting');
+  // Each guest has its own cleanup stack, so one failure unwinds only that guest.
+  const own = new CleanupStack();
+  const unlink = o.cleanup.push(`clean up guest ${g.name}`, async () => void (await own.runAll()));
+  try {
+    const r = await runBuild(spec, {
+      signal: o.signal,
+      cleanup: own,
+      record: { fleet: fleet.file, inputsKey, ...(fleet.method === 'overlay' ? { base: base.image } : {}), ...(g.ip === 'auto' && fleet.pool ? { pool: fleet.pool } : {}) },
+      // per-stage lines go to the guest's live status; only warnings are kept
+      log: (l) => (l.startsWith('warning') ? o.log(`${g.name}: ${l}`) : undefined),
+      ...(o.status ? { status: o.status } : {}),
+    });
+    const seconds = (performance.now() - g0) / 1000;
+    o.log(`${g.name}: ${r.ok ? 'built' : `FAILED: ${r.error?.message}`} (${seconds.toFixed(1)}s)`);
+    return r.ok ? { ...out, status: 'built', seconds, result: r } : { ...out, status: 'failed', seconds, error: r.error?.message ?? 'failed', result: r };
+  } catch (e) {
+    await own.runAll();
+    return { ...out, status: 'failed', seconds: (performance.now() - g0) / 1000, error: isDomuError(e) ? e.message : oneLine(e) };
+  } finally {
+    unlink();
+  }
+}
+
+/** Read and check a fleet file. */
+export function readFleetFile(file: string): Fleet {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new DomuError('BAD_INPUT', `cannot read ${file}: ${oneLine(e)}`);
+  }
+  return parseFleet(text, file);
+}
+
 /** Build (or reuse) the base, then every guest from it. One failing guest does not stop the others. */
 export async function buildFleet(o: BuildFleetOptions): Promise<FleetResult> {
   const started = performance.now();
-  let text: string;
-  try {
-    text = readFileSync(o.file, 'utf8');
-  } catch (e) {
-    throw new DomuError('BAD_INPUT', `cannot read ${o.file}: ${oneLine(e)}`);
-  }
-  const fleet = parseFleet(text, o.file);
+  const fleet = readFleetFile(o.file);
   const log = o.log ?? (() => undefined);
   const cleanup = o.cleanup ?? new CleanupStack();
   const signal = o.signal ?? new AbortController().signal;
 
   // 1. the base, cached by key
-  const t0 = performance.now();
-  const key = await baseKey(fleet);
-  const image = baseImagePath(fleet.name, key);
-  const recPath = `fleet-bases/${fleet.name}.json`;
-  const rec = readState<BaseRecord>(recPath);
-  let baseStatus: FleetResult['base']['status'] = 'cached';
-  if (!(rec?.key === key && existsSync(image))) {
-    baseStatus = 'built';
-    await mkdir(join(stateDir(), 'fleet-bases'), { recursive: true, mode: 0o700 });
-    const spec: BuildSpec = { ...fleet.base, target: { ...(fleet.base.target as Extract<BuildSpec['target'], { kind: 'image' }>), path: image, force: true, format: 'raw' } };
-    log(`base: building ${image} (key ${key.slice(0, 12)})`);
-    const r = await runBuild(spec, {
-      // The base is the source tree (and the base's packages); everything that carries identity is per guest.
-      // The kernel's modules carry no identity and are the same for every guest: they go into the
-      // base once (each guest's own stage then finds them there), not into every overlay.
-      skip: (await planStages(spec)).map((s) => s.id).filter((id) => /^(fixup|role\/|xen\/|boot-test|inventory)/.test(id) && id !== 'fixup/kernel-modules'),
-      signal,
-      cleanup,
-      log: (l) => (l.startsWith('warning') || /^(source|verify)/.test(l) ? log(`base: ${l}`) : undefined),
-      status: (s: string) => o.onGuest?.('base', s),
-    });
-    if (!r.ok) {
-      return {
-        fleet: fleet.name,
-        base: { status: 'failed', key, image, seconds: (performance.now() - t0) / 1000, error: r.error?.message ?? 'failed' },
-        guests: fleet.guests.map((g) => ({ name: g.name, status: 'not-run', seconds: 0, note: 'the base failed' })),
-        seconds: (performance.now() - started) / 1000,
-      };
-    }
-    writeState(recPath, { key, image, built: new Date().toISOString() } satisfies BaseRecord);
+  const b = await ensureBase(fleet, { signal, cleanup, log, status: (s: string) => o.onGuest?.('base', s) });
+  const { key, image } = b;
+  if (b.status === 'failed') {
+    return {
+      fleet: fleet.name,
+      base: { status: 'failed', key, image, seconds: b.seconds, error: b.error ?? 'failed' },
+      guests: fleet.guests.map((g) => ({ name: g.name, status: 'not-run', seconds: 0, note: 'the base failed' })),
+      seconds: (performance.now() - started) / 1000,
+    };
   }
   o.onGuest?.('base', undefined);
-  const baseSeconds = (performance.now() - t0) / 1000;
-  log(`base: ${baseStatus} ${image}`);
+  log(`base: ${b.status} ${image}`);
 
   // 2. addresses: static ones first, then leases from the pool
   const staticIps = new Set(fleet.guests.map((g) => g.ip).filter((ip): ip is string => ip !== undefined && ip !== 'auto'));
@@ -333,55 +421,22 @@ export async function buildFleet(o: BuildFleetOptions): Promise<FleetResult> {
   const guests = await Promise.all(
     fleet.guests.map((g) =>
       limit(async (): Promise<FleetGuestResult> => {
-        const g0 = performance.now();
         const leaseError = leaseErrors.get(g.name);
         if (leaseError) return { name: g.name, status: 'failed', seconds: 0, error: leaseError };
-        const ip = ips.get(g.name);
-        const spec = guestSpec(fleet, g, { image, key }, ip);
-        const inputsKey = guestKey(spec);
-        const prev = findGuest(g.name);
-        if (prev && prev.fleet !== fleet.file) {
-          return { name: g.name, status: 'failed', seconds: 0, error: `a guest named ${g.name} already exists (built from ${prev.fleet ?? prev.spec ?? 'elsewhere'}); delete it first or rename this one` };
-        }
-        const out = { name: g.name, image: spec.target.kind === 'image' ? spec.target.path : '', ...(ip ? { ip } : {}) };
-        if (!o.rebuild && prev?.inputsKey === inputsKey && existsSync(out.image) && (!prev.config || existsSync(prev.config))) {
-          log(`${g.name}: unchanged`);
-          return { ...out, status: 'unchanged', seconds: 0 };
-        }
-        if (signal.aborted) return { ...out, status: 'not-run', seconds: 0, note: 'interrupted' };
-        o.onGuest?.(g.name, 'starting');
-        // Each guest has its own cleanup stack, so one failure unwinds only that guest.
-        const own = new CleanupStack();
-        const unlink = cleanup.push(`clean up guest ${g.name}`, async () => void (await own.runAll()));
-        try {
-          const r = await runBuild(spec, {
-            signal,
-            cleanup: own,
-            record: { fleet: fleet.file, inputsKey, ...(fleet.method === 'overlay' ? { base: image } : {}), ...(g.ip === 'auto' && fleet.pool ? { pool: fleet.pool } : {}) },
-            // per-stage lines go to the guest's live status; only warnings are kept
-            log: (l) => (l.startsWith('warning') ? log(`${g.name}: ${l}`) : undefined),
-            status: (s) => o.onGuest?.(g.name, s),
-          });
-          const seconds = (performance.now() - g0) / 1000;
-          o.onGuest?.(g.name, undefined);
-          log(`${g.name}: ${r.ok ? 'built' : `FAILED: ${r.error?.message}`} (${seconds.toFixed(1)}s)`);
-          return r.ok ? { ...out, status: 'built', seconds, result: r } : { ...out, status: 'failed', seconds, error: r.error?.message ?? 'failed', result: r };
-        } catch (e) {
-          o.onGuest?.(g.name, undefined);
-          await own.runAll();
-          return { ...out, status: 'failed', seconds: (performance.now() - g0) / 1000, error: isDomuError(e) ? e.message : oneLine(e) };
-        } finally {
-          unlink();
-        }
+        const r = await buildFleetGuest(fleet, g, { image, key }, ips.get(g.name), {
+          signal, cleanup, log, status: (s) => o.onGuest?.(g.name, s), ...(o.rebuild ? { rebuild: true } : {}),
+        });
+        o.onGuest?.(g.name, undefined);
+        return r;
       }),
     ),
   );
   await dropStaleBases(fleet.name, image);
-  return { fleet: fleet.name, base: { status: baseStatus, key, image, seconds: baseSeconds }, guests, seconds: (performance.now() - started) / 1000 };
+  return { fleet: fleet.name, base: { status: b.status, key, image, seconds: b.seconds }, guests, seconds: (performance.now() - started) / 1000 };
 }
 
 /** Remove this fleet's older bases, except those a guest's qcow2 overlay still stands on. */
-async function dropStaleBases(fleet: string, current: string): Promise<void> {
+export async function dropStaleBases(fleet: string, current: string): Promise<void> {
   const dir = join(stateDir(), 'fleet-bases');
   const inUse = new Set(listGuests().map((g) => g.base).filter((b): b is string => b !== undefined));
   for (const f of await readdir(dir).catch(() => [] as string[])) {

@@ -1,0 +1,203 @@
+// The coordinator: places a fleet's guests on its hosts (printed before anything is queued, stable
+// across reruns), leases ip: auto addresses from the fleet's pool here (one lease table for every
+// host), and queues the fleet as BullMQ flows: each guest job waits for a base job on the same host
+// (the first builds the host's base, the others find it in that host's cache). Every job is signed.
+// Then it watches the jobs (fleet status reads the same state later).
+
+import { FlowProducer, Job, Queue, type FlowJob } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { DomuError, isDomuError, oneLine } from '../../errors.js';
+import { readState, writeState } from '../../sys/state.js';
+import { formatPlacement, placeGuests, type Placement } from '../../spec/fleet-hosts.js';
+import { leaseAddress } from '../inventory.js';
+import { readFleetFile, type Fleet } from '../fleet.js';
+import { hostQueueName } from './connection.js';
+import { signJob } from './sign.js';
+import { fleetKey, JOB_VERSION, jobIdOf, type BaseJobResult, type BasePayload, type FleetRunRecord, type GuestJobResult, type GuestPayload, type JobProgressReport } from './jobs.js';
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+
+import { placementPath, type PlacementRecord } from './placements.js';
+
+export interface QueueFleetOptions {
+  file: string;
+  redis: Redis;
+  key: Buffer;
+  attempts?: number;
+  /** First retry delay in ms (exponential backoff). */
+  backoffMs?: number;
+}
+
+export interface QueuedFleet {
+  fleet: Fleet;
+  placements: Placement[];
+  placementText: string;
+  record: FleetRunRecord;
+}
+
+/** Place the guests and lease their addresses; nothing is queued yet (the caller prints the placement first). */
+export function planQueuedFleet(file: string): { fleet: Fleet; placements: Placement[]; placementText: string; ips: Map<string, string | undefined> } {
+  const fleet = readFleetFile(file);
+  if (!fleet.hosts) throw new DomuError('BAD_INPUT', `${file}: a fleet built through the queue needs a hosts: section (each Dom0 with its name and concurrency)`);
+  const prev = readState<PlacementRecord>(placementPath(fleet.name));
+  const previous = new Map(Object.entries(prev?.file === fleet.file ? prev.placements : {}));
+  const r = placeGuests(fleet.hosts, fleet.guests, previous);
+  if (r.issues.length > 0) {
+    const i = r.issues[0]!;
+    throw new DomuError('BAD_INPUT', `${file}: guests[${i.index}].${i.field}: ${i.message}${r.issues.length > 1 ? ` (and ${r.issues.length - 1} more)` : ''}; nothing was queued`);
+  }
+  // addresses: static ones are the guests' own; ip: auto leases come from the coordinator's table
+  const staticIps = new Set(fleet.guests.map((g) => g.ip).filter((ip): ip is string => ip !== undefined && ip !== 'auto'));
+  const ips = new Map<string, string | undefined>();
+  for (const g of fleet.guests) ips.set(g.name, g.ip === 'auto' ? leaseAddress(fleet.pool!, g.name, staticIps) : g.ip);
+  return { fleet, placements: r.placements, placementText: formatPlacement(fleet.hosts, r.placements), ips };
+}
+
+/** Queue the fleet: one flow per guest (the guest job, its host's base job as its child). */
+export async function queueFleet(o: QueueFleetOptions, plan = planQueuedFleet(o.file)): Promise<QueuedFleet> {
+  const { fleet, placements, ips } = plan;
+  const text = readFileSync(fleet.file, 'utf8');
+  const run = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const common = { v: JOB_VERSION, fleet: fleet.name, file: fleet.file, text, run } as const;
+  const opts = { attempts: o.attempts ?? 3, backoff: { type: 'exponential', delay: o.backoffMs ?? 5000 }, removeOnComplete: { age: 30 * 86400 }, removeOnFail: { age: 30 * 86400 } };
+  const record: FleetRunRecord = { fleet: fleet.name, file: fleet.file, run, queued: new Date().toISOString(), hosts: fleet.hosts!.map((h) => h.name), guests: [] };
+  const flows: FlowJob[] = placements.map((p) => {
+    const ip = ips.get(p.guest);
+    const g = fleet.guests.find((x) => x.name === p.guest)!;
+    const guestPayload: GuestPayload = { ...common, kind: 'guest', host: p.host, guest: p.guest, ...(g.ip === 'auto' && ip ? { ip } : {}) };
+    const basePayload: BasePayload = { ...common, kind: 'base', host: p.host };
+    const jobId = jobIdOf('guest', fleet.name, p.guest, run);
+    const baseJobId = jobIdOf('base', fleet.name, p.guest, run);
+    record.guests.push({ guest: p.guest, host: p.host, jobId, baseJobId, ...(ip ? { ip } : {}) });
+    return {
+      name: 'guest',
+      queueName: hostQueueName(p.host),
+      data: signJob(o.key, guestPayload),
+      opts: { ...opts, jobId },
+      children: [{ name: 'base', queueName: hostQueueName(p.host), data: signJob(o.key, basePayload), opts: { ...opts, jobId: baseJobId, failParentOnFailure: true } }],
+    };
+  });
+  const producer = new FlowProducer({ connection: o.redis });
+  producer.on('error', () => undefined);
+  try {
+    await producer.addBulk(flows);
+  } finally {
+    await producer.close();
+  }
+  await o.redis.set(fleetKey(fleet.name), JSON.stringify(record));
+  const prev = readState<PlacementRecord>(placementPath(fleet.name));
+  writeState(placementPath(fleet.name), {
+    fleet: fleet.name,
+    file: fleet.file,
+    placements: Object.fromEntries(placements.map((p) => [p.guest, p.host])),
+    updated: new Date().toISOString(),
+    ...(prev?.last ? { last: prev.last } : {}),
+  } satisfies PlacementRecord);
+  return { fleet, placements, placementText: plan.placementText, record };
+}
+
+export type GuestState = 'waiting-base' | 'queued' | 'building' | 'retrying' | 'built' | 'unchanged' | 'failed' | 'missing';
+
+export interface GuestRow {
+  guest: string;
+  host: string;
+  state: GuestState;
+  /** The stage in progress (building), or the base's state (waiting-base). */
+  stage: string;
+  /** Seconds since this attempt started (building), or its whole build time (done). */
+  elapsed: number;
+  attempts: number;
+  ip?: string;
+  image?: string;
+  config?: string;
+  error?: string;
+  result?: GuestJobResult;
+}
+
+export function isFinished(s: GuestState): boolean {
+  return s === 'built' || s === 'unchanged' || s === 'failed' || s === 'missing';
+}
+
+/** Read a fleet's last queueing from Redis. */
+export async function readRunRecord(redis: Redis, fleet: string): Promise<FleetRunRecord | undefined> {
+  const text = await redis.get(fleetKey(fleet));
+  return text ? (JSON.parse(text) as FleetRunRecord) : undefined;
+}
+
+/** Where every guest of a queued fleet stands. */
+export async function fleetRows(redis: Redis, record: FleetRunRecord, cache?: Map<string, Queue>): Promise<GuestRow[]> {
+  const queues = cache ?? new Map<string, Queue>();
+  const queueOf = (host: string) => {
+    let q = queues.get(host);
+    if (!q) {
+      q = new Queue(hostQueueName(host), { connection: redis });
+      q.on('error', () => undefined);
+      queues.set(host, q);
+    }
+    return q;
+  };
+  try {
+    return await Promise.all(record.guests.map(async (g): Promise<GuestRow> => {
+      const q = queueOf(g.host);
+      const row: GuestRow = { guest: g.guest, host: g.host, state: 'missing', stage: '', elapsed: 0, attempts: 0, ...(g.ip ? { ip: g.ip } : {}) };
+      const job = await Job.fromId(q, g.jobId);
+      if (!job) return { ...row, error: 'the job is no longer in the queue' };
+      const state = await job.getState();
+      row.attempts = job.attemptsMade;
+      const progress = job.progress as unknown as Partial<JobProgressReport> | number;
+      const now = Date.now();
+      if (state === 'completed') {
+        const rv = job.returnvalue as GuestJobResult;
+        return { ...row, state: rv.status, stage: '', elapsed: rv.seconds, image: rv.image, ...(rv.config ? { config: rv.config } : {}), result: rv };
+      }
+      if (state === 'failed') return { ...row, state: 'failed', stage: typeof progress === 'object' ? (progress.stage ?? '') : '', elapsed: job.finishedOn && job.processedOn ? (job.finishedOn - job.processedOn) / 1000 : 0, error: job.failedReason };
+      if (state === 'waiting-children') {
+        const base = await Job.fromId(q, g.baseJobId);
+        const bs = base ? await base.getState() : 'missing';
+        const bp = base?.progress as unknown as Partial<JobProgressReport> | undefined;
+        const stage = bs === 'active' && typeof bp === 'object' && bp.stage ? `base: ${bp.stage}` : `base ${bs}`;
+        return { ...row, state: 'waiting-base', stage, elapsed: bs === 'active' && typeof bp === 'object' && bp.started ? (now - bp.started) / 1000 : 0, ...(base?.failedReason ? { error: `base: ${base.failedReason}` } : {}) };
+      }
+      if (state === 'active') return { ...row, state: 'building', stage: typeof progress === 'object' ? (progress.stage ?? 'starting') : 'starting', elapsed: typeof progress === 'object' && progress.started ? (now - progress.started) / 1000 : 0 };
+      if (state === 'delayed') return { ...row, state: 'retrying', stage: `attempt ${job.attemptsMade + 1} soon`, ...(job.failedReason ? { error: job.failedReason } : {}) };
+      return { ...row, state: 'queued', stage: '' };
+    }));
+  } finally {
+    if (!cache) await closeQueues(queues);
+  }
+}
+
+async function closeQueues(queues: Map<string, Queue>): Promise<void> {
+  await Promise.all([...queues.values()].map((q) => q.close().catch(() => undefined)));
+}
+
+/** Watch until every guest is finished, calling `onRows` at each look; Redis restarts are waited out. */
+export async function watchFleet(redis: Redis, record: FleetRunRecord, o: { onRows?: (rows: GuestRow[]) => void; onError?: (message: string) => void; signal?: AbortSignal; intervalMs?: number }): Promise<GuestRow[]> {
+  let rows: GuestRow[] = [];
+  const queues = new Map<string, Queue>();
+  try {
+    for (;;) {
+      try {
+        rows = await fleetRows(redis, record, queues);
+        o.onRows?.(rows);
+        if (rows.every((r) => isFinished(r.state))) return rows;
+      } catch (e) {
+        o.onError?.(isDomuError(e) ? e.message : oneLine(e));
+      }
+      if (o.signal?.aborted) return rows;
+      await new Promise((r) => setTimeout(r, o.intervalMs ?? 500));
+      if (o.signal?.aborted) return rows;
+    }
+  } finally {
+    await closeQueues(queues);
+  }
+}
+
+/** Keep the last results beside the placement (list shows them on the coordinator). */
+export function rememberRows(fleet: string, rows: GuestRow[]): void {
+  const prev = readState<PlacementRecord>(placementPath(fleet));
+  if (!prev) return;
+  writeState(placementPath(fleet), { ...prev, last: rows.map((r) => ({ guest: r.guest, host: r.host, state: r.state, ...(r.ip ? { ip: r.ip } : {}), ...(r.image ? { image: r.image } : {}), ...(r.config ? { config: r.config } : {}), ...(r.error ? { error: r.error } : {}) })), updated: new Date().toISOString() });
+}
+
+export type { BaseJobResult };

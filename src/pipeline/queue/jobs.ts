@@ -1,0 +1,135 @@
+// The jobs of a queued fleet: what the coordinator signs and a host's worker checks before it runs
+// anything. A job carries the fleet file's text (the worker validates it as a local build does), the
+// host and guest it is for, and the address the coordinator leased; nothing else from Redis is trusted.
+
+import { Redis } from 'ioredis';
+import { DomuError } from '../../errors.js';
+import { SpecError } from '../../spec/load.js';
+import { parseFleet, type Fleet, type FleetGuest } from '../fleet.js';
+import { parseQueueUrl } from './connection.js';
+import { checkJob, type SignedJob } from './sign.js';
+
+export const JOB_VERSION = 1;
+
+interface PayloadCommon {
+  v: typeof JOB_VERSION;
+  host: string;
+  fleet: string;
+  /** The fleet file's path on the coordinator (relative paths in it resolve against its folder). */
+  file: string;
+  /** The fleet file's text, validated again by the worker. */
+  text: string;
+  /** This queueing of the fleet (a rerun is a new run). */
+  run: string;
+}
+
+export interface BasePayload extends PayloadCommon {
+  kind: 'base';
+}
+
+export interface GuestPayload extends PayloadCommon {
+  kind: 'guest';
+  guest: string;
+  /** The address the coordinator leased from the fleet's pool for an ip: auto guest. */
+  ip?: string;
+}
+
+export type JobPayload = BasePayload | GuestPayload;
+
+/** A stage-by-stage progress report (BullMQ job progress). */
+export interface JobProgressReport {
+  stage: string;
+  /** When this attempt started, ms since the epoch. */
+  started: number;
+  worker: string;
+}
+
+export interface GuestJobResult {
+  status: 'built' | 'unchanged';
+  host: string;
+  image: string;
+  config?: string;
+  address?: string;
+  seconds: number;
+  timings: Record<string, number>;
+}
+
+export interface BaseJobResult {
+  status: 'built' | 'cached';
+  host: string;
+  key: string;
+  image: string;
+  seconds: number;
+}
+
+/** BullMQ custom job ids may not contain ":" (its key separator). */
+export function jobIdOf(kind: 'base' | 'guest', fleet: string, guest: string, run: string): string {
+  return `${fleet}.${guest}.${kind}.${run}`;
+}
+
+/** Where the coordinator keeps a fleet's last queueing in Redis (fleet status reads it). */
+export function fleetKey(fleet: string): string {
+  return `domu-forge:fleet:${fleet}`;
+}
+
+export interface FleetRunRecord {
+  fleet: string;
+  file: string;
+  run: string;
+  queued: string;
+  hosts: string[];
+  guests: Array<{ guest: string; host: string; jobId: string; baseJobId: string; ip?: string }>;
+}
+
+/** The fleet as one host sees it: that host's directory and configDir, when the hosts: section overrides them. */
+export function fleetForHost(fleet: Fleet, host: string): Fleet {
+  const h = fleet.hosts?.find((x) => x.name === host);
+  if (!h) return fleet;
+  return { ...fleet, directory: h.directory ?? fleet.directory, configDir: h.configDir ?? fleet.configDir, concurrency: h.concurrency };
+}
+
+export class RefusedJob extends DomuError {}
+
+/**
+ * Check a job as a worker must before it runs anything: signed with this worker's key, for this
+ * host, and its fleet file passes the same validation as a local build. Throws RefusedJob.
+ */
+export function acceptJob(key: Buffer, data: unknown, host: string): { payload: JobPayload; fleet: Fleet; guest?: FleetGuest } {
+  const refused = checkJob(key, data, host);
+  if (refused) throw new RefusedJob('BAD_INPUT', `refused (${refused.reason}): ${refused.message}`);
+  const p = (data as SignedJob<JobPayload>).payload;
+  if (p.v !== JOB_VERSION || (p.kind !== 'base' && p.kind !== 'guest') || typeof p.text !== 'string' || typeof p.file !== 'string') {
+    throw new RefusedJob('BAD_INPUT', `refused (bad-payload): not a domu-forge job of version ${JOB_VERSION}`);
+  }
+  let fleet: Fleet;
+  try {
+    fleet = parseFleet(p.text, p.file);
+  } catch (e) {
+    const first = e instanceof SpecError ? `${e.issues.length} issue(s), first: ${e.issues[0]?.field ?? ''} ${e.issues[0]?.message ?? ''}` : (e as Error).message;
+    throw new RefusedJob('BAD_INPUT', `refused (invalid-spec): the fleet file does not pass validation: ${first}`);
+  }
+  if (fleet.name !== p.fleet) throw new RefusedJob('BAD_INPUT', `refused (invalid-spec): the job names fleet ${p.fleet}, its file is fleet ${fleet.name}`);
+  if (!fleet.hosts?.some((h) => h.name === host)) throw new RefusedJob('BAD_INPUT', `refused (other-host): fleet ${fleet.name} has no host ${host} in hosts:`);
+  if (p.kind === 'base') return { payload: p, fleet };
+  const guest = fleet.guests.find((g) => g.name === p.guest);
+  if (!guest) throw new RefusedJob('BAD_INPUT', `refused (invalid-spec): fleet ${fleet.name} has no guest ${String(p.guest)}`);
+  if (guest.host !== undefined && guest.host !== host) throw new RefusedJob('BAD_INPUT', `refused (other-host): guest ${guest.name} names host ${guest.host}`);
+  if (p.ip !== undefined && !(guest.ip === 'auto' && /^\d+\.\d+\.\d+\.\d+$/.test(p.ip))) throw new RefusedJob('BAD_INPUT', `refused (invalid-spec): an address for guest ${guest.name}, whose ip is not auto`);
+  return { payload: p, fleet, guest };
+}
+
+/** An ioredis client for the queue URL (BullMQ's ESM build takes an instance, not options). */
+export function redisClient(url: string): Redis {
+  const c = parseQueueUrl(url);
+  return new Redis({
+    host: c.host,
+    port: c.port,
+    db: c.db,
+    ...(c.username ? { username: c.username } : {}),
+    ...(c.password ? { password: c.password } : {}),
+    ...(c.tls ? { tls: c.tls } : {}),
+    maxRetriesPerRequest: null,
+    // keep trying while Redis restarts: every second, then at most every 5 s
+    retryStrategy: (times: number) => Math.min(1000 * times, 5000),
+  });
+}
