@@ -16,7 +16,7 @@
 // persistence) and stops it at the end.
 //
 //   npm run bench -- distributed [--part a,b] [--guests 20] [--concurrency 4] [--tree-mib 64]
-//                                [--jobs 500] [--workers 4] [--worker-concurrency 2] [--mode auto|cli|bullmq]
+//                                [--runs 1] [--jobs 500] [--workers 4] [--worker-concurrency 2] [--mode auto|cli|bullmq]
 //   node dist-bench/bench/distributed.js [same options]
 //
 // Environment: BENCH_DIR (default /var/tmp/domu-forge-bench) holds the source tree, state and images;
@@ -54,10 +54,11 @@ interface Args {
   workers: number;
   workerConcurrency: number;
   mode: 'auto' | 'cli' | 'bullmq';
+  runs: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { parts: ['a', 'b'], guests: 20, concurrency: 4, treeMiB: 64, jobs: 500, workers: 4, workerConcurrency: 2, mode: 'auto' };
+  const a: Args = { parts: ['a', 'b'], guests: 20, concurrency: 4, treeMiB: 64, jobs: 500, workers: 4, workerConcurrency: 2, mode: 'auto', runs: 1 };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1] ?? '';
     const f = argv[i];
@@ -69,6 +70,7 @@ function parseArgs(argv: string[]): Args {
     else if (f === '--workers') (a.workers = Number(v)), i++;
     else if (f === '--worker-concurrency') (a.workerConcurrency = Number(v)), i++;
     else if (f === '--mode') (a.mode = v as Args['mode']), i++;
+    else if (f === '--runs') (a.runs = Number(v)), i++;
     else if (f?.startsWith('--role')) continue;
     else throw new Error(`distributed bench: unknown option ${f}`);
   }
@@ -243,6 +245,13 @@ async function startCliWorker(o: { url: string; host: string; concurrency: numbe
   const child = track(spawn(process.execPath, [CLI, 'worker', '--queue', o.url, '--host', o.host, '--concurrency', String(o.concurrency), '--key', o.key], { env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   const lines = createInterface({ input: child.stderr! });
   const out = createInterface({ input: child.stdout! });
+  // the worker's log, each line with the seconds since it started, for a look at where time goes
+  const t0 = Date.now();
+  const log: string[] = [];
+  const keep = (l: string) => log.push(`${((Date.now() - t0) / 1000).toFixed(2).padStart(8)} ${l}`);
+  lines.on('line', keep);
+  out.on('line', keep);
+  child.once('exit', () => writeFileSync(join(benchDir(), `distributed-worker-${o.host}.log`), `${log.join('\n')}\n`));
   await new Promise<void>((res, rej) => {
     const ready = (l: string) => {
       if (/worker for host/i.test(l)) res();
@@ -276,8 +285,10 @@ async function partA(a: Args): Promise<string[]> {
   const children: ChildProcess[] = [];
   const rows: string[] = [];
   try {
-    const res: Record<string, { seconds: number; failed: number }> = {};
-    for (const how of ['local', 'queue'] as const) {
+    const res: Record<'local' | 'queue', Array<{ seconds: number; failed: number }>> = { local: [], queue: [] };
+    // runs alternate which goes first, so that neither always has the warmer caches
+    const order = Array.from({ length: a.runs }, (_, i) => (i % 2 === 0 ? (['local', 'queue'] as const) : (['queue', 'local'] as const))).flat();
+    for (const how of order) {
       const name = `dist-${how}`;
       const out = join(benchDir(), name);
       rmSync(out, { recursive: true, force: true });
@@ -293,20 +304,27 @@ async function partA(a: Args): Promise<string[]> {
         children.push(await startCliWorker({ url: redis.url, host: 'bench', concurrency: a.concurrency, key, env }));
         r = await timed(process.execPath, [CLI, 'build', file, '--queue', redis.url, '--key', key, '--json'], env);
         await stopChildren(children.splice(0));
+        writeFileSync(join(benchDir(), 'distributed-queue-last.log'), r.stderr);
       }
       let failed = a.guests;
       try {
-        const j = JSON.parse(r.stdout) as { guests?: Array<{ status: string }> };
-        failed = (j.guests ?? []).filter((g) => g.status !== 'built').length + Math.max(0, a.guests - (j.guests ?? []).length);
+        // the local result's guests carry `status`, the queue's rows `state`
+        const j = JSON.parse(r.stdout) as { guests?: Array<{ status?: string; state?: string }> };
+        failed = (j.guests ?? []).filter((g) => (g.status ?? g.state) !== 'built').length + Math.max(0, a.guests - (j.guests ?? []).length);
       } catch {
         // no JSON: counted as all failed
       }
-      res[how] = { seconds: r.seconds, failed };
+      res[how].push({ seconds: r.seconds, failed });
       console.log(`(a) ${how.padEnd(5)} ${a.guests} guests: ${r.seconds.toFixed(1)} s${failed ? `, ${failed} NOT BUILT (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-2).join(' | ')}` : ''}`);
       rmSync(out, { recursive: true, force: true });
     }
-    const ratio = res.queue!.seconds / res.local!.seconds;
-    rows.push(`(a) ${a.guests}-guest fleet (overlay, ${a.treeMiB} MiB tree, concurrency ${a.concurrency}), from scratch: local ${res.local!.seconds.toFixed(1)} s, queue (1 worker, same machine) ${res.queue!.seconds.toFixed(1)} s, ratio ${ratio.toFixed(3)} (goal <= 1.05: ${ratio <= 1.05 ? 'met' : 'missed'})${res.local!.failed || res.queue!.failed ? '  [SOME GUESTS FAILED: figures not valid]' : ''}`);
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+    const local = median(res.local.map((x) => x.seconds));
+    const queue = median(res.queue.map((x) => x.seconds));
+    const ratio = queue / local;
+    const bad = [...res.local, ...res.queue].some((x) => x.failed > 0);
+    rows.push(`(a) ${a.guests}-guest fleet (overlay, ${a.treeMiB} MiB tree, concurrency ${a.concurrency}), from scratch, median of ${a.runs}: local ${local.toFixed(1)} s, queue (1 worker, same machine) ${queue.toFixed(1)} s, ratio ${ratio.toFixed(3)} (goal <= 1.05: ${ratio <= 1.05 ? 'met' : 'missed'})${bad ? '  [SOME GUESTS FAILED: figures not valid]' : ''}`);
+    rows.push(`    runs: local ${res.local.map((x) => x.seconds.toFixed(1)).join(', ')} s; queue ${res.queue.map((x) => x.seconds.toFixed(1)).join(', ')} s`);
   } finally {
     await stopChildren(children);
     await redis.stop();
@@ -426,8 +444,8 @@ async function partB(a: Args): Promise<string[]> {
       const r = await timed(process.execPath, [CLI, 'build', file, '--queue', redis.url, '--key', key, '--dry-run', '--json'], env);
       let failed = a.jobs;
       try {
-        const j = JSON.parse(r.stdout) as { guests?: Array<{ status: string }> };
-        failed = (j.guests ?? []).filter((g) => !['built', 'unchanged', 'planned', 'dry-run'].includes(g.status)).length;
+        const j = JSON.parse(r.stdout) as { guests?: Array<{ status?: string; state?: string }> };
+        failed = (j.guests ?? []).filter((g) => !['built', 'unchanged', 'planned', 'dry-run'].includes(g.status ?? g.state ?? '')).length + Math.max(0, a.jobs - (j.guests ?? []).length);
       } catch {
         // counted as failed
       }
