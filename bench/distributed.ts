@@ -451,7 +451,8 @@ async function partB(a: Args): Promise<string[]> {
       }
       report = { jobs: a.jobs, failed, seconds: r.seconds, jobsPerSecond: a.jobs / r.seconds, queueSeconds: NaN, coordinatorPeakRssMiB: r.peakKiB / 1024, coordinatorRssMiB: NaN };
     } else {
-      label = 'DIRECTLY WITH BULLMQ (not the domu-forge CLI: its queue commands are not in this build): signed jobs, 1 bench worker process per host, dry run = plan stages + render xl config';
+      const why = !cliHas(['worker'], '--queue') ? 'this build has no `domu-forge worker`' : a.mode === 'bullmq' ? '--mode bullmq' : '`domu-forge worker` documents no dry-run jobs';
+      label = `DIRECTLY WITH BULLMQ (not the domu-forge CLI: ${why}): signed jobs, 1 bench worker process per host, dry run = plan stages + render xl config`;
       const self = fileURLToPath(import.meta.url);
       for (const h of hosts) {
         const c = track(spawn(process.execPath, [self, '--role=worker', String(redis.port), key, h.name, String(h.concurrency)], { stdio: ['ignore', 'inherit', 'pipe'] }));

@@ -6,10 +6,11 @@ import { benchInstall } from './install.js';
 import { benchFleet } from './fleet.js';
 import { benchVerify } from './verify.js';
 import { benchCompare } from './compare.js';
-import { benchDistributed } from './distributed.js';
 
 const [suite = 'clone', ...rest] = process.argv.slice(2);
-const suites: Record<string, (argv: string[]) => Promise<void>> = { clone: benchClone, 'image-populate': benchImagePopulate, 'tar-writer': benchTarWriter, install: benchInstall, fleet: benchFleet, verify: benchVerify, compare: benchCompare, distributed: benchDistributed };
+const suites: Record<string, (argv: string[]) => Promise<void>> = { clone: benchClone, 'image-populate': benchImagePopulate, 'tar-writer': benchTarWriter, install: benchInstall, fleet: benchFleet, verify: benchVerify, compare: benchCompare,
+  // loaded when asked for: it needs bullmq and ioredis, which the other suites do not
+  distributed: async (argv) => (await import('./distributed.js')).benchDistributed(argv) };
 const run = suites[suite];
 if (!run) {
   console.error(`unknown bench suite ${suite}; known: ${Object.keys(suites).join(', ')}`);
