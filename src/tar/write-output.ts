@@ -1,33 +1,47 @@
 // The writer's output: archive bytes gathered in a few large buffers, each written out whole while
-// the next one fills (positioned writes on the thread pool for a plain file, or a compressor's
-// input stream). A buffer is reused only once its write is done, so memory stays bounded.
+// the next ones fill (positioned writes on the thread pool for a plain file, or a compressor's input
+// stream). The content of large files is read straight into its place in a buffer by reads on the
+// thread pool, several at a time; a buffer goes out, in order, once the reads into it are done, and is
+// reused only once its write is done, so memory stays bounded (count x size).
 
-import { write as fsWrite } from 'node:fs';
+import { read as fsRead, write as fsWrite } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 
 export type OutputTarget = { fd: number } | { stream: Writable };
 
+interface Slot {
+  buf: Buffer;
+  /** Archive bytes in it. */
+  len: number;
+  /** Reads into it still in flight. */
+  reads: number;
+}
+
 export class ArchiveOutput {
-  /** The buffer being filled; bytes [0, pos) are archive data not yet handed on. */
+  /** The buffer being filled; bytes [0, pos) are archive data (or reads under way into it). */
   buf: Buffer;
   pos = 0;
+  private cur: Slot;
   private readonly free: Buffer[] = [];
+  /** Filled buffers, in archive order, not yet handed on. */
+  private readonly queue: Slot[] = [];
   private made = 1;
-  private inFlight = 0;
+  private writing = 0;
+  private reading = 0;
   private wake: (() => void) | undefined;
   private failure: unknown;
+  private stopped = false;
   /** Where the next write lands in a plain file. */
   private offset = 0;
-  /** Archive bytes handed on so far. */
-  written = 0;
 
   constructor(
     private readonly target: OutputTarget,
     private readonly size = 4 << 20,
-    private readonly count = 4,
+    private readonly count = 8,
   ) {
     this.buf = Buffer.allocUnsafe(size);
+    this.cur = { buf: this.buf, len: 0, reads: 0 };
   }
 
   /** Bytes left in the current buffer. */
@@ -44,77 +58,145 @@ export class ArchiveOutput {
   /** Hand on the current buffer and continue in an empty one with room for `n` bytes (default: any). */
   async next(n = 1): Promise<void> {
     this.raise();
-    if (this.pos > 0) this.submit(this.buf, this.pos);
-    else if (this.buf.length === this.size) this.free.push(this.buf);
-    this.pos = 0;
+    this.seal();
     if (n > this.size) {
       // one larger buffer for an outsized header (many or large xattrs), used once
-      this.buf = Buffer.allocUnsafe(n);
+      this.use(Buffer.allocUnsafe(n));
       return;
     }
     for (;;) {
       const b = this.free.pop();
-      if (b) {
-        this.buf = b;
-        return;
-      }
+      if (b) return this.use(b);
       if (this.made < this.count) {
         this.made += 1;
-        this.buf = Buffer.allocUnsafe(this.size);
-        return;
+        return this.use(Buffer.allocUnsafe(this.size));
       }
-      await new Promise<void>((res) => {
-        this.wake = res;
-      });
+      await this.sleep();
       this.raise();
     }
   }
 
-  /** Hand on what is buffered and wait until everything handed on is written. */
+  /**
+   * Read `len` bytes of the file `fd` from `at` into the current buffer at `pos` (which must have
+   * room), on the thread pool, and move `pos` past them. `done(got)` is called when the read is
+   * over; a file that ends early (got < len) leaves zeros for the rest.
+   */
+  read(fd: number, len: number, at: number, done: (got: number, err?: unknown) => void): void {
+    const slot = this.cur;
+    const buf = this.buf;
+    const start = this.pos;
+    this.pos += len;
+    slot.reads += 1;
+    this.reading += 1;
+    let got = 0;
+    const more = (err: NodeJS.ErrnoException | null, n: number): void => {
+      if (!err && n > 0 && got + n < len) {
+        got += n;
+        fsRead(fd, buf, start + got, len - got, at + got, more);
+        return;
+      }
+      if (!err) got += n;
+      if (got < len) buf.fill(0, start + got, start + len);
+      slot.reads -= 1;
+      this.reading -= 1;
+      if (err && this.failure === undefined) this.failure = err;
+      try {
+        done(got, err ?? undefined);
+      } catch (e) {
+        this.failure ??= e;
+      }
+      this.pump();
+      this.notify();
+    };
+    fsRead(fd, buf, start, len, at, more);
+  }
+
+  /** Hand on what is buffered and wait until everything is read and written. */
   async drain(): Promise<void> {
-    if (this.pos > 0) {
-      this.submit(this.buf, this.pos);
-      this.pos = 0;
-      this.buf = Buffer.allocUnsafe(0);
-    }
-    while (this.inFlight > 0) {
-      await new Promise<void>((res) => {
-        this.wake = res;
-      });
-    }
     this.raise();
+    this.seal();
+    this.use(Buffer.allocUnsafe(0));
+    while (this.queue.length > 0 || this.writing > 0 || this.reading > 0) {
+      await this.sleep();
+      this.raise();
+    }
+  }
+
+  /**
+   * Give up (a failed run): write nothing more, and wait for the reads in flight to end, and for a
+   * plain file the writes too (a compressor's stream is destroyed instead: its writes may never end).
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    while (this.reading > 0 || ('fd' in this.target && this.writing > 0)) await this.sleep();
+  }
+
+  private use(b: Buffer): void {
+    this.buf = b;
+    this.pos = 0;
+    this.cur = { buf: b, len: 0, reads: 0 };
+  }
+
+  private sleep(): Promise<void> {
+    return new Promise<void>((res) => {
+      this.wake = res;
+    });
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
   }
 
   private raise(): void {
     if (this.failure !== undefined) throw this.failure;
   }
 
-  private done(b: Buffer, err: unknown): void {
-    this.inFlight -= 1;
-    if (err && this.failure === undefined) this.failure = err;
+  private seal(): void {
+    if (this.pos > 0 || this.cur.reads > 0) {
+      this.cur.len = this.pos;
+      this.queue.push(this.cur);
+      this.pump();
+    } else if (this.buf.length === this.size) this.free.push(this.buf);
+  }
+
+  /** Hand on the buffers at the head of the queue whose reads are done. */
+  private pump(): void {
+    while (this.queue.length > 0 && this.queue[0]!.reads === 0) {
+      const s = this.queue.shift()!;
+      if (this.stopped || this.failure !== undefined) this.release(s.buf);
+      else this.submit(s.buf, s.len);
+    }
+  }
+
+  private release(b: Buffer): void {
     if (b.length === this.size) this.free.push(b);
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
+  }
+
+  private written(b: Buffer, err: unknown): void {
+    this.writing -= 1;
+    if (err && this.failure === undefined) this.failure = err;
+    this.release(b);
+    this.notify();
   }
 
   private submit(b: Buffer, len: number): void {
-    this.inFlight += 1;
-    this.written += len;
+    this.writing += 1;
     if ('fd' in this.target) {
       const fd = this.target.fd;
       const at = this.offset;
       this.offset += len;
       let off = 0;
       const more = (err: NodeJS.ErrnoException | null, n: number): void => {
-        if (err) return this.done(b, err);
+        if (err) return this.written(b, err);
         off += n;
         if (off < len) fsWrite(fd, b, off, len - off, at + off, more);
-        else this.done(b, undefined);
+        else this.written(b, undefined);
       };
       fsWrite(fd, b, 0, len, at, more);
     } else {
-      this.target.stream.write(b.subarray(0, len), (err) => this.done(b, err ?? undefined));
+      this.target.stream.write(b.subarray(0, len), (err) => this.written(b, err ?? undefined));
     }
   }
 }

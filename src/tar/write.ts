@@ -30,6 +30,9 @@ const FIRST_BATCH = 64;
 const MAX_BATCH = 2048;
 const MAX_ID = BigInt(USTAR_MAX_ID);
 const MAX_TIME = BigInt(USTAR_MAX_TIME);
+/** Files from this size on are read on the thread pool, in pieces of at most READ_PIECE, several at a time. */
+const ASYNC_READ_MIN = 64 << 10;
+const READ_PIECE = 1 << 20;
 
 /**
  * Write the tree at `root` to the tarball `file` (written beside it under a temporary name and
@@ -80,8 +83,8 @@ export async function writeTarball(root: string, file: string, opts: WriteTarbal
       }
     } catch (e) {
       // nothing may still be writing to the file once it is closed
-      if (opts.compression === 'none') await out.drain().catch(() => undefined);
-      else await sink!.abort().catch(() => undefined);
+      await out.stop().catch(() => undefined);
+      if (opts.compression !== 'none') await sink!.abort().catch(() => undefined);
       throw e;
     }
     if (opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
@@ -153,6 +156,10 @@ interface FileJob {
   layout: SparseLayout | undefined;
   /** It ended before its size: the rest is zeros. */
   short: boolean;
+  /** Reads in flight on the thread pool, and whether more are still to be asked for. */
+  reads: number;
+  issuing: boolean;
+  failed?: boolean;
 }
 
 class Packer {
@@ -313,7 +320,7 @@ class Packer {
         }
         h.size = stored;
         if (stored > USTAR_MAX_SIZE) (records ?? tail).push(encodePaxRecord('size', Buffer.from(String(stored))));
-        if (fd >= 0) job = { rel, st, fd, stored, layout, short: false };
+        if (fd >= 0) job = { rel, st, fd, stored, layout, short: false, reads: 0, issuing: false };
         this.summary.files += 1;
         break;
       }
@@ -371,6 +378,7 @@ class Packer {
       }
       return this.out.ensure(headerBytes).then(() => this.headers(h, records, recLen));
     }
+    if (!job.layout && job.stored >= ASYNC_READ_MIN) return this.emitAhead(h, records, recLen, job);
     if (!job.layout && headerBytes + padded(job.stored) <= this.out.room()) {
       try {
         this.headers(h, records, recLen);
@@ -383,6 +391,45 @@ class Packer {
       return undefined;
     }
     return this.emitLarge(h, records, recLen, job);
+  }
+
+  /** A large file: its content read on the thread pool straight into the output, while the next entries go on. */
+  private async emitAhead(h: UstarFields, records: Buffer[], recLen: number, job: FileJob): Promise<void> {
+    job.issuing = true;
+    try {
+      await this.out.ensure(paxBytes(recLen) + BLOCK);
+      this.headers(h, records, recLen);
+      let issued = 0;
+      const done = (got: number, len: number, err: unknown) => {
+        job.reads -= 1;
+        if (got < len && !err) job.short = true;
+        if (err) job.failed = true;
+        if (job.reads === 0 && !job.issuing) this.close(job);
+      };
+      while (issued < job.stored) {
+        if (this.out.room() === 0) await this.out.next();
+        const len = Math.min(job.stored - issued, this.out.room(), READ_PIECE);
+        job.reads += 1;
+        this.out.read(job.fd, len, issued, (got, err) => done(got, len, err));
+        issued += len;
+        this.summary.bytes += len;
+        this.aborted();
+      }
+      await this.out.ensure(BLOCK);
+      this.pad(job.stored);
+    } finally {
+      job.issuing = false;
+      if (job.reads === 0) this.close(job);
+    }
+  }
+
+  /** The last read of a file read ahead is done: see whether it changed, and close it. */
+  private close(job: FileJob): void {
+    try {
+      if (!job.failed) this.finish(job);
+    } finally {
+      closeSync(job.fd);
+    }
   }
 
   private async emitLarge(h: UstarFields, records: Buffer[], recLen: number, job: FileJob): Promise<void> {
