@@ -25,6 +25,9 @@ export interface UstarFields {
   devminor: number;
 }
 
+/** Buffer's latin1Write (in Node, missing from its types): no encoding dispatch per call. */
+type Latin1Writer = Buffer & { latin1Write(s: string, offset: number, length: number): number };
+
 /** Write `digits` octal digits of `v` and a space at `at` (tar-stream's encodeOct: all 7s when it does not fit). */
 function octal(b: Buffer, at: number, v: number, digits: number): void {
   if (v > MAX_OCTAL[digits]!) {
@@ -44,7 +47,8 @@ const MAX_OCTAL: Record<number, number> = { 6: 0o777777, 11: 0o77777777777 };
 /** One 512-byte ustar header at `at` in `b`. */
 export function writeUstar(b: Buffer, at: number, h: UstarFields): void {
   b.fill(0, at, at + BLOCK);
-  b.write(h.name, at, 100, 'latin1');
+  const w = b as Latin1Writer;
+  w.latin1Write(h.name, at, 100);
   octal(b, at + 100, h.mode & 0o7777, 6);
   octal(b, at + 108, h.uid, 6);
   octal(b, at + 116, h.gid, 6);
@@ -59,8 +63,8 @@ export function writeUstar(b: Buffer, at: number, h: UstarFields): void {
   } else octal(b, at + 124, h.size, 11);
   octal(b, at + 136, h.mtime, 11);
   b[at + 156] = h.typeflag;
-  if (h.linkname.length > 0) b.write(h.linkname, at + 157, 100, 'latin1');
-  b.write('ustar\x0000', at + 257, 8, 'latin1');
+  if (h.linkname.length > 0) w.latin1Write(h.linkname, at + 157, 100);
+  w.latin1Write('ustar\x0000', at + 257, 8);
   octal(b, at + 329, h.devmajor, 6);
   octal(b, at + 337, h.devminor, 6);
   // the checksum counts its own field as spaces

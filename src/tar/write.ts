@@ -27,7 +27,7 @@ export type { WriteTarballOptions } from './types.js';
 
 /** Entries in the first batch (few, so the first bytes go out soon), and at most in one. */
 const FIRST_BATCH = 64;
-const MAX_BATCH = 2048;
+const MAX_BATCH = 8192;
 const MAX_ID = BigInt(USTAR_MAX_ID);
 const MAX_TIME = BigInt(USTAR_MAX_TIME);
 /** Files from this size on are read on the thread pool, in pieces of at most READ_PIECE, several at a time. */
