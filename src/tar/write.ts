@@ -1,34 +1,38 @@
-// The writer: a tree as a POSIX pax tar stream (tar-stream), gzip/xz/zstd compressed, keeping what
-// the clone keeps: raw-byte names, nanosecond mtimes, big ids, xattrs and ACLs (SCHILY.xattr.*),
-// hard links, devices, fifos, holes (GNU sparse 1.0) and files over 8 GiB. GNU tar extracts it exactly.
+// The writer: a tree as a POSIX pax tar archive, plain or gzip/xz/zstd compressed, keeping what the
+// clone keeps: raw-byte names, nanosecond mtimes, big ids, xattrs (SCHILY.xattr.*) and ACLs (also as
+// SCHILY.acl.* text, as GNU tar --acls writes them), hard links, devices, fifos, holes (GNU sparse
+// 1.0) and files over 8 GiB. GNU tar extracts it exactly.
+//
+// How it is fast: the one walker (walk/walk.ts) hands entries over in batches; the xattrs of a batch
+// come from one getfattr run in another process, started while the batch before it is written;
+// headers are made straight into large output buffers (write-header.ts), file contents are read
+// straight behind them, and each full buffer is written whole while the next fills (write-output.ts).
 
-import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
-import { lstat, open, rename, rm, stat } from 'node:fs/promises';
-import { once } from 'node:events';
+import { closeSync, constants as fsc, fstatSync, openSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import * as tar from 'tar-stream';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
+import { ExcludeSet } from '../walk/exclude.js';
+import { joinRoot, walkTree, type StatEntry, type WalkProblem } from '../walk/walk.js';
 import { openSink, requireCompressionTool, requireTool } from './compression.js';
-import {
-  USTAR_MAX_ID, USTAR_MAX_SIZE, USTAR_MAX_TIME, encodePaxRecord, formatPaxTime, paxBlock, sparseMap, ustarBlock,
-  ustarName, ustarTime, xattrPaxKey,
-} from './format.js';
-import { readXattrs } from './metadata.js';
-import { endEntry, pushRaw } from './tar-stream-adapter.js';
-import {
-  NS, TAR_COMPRESSIONS, emptySummary, printable, type TarSummary, type WriteTarballOptions, type Xattrs,
-} from './types.js';
+import { USTAR_MAX_ID, USTAR_MAX_SIZE, USTAR_MAX_TIME, encodePaxRecord, formatPaxTime, ustarBlock, xattrPaxKey } from './format.js';
+import { BLOCK, TYPEFLAG, aclRecords, padded, paxBytes, writePax, writeUstar, type UstarFields } from './write-header.js';
+import { ArchiveOutput, gzipToFd, type OutputTarget } from './write-output.js';
+import { mayHaveHoles, sparseLayout, type SparseLayout } from './write-sparse.js';
+import { XattrReader } from './write-xattrs.js';
+import { NS, TAR_COMPRESSIONS, emptySummary, printable, type TarSummary, type WriteTarballOptions, type Xattrs } from './types.js';
 
 export type { WriteTarballOptions } from './types.js';
 
-const CHUNK = 1 << 20;
-const SLASH = Buffer.from('/');
-/** Archive bytes gathered before one write to the output. */
-const OUT_BATCH = 1 << 20;
-const SPARSE_BLOCK = 4096;
-const ZERO_BLOCK = Buffer.alloc(SPARSE_BLOCK);
-const ZERO_CHUNK = Buffer.alloc(CHUNK);
+/** Entries in the first batch (few, so the first bytes go out soon), and at most in one. */
+const FIRST_BATCH = 64;
+const MAX_BATCH = 8192;
+const MAX_ID = BigInt(USTAR_MAX_ID);
+const MAX_TIME = BigInt(USTAR_MAX_TIME);
+/** Files from this size on are read on the thread pool, in pieces of at most READ_PIECE, several at a time. */
+const ASYNC_READ_MIN = 64 << 10;
+const READ_PIECE = 1 << 20;
 
 /**
  * Write the tree at `root` to the tarball `file` (written beside it under a temporary name and
@@ -45,6 +49,7 @@ export async function writeTarball(root: string, file: string, opts: WriteTarbal
   if (!rootStat?.isDirectory()) throw new DomuError('BAD_INPUT', `${root} is not a directory`);
   requireCompressionTool(opts.compression, `for --compression ${opts.compression}`);
   requireTool('getfattr', 'to read extended attributes and ACLs');
+  requireTool('xargs', 'to read extended attributes in batches');
   const outPath = resolve(file);
   const outDir = dirname(outPath);
   const outDirStat = await stat(outDir).catch(() => undefined);
@@ -57,50 +62,32 @@ export async function writeTarball(root: string, file: string, opts: WriteTarbal
   let tempExists = true;
   try {
     const tempStat = await fh.stat({ bigint: true });
-    const xattrs = await readXattrs(rootPath, opts.signal);
-    const pack = tar.pack();
-    const sink = openSink(opts.compression, fh.fd);
-    const stop = new AbortController();
-    const consume = (async () => {
-      // headers come in 512-byte pieces: gather them so the output sees few, large writes
-      let parts: Buffer[] = [];
-      let held = 0;
-      const flush = async () => {
-        const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, held);
-        parts = [];
-        held = 0;
-        if (!sink.stream.write(data)) await once(sink.stream, 'drain', { signal: stop.signal });
-      };
-      for await (const chunk of pack as AsyncIterable<Buffer>) {
-        if (chunk.length >= 65536) {
-          // file data: written as it is, not copied again
-          if (held > 0) await flush();
-          parts.push(chunk);
-          held = chunk.length;
-          await flush();
-          continue;
-        }
-        parts.push(chunk);
-        held += chunk.length;
-        if (held >= OUT_BATCH) await flush();
-      }
-      if (held > 0) await flush();
-      sink.stream.end();
-      await sink.done;
-    })();
-    consume.catch(() => pack.destroy());
-    const writer = new EntryWriter(pack, rootPath, xattrs, summary, opts, `${tempStat.dev}:${tempStat.ino}`);
+    let sink: { stream: NodeJS.WritableStream; done: Promise<void>; abort(): Promise<void> };
+    if (opts.compression === 'gzip') sink = gzipToFd(fh.fd);
+    else if (opts.compression !== 'none') {
+      const s = openSink(opts.compression, fh.fd);
+      sink = { ...s, abort: async () => void s.stream.destroy() };
+    }
+    const target: OutputTarget = opts.compression === 'none' ? { fd: fh.fd } : { stream: sink!.stream as import('node:stream').Writable };
+    const out = new ArchiveOutput(target);
     try {
-      await writer.writeTree();
-      pack.finalize();
+      await new Packer(rootPath, out, summary, opts, tempStat).run();
+      // the end of the archive: two zero blocks
+      await out.ensure(2 * BLOCK);
+      out.buf.fill(0, out.pos, out.pos + 2 * BLOCK);
+      out.pos += 2 * BLOCK;
+      await out.drain();
+      if (opts.compression !== 'none') {
+        sink!.stream.end();
+        await sink!.done;
+      }
     } catch (e) {
-      stop.abort();
-      pack.destroy(e as Error);
-      sink.stream.destroy();
-      await consume.catch(() => undefined);
+      // nothing may still be writing to the file once it is closed
+      await out.stop().catch(() => undefined);
+      if (opts.compression !== 'none') await sink!.abort().catch(() => undefined);
       throw e;
     }
-    await consume;
+    if (opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
     await fh.sync();
     await fh.close();
     await rename(temp, outPath);
@@ -123,357 +110,403 @@ function wrapError(e: unknown, signal?: AbortSignal): DomuError {
   return new DomuError('INTERNAL', `writing the tarball failed: ${oneLine(e)}`);
 }
 
-type Hdr = Partial<tar.Header> & { name: string };
-interface SparseLayout {
-  /** The map as GNU sparse 1.0 writes it, padded to whole blocks. */
-  map: Buffer;
-  /** [offset, size] of each data segment, in order. */
-  segments: Array<[number, number]>;
+/** ustar's mtime field holds whole seconds in 0..2^31-1 (as tar-stream wrote it); pax carries the exact value. */
+function ustarSeconds(ns: bigint): number {
+  const s = ns / NS;
+  return s < 0n ? 0 : s > 2147483647n ? 2147483647 : Number(s);
 }
-type Content = { size: bigint; layout?: SparseLayout | undefined };
-type Sink = ReturnType<tar.Pack['entry']>;
-type EntryType = 'file' | 'link' | 'symlink' | 'directory' | 'character-device' | 'block-device' | 'fifo';
 
-class EntryWriter {
-  private readonly hardlinks = new Map<string, Buffer>();
+/** A time as Node's plain Stats holds it (seconds * 1e3 + nanoseconds / 1e6, as doubles). */
+function millis(ns: bigint): number {
+  let sec = ns / NS;
+  let nsec = ns % NS;
+  if (nsec < 0n) {
+    nsec += NS;
+    sec -= 1n;
+  }
+  return Number(sec) * 1e3 + Number(nsec) / 1e6;
+}
+
+const PLAIN_NAME = /^[\x01-\x7f]{0,100}$/;
+
+/**
+ * The name for a ustar field (latin1): plain ASCII of at most 100 bytes as it is; anything else
+ * goes to a pax record as raw bytes, with an ASCII stand-in in the field.
+ */
+function fieldName(name: string, records: Buffer[], key: 'path' | 'linkpath'): string {
+  if (PLAIN_NAME.test(name)) return name;
+  records.push(encodePaxRecord(key, Buffer.from(name, 'latin1')));
+  const ascii = name.replace(/[^\x20-\x7e]/g, '_').replace(/\/+$/, '');
+  return ascii.length > 99 ? ascii.slice(ascii.length - 99) : ascii || '_';
+}
+
+function recordsLength(records: Buffer[]): number {
+  let n = 0;
+  for (const r of records) n += r.length;
+  return n;
+}
+
+/** A regular file's content to store: read from `fd`, whole or (with holes) by segments. */
+interface FileJob {
+  rel: string;
+  st: BigIntStats;
+  fd: number;
+  /** Bytes in the archive (the map and the data for a file with holes). */
+  stored: number;
+  layout: SparseLayout | undefined;
+  /** It ended before its size: the rest is zeros. */
+  short: boolean;
+  /** Reads in flight on the thread pool, and whether more are still to be asked for. */
+  reads: number;
+  issuing: boolean;
+  failed?: boolean;
+}
+
+class Packer {
+  /** dev:ino -> the entry name of an inode's first name. */
+  private readonly hardlinks = new Map<string, string>();
   private lastProgress = 0;
-  private readonly rootBuf: Buffer;
+  /** The root as the latin1 form of its bytes, as the walker names everything. */
+  private readonly rootL: string;
 
   constructor(
-    private readonly pack: tar.Pack,
     private readonly rootPath: string,
-    private readonly xattrs: Map<string, Xattrs>,
+    private readonly out: ArchiveOutput,
     private readonly summary: TarSummary,
     private readonly opts: WriteTarballOptions,
-    private readonly skipIno: string,
+    private readonly skip: BigIntStats,
   ) {
-    this.rootBuf = Buffer.from(rootPath);
+    this.rootL = Buffer.from(rootPath).toString('latin1');
   }
 
-  async writeTree(): Promise<void> {
-    const st = await lstat(this.rootPath, { bigint: true });
-    await this.writeEntry(Buffer.alloc(0), st);
-    await this.writeDir(Buffer.alloc(0));
+  async run(): Promise<void> {
+    const walker = walkTree(this.rootL, { excludes: new ExcludeSet([]), sorted: true, onProblem: (p) => this.problem(p) });
+    const xattrs = new XattrReader(this.rootPath, this.opts.signal);
+    try {
+      let size = FIRST_BATCH;
+      let batch = this.pull(walker, size, xattrs);
+      while (batch.entries.length > 0) {
+        const full = batch.entries.length === size;
+        size = Math.min(size * 4, MAX_BATCH);
+        // the next batch is walked, and its xattrs asked for, before this one is written
+        const next = full ? this.pull(walker, size, xattrs) : undefined;
+        const attrs = await batch.xattrs;
+        for (const e of batch.entries) {
+          const wait = this.entry(e, attrs.get(e.rel));
+          if (wait) await wait;
+        }
+        if (!next) break;
+        batch = next;
+      }
+      xattrs.close();
+    } finally {
+      xattrs.kill();
+    }
     this.opts.onProgress?.({ phase: 'write', entries: this.summary.entries, bytes: this.summary.bytes });
   }
 
-  private abs(rel: Buffer): Buffer {
-    return rel.length === 0 ? this.rootBuf : Buffer.concat([this.rootBuf, SLASH, rel]);
+  private pull(walker: Generator<StatEntry>, n: number, xattrs: XattrReader): { entries: StatEntry[]; xattrs: Promise<Map<string, Xattrs>> } {
+    const entries: StatEntry[] = [];
+    const rels: string[] = [];
+    while (entries.length < n) {
+      const r = walker.next();
+      if (r.done) break;
+      entries.push(r.value);
+      if (r.value.kind !== 'socket') rels.push(r.value.rel);
+    }
+    return { entries, xattrs: xattrs.read(rels) };
   }
 
-  // The walk and the reads use the synchronous calls: on a warm cache a syscall takes microseconds,
-  // while a trip through libuv's thread pool per call made the writer several times slower.
-  private async writeDir(rel: Buffer): Promise<void> {
-    let names: Buffer[];
-    try {
-      names = readdirSync(this.abs(rel), { encoding: 'buffer' }).sort(Buffer.compare);
-    } catch (e) {
-      if (errnoCode(e) === 'ENOENT') {
-        this.summary.changed.push({ path: printable(rel), reason: 'directory vanished while being read' });
-        return;
-      }
-      throw e;
-    }
-    for (const name of names) {
-      const child = rel.length === 0 ? name : Buffer.concat([rel, SLASH, name]);
-      const st = lstatSync(this.abs(child), { bigint: true, throwIfNoEntry: false });
-      if (!st) {
-        this.summary.changed.push({ path: printable(child), reason: 'vanished while being read' });
-        continue;
-      }
-      await this.writeEntry(child, st);
-      if (st.isDirectory()) await this.writeDir(child);
-    }
-  }
-
-  private async writeEntry(rel: Buffer, st: BigIntStats): Promise<void> {
-    if (this.opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
-    if (`${st.dev}:${st.ino}` === this.skipIno) return; // the tarball being written lives inside the tree
-    if (st.isSocket()) {
-      this.summary.skipped.push({ path: printable(rel), reason: 'socket (a tarball cannot hold sockets)' });
+  private problem(p: WalkProblem): void {
+    if (p.code === 'ENOENT' || (p.during === 'readdir' && p.code === 'ENOTDIR')) {
+      const path = printable(Buffer.from(p.rel, 'latin1'));
+      this.summary.changed.push({ path, reason: p.during === 'readdir' ? 'directory vanished while being read' : 'vanished while being read' });
       return;
     }
-    const isDir = st.isDirectory();
-    const name = rel.length === 0 ? Buffer.from('./') : Buffer.concat([Buffer.from('./'), rel, Buffer.from(isDir ? '/' : '')]);
-    const records: Buffer[] = [];
-    const header: Hdr = {
-      name: '', type: 'file', mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), size: 0,
-      mtime: ustarTime(st.mtimeNs),
+    throw new Error(p.message);
+  }
+
+  private abs(rel: string): Buffer {
+    return joinRoot(this.rootL, rel);
+  }
+
+  private vanished(rel: string, what = 'vanished while being read'): void {
+    this.summary.changed.push({ path: printable(Buffer.from(rel, 'latin1')), reason: what });
+  }
+
+  private aborted(): void {
+    if (this.opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
+  }
+
+  /** Write one entry; a promise only when it has to wait for the output. */
+  private entry(e: StatEntry, attrs: Xattrs | undefined): Promise<void> | undefined {
+    this.aborted();
+    const st = e.st;
+    const rel = e.rel;
+    if (e.kind === 'socket') {
+      this.summary.skipped.push({ path: printable(Buffer.from(rel, 'latin1')), reason: 'socket (a tarball cannot hold sockets)' });
+      return undefined;
+    }
+    if (e.kind === 'file' && st.ino === this.skip.ino && st.dev === this.skip.dev) return undefined; // the tarball itself, inside the tree
+    const isDir = e.kind === 'dir';
+    const name = rel === '' ? './' : isDir ? `./${rel}/` : `./${rel}`;
+    const mtime = ustarSeconds(st.mtimeNs);
+    const h: UstarFields = {
+      name: '', typeflag: TYPEFLAG.file, mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), size: 0, mtime,
+      linkname: '', devmajor: 0, devminor: 0,
     };
-    const nameRecords: Buffer[] = [];
-    header.name = ustarName(name, nameRecords, 'path');
-    records.push(...nameRecords);
-    if (st.uid > BigInt(USTAR_MAX_ID)) records.push(encodePaxRecord('uid', Buffer.from(String(st.uid))));
-    if (st.gid > BigInt(USTAR_MAX_ID)) records.push(encodePaxRecord('gid', Buffer.from(String(st.gid))));
-    if (st.mtimeNs % NS !== 0n || st.mtimeNs < 0n || st.mtimeNs / NS > BigInt(USTAR_MAX_TIME)) {
-      records.push(encodePaxRecord('mtime', Buffer.from(formatPaxTime(st.mtimeNs))));
+    const pathRecords: Buffer[] = [];
+    h.name = fieldName(name, pathRecords, 'path');
+    const meta: Buffer[] = [];
+    if (st.uid > MAX_ID) meta.push(encodePaxRecord('uid', Buffer.from(String(st.uid))));
+    if (st.gid > MAX_ID) meta.push(encodePaxRecord('gid', Buffer.from(String(st.gid))));
+    if (st.mtimeNs % NS !== 0n || st.mtimeNs < 0n || st.mtimeNs / NS > MAX_TIME) {
+      meta.push(encodePaxRecord('mtime', Buffer.from(formatPaxTime(st.mtimeNs))));
     }
 
     // a further name of an inode already written: a hard link to the first name
+    let linkKey: string | undefined;
     if (!isDir && st.nlink > 1n) {
-      const key = `${st.dev}:${st.ino}`;
-      const first = this.hardlinks.get(key);
-      if (first) {
-        header.type = 'link';
-        header.linkname = ustarName(first, records, 'linkpath');
-        await this.emit(header, records, null, rel);
+      linkKey = `${st.dev}:${st.ino}`;
+      const first = this.hardlinks.get(linkKey);
+      if (first !== undefined) {
+        h.typeflag = TYPEFLAG.link;
+        h.linkname = fieldName(first, meta, 'linkpath');
         this.summary.hardlinks += 1;
-        return;
+        return this.emit(h, [...pathRecords, ...meta], undefined);
       }
-      this.hardlinks.set(key, name);
     }
 
-    const attrs = this.xattrs.get(this.abs(rel).toString('latin1'));
+    const attrRecords: Buffer[] = [];
     if (attrs && attrs.length > 0) {
-      for (const [n, v] of attrs) records.push(encodePaxRecord(xattrPaxKey(n), v));
-      this.summary.withXattrs += 1;
+      attrRecords.push(...aclRecords(attrs, h.mode, isDir));
+      for (const [n, v] of attrs) attrRecords.push(encodePaxRecord(xattrPaxKey(n), v));
     }
+    const tail: Buffer[] = [];
+    let job: FileJob | undefined;
+    let records: Buffer[] | undefined;
 
-    let type: EntryType;
-    let content: Content | null = null;
-    if (st.isFile()) {
-      type = 'file';
-      // fewer blocks than the size needs: look for holes, and store them as GNU sparse 1.0 does
-      const layout = this.opts.sparse !== false && st.size >= 65536n && st.blocks * 512n < st.size ? this.sparseLayout(rel, st.size) : undefined;
-      let stored = st.size;
-      if (layout) {
-        for (const r of nameRecords) records.splice(records.indexOf(r), 1);
-        const base = name.toString('latin1').split('/').pop()!.replace(/[^\x20-\x7e]/g, '_');
-        header.name = `./GNUSparseFile.0/${base}`.slice(0, 100);
-        records.push(
-          encodePaxRecord('GNU.sparse.major', Buffer.from('1')), encodePaxRecord('GNU.sparse.minor', Buffer.from('0')),
-          encodePaxRecord('GNU.sparse.name', name), encodePaxRecord('GNU.sparse.realsize', Buffer.from(String(st.size))),
-        );
-        stored = BigInt(layout.map.length) + layout.segments.reduce((a, [, n]) => a + BigInt(n), 0n);
-        this.summary.sparse += 1;
-      }
-      content = { size: stored, layout };
-      header.size = Number(stored);
-      if (stored > BigInt(USTAR_MAX_SIZE)) records.push(encodePaxRecord('size', Buffer.from(String(stored))));
-    } else if (isDir) type = 'directory';
-    else if (st.isSymbolicLink()) {
-      type = 'symlink';
-      let target: Buffer;
-      try {
-        target = readlinkSync(this.abs(rel), { encoding: 'buffer' });
-      } catch (e) {
-        if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'EINVAL') {
-          this.summary.changed.push({ path: printable(rel), reason: 'vanished while being read' });
-          return;
+    switch (e.kind) {
+      case 'file': {
+        const size = Number(st.size);
+        let fd = -1;
+        if (size > 0) {
+          try {
+            fd = openSync(this.abs(rel), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+          } catch (err) {
+            if (errnoCode(err) !== 'ENOENT' && errnoCode(err) !== 'ELOOP') throw err;
+            this.vanished(rel);
+            return undefined;
+          }
         }
-        throw e;
+        let layout: SparseLayout | undefined;
+        try {
+          if (fd >= 0 && this.opts.sparse !== false && mayHaveHoles(st.size, st.blocks)) layout = sparseLayout(fd, size);
+        } catch (err) {
+          closeSync(fd);
+          throw err;
+        }
+        let stored = size;
+        if (layout) {
+          const base = name.split('/').pop()!.replace(/[^\x20-\x7e]/g, '_');
+          h.name = `./GNUSparseFile.0/${base}`.slice(0, 100);
+          tail.push(
+            encodePaxRecord('GNU.sparse.major', Buffer.from('1')), encodePaxRecord('GNU.sparse.minor', Buffer.from('0')),
+            encodePaxRecord('GNU.sparse.name', Buffer.from(name, 'latin1')), encodePaxRecord('GNU.sparse.realsize', Buffer.from(String(size))),
+          );
+          stored = layout.stored;
+          this.summary.sparse += 1;
+          records = [...meta, ...attrRecords, ...tail];
+        }
+        h.size = stored;
+        if (stored > USTAR_MAX_SIZE) (records ?? tail).push(encodePaxRecord('size', Buffer.from(String(stored))));
+        if (fd >= 0) job = { rel, st, fd, stored, layout, short: false, reads: 0, issuing: false };
+        this.summary.files += 1;
+        break;
       }
-      header.linkname = ustarName(target, records, 'linkpath');
-    } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-      type = st.isCharacterDevice() ? 'character-device' : 'block-device';
-      header.devmajor = Number(((st.rdev >> 8n) & 0xfffn) | ((st.rdev >> 32n) & ~0xfffn));
-      header.devminor = Number((st.rdev & 0xffn) | ((st.rdev >> 12n) & ~0xffn));
-    } else if (st.isFIFO()) type = 'fifo';
-    else {
-      this.summary.skipped.push({ path: printable(rel), reason: 'unknown file type' });
-      return;
+      case 'dir':
+        h.typeflag = TYPEFLAG.dir;
+        this.summary.directories += 1;
+        break;
+      case 'symlink': {
+        let target: Buffer;
+        try {
+          target = readlinkSync(this.abs(rel), { encoding: 'buffer' });
+        } catch (err) {
+          if (errnoCode(err) !== 'ENOENT' && errnoCode(err) !== 'EINVAL') throw err;
+          this.vanished(rel);
+          return undefined;
+        }
+        h.typeflag = TYPEFLAG.symlink;
+        h.linkname = fieldName(target.toString('latin1'), tail, 'linkpath');
+        this.summary.symlinks += 1;
+        break;
+      }
+      case 'chardev':
+      case 'blockdev':
+        h.typeflag = e.kind === 'chardev' ? TYPEFLAG.chardev : TYPEFLAG.blockdev;
+        h.devmajor = Number(((st.rdev >> 8n) & 0xfffn) | ((st.rdev >> 32n) & ~0xfffn));
+        h.devminor = Number((st.rdev & 0xffn) | ((st.rdev >> 12n) & ~0xffn));
+        this.summary.devices += 1;
+        break;
+      case 'fifo':
+        h.typeflag = TYPEFLAG.fifo;
+        this.summary.fifos += 1;
+        break;
     }
-    header.type = type;
-    await this.emit(header, records, content, rel);
-    if (type === 'file') this.summary.files += 1;
-    else if (type === 'directory') this.summary.directories += 1;
-    else if (type === 'symlink') this.summary.symlinks += 1;
-    else if (type === 'fifo') this.summary.fifos += 1;
-    else this.summary.devices += 1;
+    if (attrs && attrs.length > 0) this.summary.withXattrs += 1;
+    if (linkKey !== undefined) this.hardlinks.set(linkKey, name);
+    return this.emit(h, records ?? [...pathRecords, ...meta, ...attrRecords, ...tail], job);
   }
 
-  /** The pax extended header (raw bytes, our own), then the entry itself through tar-stream. */
-  private async emit(header: Hdr, records: Buffer[], content: Content | null, rel: Buffer): Promise<void> {
-    if (records.length > 0) {
-      const data = Buffer.concat(records);
-      const pad = (512 - (data.length % 512)) % 512;
-      // tar-stream's own pax writer encodes UTF-8 strings only; raw names need raw records
-      pushRaw(this.pack, Buffer.concat([paxBlock(header, data.length), data, Buffer.alloc(pad)]));
-    }
-    if ((header.type === 'character-device' || header.type === 'block-device') &&
-      ((header.devmajor ?? 0) > USTAR_MAX_ID || (header.devminor ?? 0) > USTAR_MAX_ID)) {
-      // tar-stream writes six octal digits; a minor up to 2^20-1 needs base-256
-      pushRaw(this.pack, ustarBlock({
-        name: header.name, typeflag: header.type === 'character-device' ? '3' : '4', mode: header.mode ?? 0, size: 0,
-        mtime: Math.floor((header.mtime?.getTime() ?? 0) / 1000), uid: Math.min(header.uid ?? 0, USTAR_MAX_ID), gid: Math.min(header.gid ?? 0, USTAR_MAX_ID),
-        devmajor: header.devmajor ?? 0, devminor: header.devminor ?? 0,
-      }));
-      this.summary.entries += 1;
-      return;
-    }
-    let sink!: Sink;
-    const done = new Promise<void>((res, rej) => {
-      sink = this.pack.entry(header, (err) => (err ? rej(err) : res()));
-    });
-    if (content?.layout) await this.copySparse(rel, content.layout, sink);
-    else if (content) await this.copyContent(rel, content.size, sink);
-    await done;
+  /** The pax header (if any), the ustar header, and the content; sync when it all fits in the current buffer. */
+  private emit(h: UstarFields, records: Buffer[], job: FileJob | undefined): Promise<void> | undefined {
+    const recLen = recordsLength(records);
+    const headerBytes = paxBytes(recLen) + BLOCK;
     this.summary.entries += 1;
-    const now = Date.now();
-    if (this.opts.onProgress && now - this.lastProgress >= 100) {
-      this.lastProgress = now;
-      this.opts.onProgress({ phase: 'write', entries: this.summary.entries, bytes: this.summary.bytes });
+    if (this.opts.onProgress) {
+      const now = Date.now();
+      if (now - this.lastProgress >= 100) {
+        this.lastProgress = now;
+        this.opts.onProgress({ phase: 'write', entries: this.summary.entries, bytes: this.summary.bytes });
+      }
     }
-  }
-
-  /**
-   * The data segments of a file with holes: 4 KiB blocks that are not all zeros, merged, and a last
-   * empty segment at the end when the file ends in a hole (as GNU tar writes it). Undefined when
-   * there are no holes after all, or the file is gone.
-   */
-  private sparseLayout(rel: Buffer, size: bigint): SparseLayout | undefined {
-    let fd: number;
-    try {
-      fd = openSync(this.abs(rel), fsc.O_RDONLY | fsc.O_NOFOLLOW);
-    } catch {
+    if (!job) {
+      if (headerBytes <= this.out.room()) {
+        this.headers(h, records, recLen);
+        return undefined;
+      }
+      return this.out.ensure(headerBytes).then(() => this.headers(h, records, recLen));
+    }
+    if (!job.layout && job.stored >= ASYNC_READ_MIN) return this.emitAhead(h, records, recLen, job);
+    if (!job.layout && headerBytes + padded(job.stored) <= this.out.room()) {
+      try {
+        this.headers(h, records, recLen);
+        this.fill(job, job.stored);
+        this.pad(job.stored);
+        this.finish(job);
+      } finally {
+        closeSync(job.fd);
+      }
       return undefined;
     }
-    const segments: Array<[number, number]> = [];
+    return this.emitLarge(h, records, recLen, job);
+  }
+
+  /** A large file: its content read on the thread pool straight into the output, while the next entries go on. */
+  private async emitAhead(h: UstarFields, records: Buffer[], recLen: number, job: FileJob): Promise<void> {
+    job.issuing = true;
     try {
-      const total = Number(size);
-      const buf = Buffer.allocUnsafe(CHUNK);
-      let at = 0;
-      let start = -1;
-      while (at < total) {
-        const want = Math.min(CHUNK, total - at);
-        let got = 0;
-        while (got < want) {
-          const n = readSync(fd, buf, got, want - got, at + got);
-          if (n === 0) break;
-          got += n;
-        }
-        if (got < want) buf.fill(0, got, want); // shrank meanwhile: copySparse lists it
-        if (buf.compare(ZERO_CHUNK, 0, want, 0, want) === 0) {
-          // a whole chunk of zeros (the common case in a hole): one comparison instead of 256
-          if (start >= 0) {
-            segments.push([start, at - start]);
-            start = -1;
-          }
-          at += want;
-          continue;
-        }
-        for (let off = 0; off < want; off += SPARSE_BLOCK) {
-          const len = Math.min(SPARSE_BLOCK, want - off);
-          const zero = buf.compare(ZERO_BLOCK, 0, len, off, off + len) === 0;
-          if (!zero && start < 0) start = at + off;
-          if (zero && start >= 0) {
-            segments.push([start, at + off - start]);
-            start = -1;
-          }
-        }
-        at += want;
+      await this.out.ensure(paxBytes(recLen) + BLOCK);
+      this.headers(h, records, recLen);
+      let issued = 0;
+      const done = (got: number, len: number, err: unknown) => {
+        job.reads -= 1;
+        if (got < len && !err) job.short = true;
+        if (err) job.failed = true;
+        if (job.reads === 0 && !job.issuing) this.close(job);
+      };
+      while (issued < job.stored) {
+        if (this.out.room() === 0) await this.out.next();
+        const len = Math.min(job.stored - issued, this.out.room(), READ_PIECE);
+        job.reads += 1;
+        this.out.read(job.fd, len, issued, (got, err) => done(got, len, err));
+        issued += len;
+        this.summary.bytes += len;
+        this.aborted();
       }
-      if (start >= 0) segments.push([start, total - start]);
-      const dataBytes = segments.reduce((a, [, n]) => a + n, 0);
-      if (dataBytes === total) return undefined;
-      const last = segments[segments.length - 1];
-      if (!last || last[0] + last[1] < total) segments.push([total, 0]);
-      return { map: sparseMap(segments), segments };
+      await this.out.ensure(BLOCK);
+      this.pad(job.stored);
     } finally {
-      closeSync(fd);
+      job.issuing = false;
+      if (job.reads === 0) this.close(job);
     }
   }
 
-  /** Open a file to store its content; undefined (and listed) when it vanished since the walk. */
-  private openForRead(rel: Buffer): number | undefined {
+  /** The last read of a file read ahead is done: see whether it changed, and close it. */
+  private close(job: FileJob): void {
     try {
-      return openSync(this.abs(rel), fsc.O_RDONLY | fsc.O_NOFOLLOW);
-    } catch (e) {
-      if (errnoCode(e) !== 'ENOENT' && errnoCode(e) !== 'ELOOP') throw e;
-      this.summary.changed.push({ path: printable(rel), reason: 'vanished while being read (stored as zeros)' });
-      return undefined;
-    }
-  }
-
-  /** The map block, then each data segment read where it lies (zeros, listed, if the file shrank). */
-  private async copySparse(rel: Buffer, layout: SparseLayout, sink: Sink): Promise<void> {
-    if (!sink.write(layout.map)) await drained(sink);
-    const fd = this.openForRead(rel);
-    let short = false;
-    try {
-      for (const [off, size] of layout.segments) {
-        let pos = off;
-        let left = size;
-        while (left > 0) {
-          const want = Math.min(CHUNK, left);
-          const buf = Buffer.allocUnsafe(want);
-          let got = 0;
-          while (fd !== undefined && got < want) {
-            const n = readSync(fd, buf, got, want - got, pos + got);
-            if (n === 0) break;
-            got += n;
-          }
-          if (got < want) {
-            buf.fill(0, got);
-            if (fd !== undefined) short = true;
-          }
-          pos += want;
-          left -= want;
-          this.summary.bytes += want;
-          if (!sink.write(buf)) await drained(sink);
-          if (this.opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
-        }
-      }
-      if (short) this.summary.changed.push({ path: printable(rel), reason: 'shrank while being read (padded with zeros)' });
-      endEntry(sink);
+      if (!job.failed) this.finish(job);
     } finally {
-      if (fd !== undefined) closeSync(fd);
+      closeSync(job.fd);
     }
   }
 
-  /** Exactly `size` bytes of the file: zero-padded if it shrank, cut if it grew (both listed). */
-  private async copyContent(rel: Buffer, size: bigint, sink: Sink): Promise<void> {
-    let fd = this.openForRead(rel);
-    let left = Number(size);
+  private async emitLarge(h: UstarFields, records: Buffer[], recLen: number, job: FileJob): Promise<void> {
     try {
-      while (left > 0) {
-        const want = Math.min(CHUNK, left);
-        let buf = Buffer.allocUnsafe(want);
-        let got = 0;
-        if (fd !== undefined) {
-          while (got < want) {
-            const n = readSync(fd, buf, got, want - got, null);
-            if (n === 0) break;
-            got += n;
-          }
-        }
-        if (got === 0) {
-          if (fd !== undefined) this.summary.changed.push({ path: printable(rel), reason: 'shrank while being read (padded with zeros)' });
-          if (fd !== undefined) closeSync(fd);
-          fd = undefined;
-          buf.fill(0);
-          got = want;
-        } else if (got < want) buf = buf.subarray(0, got);
-        left -= got;
-        this.summary.bytes += got;
-        if (!sink.write(buf)) await drained(sink);
-        if (this.opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
-      }
-      if (fd !== undefined && fstatSync(fd, { bigint: true }).size > size) {
-        this.summary.changed.push({ path: printable(rel), reason: 'grew while being read (cut to its first size)' });
-      }
-      endEntry(sink);
+      await this.out.ensure(paxBytes(recLen) + BLOCK);
+      this.headers(h, records, recLen);
+      if (job.layout) {
+        await this.out.ensure(job.layout.map.length);
+        this.out.pos += job.layout.map.copy(this.out.buf, this.out.pos);
+        for (const [off, size] of job.layout.segments) await this.copy(job, size, off);
+      } else await this.copy(job, job.stored, undefined);
+      await this.out.ensure(BLOCK);
+      this.pad(job.stored);
+      this.finish(job);
     } finally {
-      if (fd !== undefined) closeSync(fd);
+      closeSync(job.fd);
     }
   }
-}
 
-/** Wait for 'drain'; fail instead of hanging when the stream is destroyed meanwhile. */
-function drained(stream: NodeJS.EventEmitter): Promise<void> {
-  return new Promise((res, rej) => {
-    const done = (err?: unknown) => {
-      stream.off('drain', onDrain);
-      stream.off('close', onClose);
-      stream.off('error', onError);
-      if (err) rej(err);
-      else res();
-    };
-    const onDrain = () => done();
-    const onClose = () => done(new Error('the tar stream was closed'));
-    const onError = (e: unknown) => done(e);
-    stream.on('drain', onDrain);
-    stream.on('close', onClose);
-    stream.on('error', onError);
-  });
+  private headers(h: UstarFields, records: Buffer[], recLen: number): void {
+    const out = this.out;
+    if (recLen > 0) out.pos += writePax(out.buf, out.pos, h.name, h.mtime, records, recLen);
+    if ((h.typeflag === TYPEFLAG.chardev || h.typeflag === TYPEFLAG.blockdev) && (h.devmajor > USTAR_MAX_ID || h.devminor > USTAR_MAX_ID)) {
+      // six octal digits cannot hold a minor up to 2^20-1: base-256, which GNU tar reads
+      ustarBlock({
+        name: h.name, typeflag: String.fromCharCode(h.typeflag), mode: h.mode, size: 0, mtime: h.mtime,
+        uid: Math.min(h.uid, USTAR_MAX_ID), gid: Math.min(h.gid, USTAR_MAX_ID), devmajor: h.devmajor, devminor: h.devminor,
+      }).copy(out.buf, out.pos);
+    } else writeUstar(out.buf, out.pos, h);
+    out.pos += BLOCK;
+  }
+
+  /** `n` bytes of the file into the output, buffer after buffer; from `at`, or from where it was. */
+  private async copy(job: FileJob, n: number, at: number | undefined): Promise<void> {
+    let left = n;
+    let pos = at;
+    while (left > 0) {
+      if (this.out.room() === 0) await this.out.next();
+      const want = Math.min(left, this.out.room());
+      this.fill(job, want, pos);
+      left -= want;
+      if (pos !== undefined) pos += want;
+      this.aborted();
+    }
+  }
+
+  /** Exactly `n` bytes of the file into the current buffer (which has room); zeros past its end. */
+  private fill(job: FileJob, n: number, at?: number): void {
+    const out = this.out;
+    let got = 0;
+    while (got < n && !job.short) {
+      const r = readSync(job.fd, out.buf, out.pos + got, n - got, at === undefined ? null : at + got);
+      if (r === 0) job.short = true;
+      got += r;
+    }
+    if (got < n) out.buf.fill(0, out.pos + got, out.pos + n);
+    out.pos += n;
+    this.summary.bytes += n;
+  }
+
+  private pad(stored: number): void {
+    const p = padded(stored) - stored;
+    if (p > 0) {
+      this.out.buf.fill(0, this.out.pos, this.out.pos + p);
+      this.out.pos += p;
+    }
+  }
+
+  /** List a file that changed while it was read, as GNU tar warns "file changed as we read it". */
+  private finish(job: FileJob): void {
+    // plain numbers: cheaper than a second BigIntStats, and the times compare exactly as Node makes them
+    const now = fstatSync(job.fd);
+    const size = Number(job.st.size);
+    let reason: string | undefined;
+    if (job.short) reason = 'shrank while being read (padded with zeros)';
+    else if (now.size > size) reason = 'grew while being read (cut to its first size)';
+    else if (now.size !== size || now.mtimeMs !== millis(job.st.mtimeNs) || now.ctimeMs !== millis(job.st.ctimeNs)) reason = 'changed while being read';
+    if (reason) this.vanished(job.rel, reason);
+  }
 }

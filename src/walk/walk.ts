@@ -128,11 +128,13 @@ export interface WalkProblem {
   code: string;
   /** One line: what the system call said. */
   message: string;
+  /** What failed: listing the directory `rel`, or looking at the entry `rel`. */
+  during?: 'readdir' | 'lstat';
 }
 
-function problemOf(rel: string, e: unknown): WalkProblem {
+function problemOf(rel: string, e: unknown, during?: 'readdir' | 'lstat'): WalkProblem {
   const err = e as NodeJS.ErrnoException;
-  return { rel, code: err.code ?? 'EIO', message: (err.message ?? String(e)).split('\n')[0]! };
+  return { rel, code: err.code ?? 'EIO', message: (err.message ?? String(e)).split('\n')[0]!, ...(during ? { during } : {}) };
 }
 
 export interface ListOptions {
@@ -156,7 +158,7 @@ export function listDirectory(root: string, rel: string, rules: ScanRules, optio
     try {
       st = lstatSync(joinRoot(root, childRel), { bigint: true });
     } catch (e) {
-      problems.push(problemOf(childRel, e));
+      problems.push(problemOf(childRel, e, 'lstat'));
       continue;
     }
     const kind = kindOfStats(st);
@@ -181,9 +183,10 @@ export interface WalkTreeOptions extends ListOptions {
  * Under the rules; synchronous lstat (from one thread it is several times faster than fs.promises
  * for many small calls). Each directory is listed (its children lstat'ed) when it is entered.
  * Throws when the root cannot be lstat'ed; anything else unreadable goes to onProblem.
+ * `root` is, like every `rel`, the latin1 form of its bytes (see joinRoot).
  */
 export function* walkTree(root: string, options: WalkTreeOptions): Generator<StatEntry> {
-  const rootSt = lstatSync(root, { bigint: true });
+  const rootSt = lstatSync(joinRoot(root, ''), { bigint: true });
   const rules: ScanRules = { excludes: options.excludes, ...(options.oneFileSystem ? { rootDev: rootSt.dev } : {}) };
   const first: StatEntry = { rel: '', kind: kindOfStats(rootSt), st: rootSt };
   yield first;
@@ -194,7 +197,7 @@ export function* walkTree(root: string, options: WalkTreeOptions): Generator<Sta
       for (const p of listing.problems) options.onProblem?.(p);
       return { entries: listing.entries, next: 0 };
     } catch (e) {
-      options.onProblem?.(problemOf(rel, e));
+      options.onProblem?.(problemOf(rel, e, 'readdir'));
       return { entries: [], next: 0 };
     }
   };
