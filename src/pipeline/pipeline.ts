@@ -25,6 +25,7 @@ import { ROOT_ALONE_VDEV, ROOT_VDEV, SWAP_VDEV } from '../xen/options.js';
 import { PVGRUB } from '../xen/domain.js';
 import { prepareAccess, type AccessOptions } from '../fixup/access.js';
 import { writeDomainConfig as writeXlConfig } from '../xen/write.js';
+import { startDomain } from '../xen/start.js';
 import type { DomainDisk, DomainVif, XenDomain } from '../xen/domain.js';
 import { extractTarball } from '../tar/index.js';
 import type { TarSummary } from '../tar/index.js';
@@ -76,6 +77,8 @@ export interface Stage {
   always?: boolean;
   /** Why it cannot run now (checked when its turn comes), or undefined. */
   blocked?: (ctx: BuildContext) => string | undefined;
+  /** Runs on a finished build: its failure leaves the guest as built (nothing unwound). */
+  afterBuild?: boolean;
 }
 
 export type StageStatus = 'done' | 'skipped' | 'not-applicable' | 'failed' | 'not-run';
@@ -207,7 +210,7 @@ export function kernelOf(spec: BuildSpec): { kernel?: string; initrd?: string; f
   const k = spec.domain.kernel;
   if (k !== 'dom0') return { ...(k ? { kernel: k } : {}), ...(spec.domain.initrd ? { initrd: spec.domain.initrd } : {}), fromDom0: false };
   const release = osRelease();
-  const initrd = spec.domain.initrd ?? (existsSync(`/boot/initrd.img-${release}`) ? `/boot/initrd.img-${release}` : undefined);
+  const initrd = spec.domain.initrd !== undefined && spec.domain.initrd !== 'dom0' ? spec.domain.initrd : (existsSync(`/boot/initrd.img-${release}`) ? `/boot/initrd.img-${release}` : undefined);
   return { kernel: `/boot/vmlinuz-${release}`, ...(initrd ? { initrd } : {}), fromDom0: true };
 }
 
@@ -517,6 +520,14 @@ export async function recordInventory(ctx: BuildContext): Promise<string | void>
   return `recorded ${spec.name}`;
 }
 
+/** xen/start (--boot): start the finished guest with xl create, as xen-create-image --boot does. */
+export async function startGuestStage(ctx: BuildContext): Promise<string | void> {
+  const config = ctx.results.config?.path;
+  if (!ctx.spec.boot || !config) return;
+  const r = await startDomain({ name: ctx.spec.name, config, disk: ctx.results.target?.path ?? diskPathOf(ctx.spec) ?? '', signal: ctx.signal });
+  return `started ${r.name} with xl create ${config}${r.domid !== undefined ? ` (domain id ${r.domid})` : ''}`;
+}
+
 /** The role stage id of a script: role/ and its name without the extension. */
 function roleId(script: string): string {
   return `role/${basename(script).replace(/\.[a-z]+$/, '')}`;
@@ -538,6 +549,7 @@ export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = [])
     stage('xen/config', 'write the xl domain config (writeDomainConfig)', writeDomainConfig, noDisk),
     stage('boot-test', 'boot the finished image and watch its console (bootTest)', bootTestStage, (s) => (s.bootTest ? noDisk(s) : 'bootTest: false')),
     stage('inventory', 'record the guest in the inventory (domu-forge list)', recordInventory, undefined, true, (ctx) => (ctx.results.target ? undefined : 'the target was not finished')),
+    { ...stage('xen/start', 'start the guest with xl create (--boot)', startGuestStage, (s) => (s.boot ? noDisk(s) : 'boot: false'), false, (ctx) => (ctx.results.config ? undefined : 'no xl config was written')), afterBuild: true },
   ];
 }
 
@@ -606,6 +618,7 @@ export async function runBuild(spec: BuildSpec, options: RunBuildOptions = {}): 
   }
   const reports: StageReport[] = [];
   let failure: unknown;
+  let failedAfterBuild = false;
   let stopped = false;
   for (const s of stages) {
     const t0 = performance.now();
@@ -639,12 +652,14 @@ export async function runBuild(spec: BuildSpec, options: RunBuildOptions = {}): 
       // Whatever a stage threw once the signal came, the cause is the interruption.
       const err = ctx.signal.aborted ? new DomuError('INTERRUPTED', `interrupted during ${s.id}; everything it set up was released`) : e;
       const explained = ctx.target?.explainError(err);
+      if (failure === undefined && s.afterBuild) failedAfterBuild = true;
       failure ??= explained ?? err;
       report('failed', oneLine(failure));
     }
     if (options.stopAfter && matches(s.id, options.stopAfter) && !stages.slice(stages.indexOf(s) + 1).some((x) => matches(x.id, options.stopAfter!))) stopped = true;
   }
-  if (failure !== undefined && !options.keepFailed) {
+  // a stage after the build (xen/start) failing leaves the finished guest as it is
+  if (failure !== undefined && !options.keepFailed && !failedAfterBuild) {
     const problems = await cleanup.runAll();
     for (const p of problems) ctx.log(`cleanup: ${p}`);
   }
