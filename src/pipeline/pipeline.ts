@@ -5,7 +5,7 @@
 
 import { spawn } from 'node:child_process';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { release as osRelease } from 'node:os';
 import { CleanupStack } from '../cleanup.js';
@@ -46,6 +46,8 @@ export interface BuildContext {
   root?: string;
   domain?: XenDomain;
   swapPath?: string;
+  /** Drops the swap disk's removal from the cleanup stack: a closed target keeps its swap, as it keeps its image. */
+  keepSwap?: () => void;
   /** src/fixup's shared context, made by the first fixup stage. */
   fixup?: FixupContext;
   /** The access fixup's options, a generated or file password already read (prepareAccess). */
@@ -327,8 +329,14 @@ export async function makeSwapStage(ctx: BuildContext): Promise<string | void> {
   const path = swapPathOf(spec);
   if (path === undefined) return;
   const label = `${spec.name}-swap`;
-  if (t.kind === 'lvm') await makeSwap({ kind: 'lvm', vg: t.vg, lv: `${t.lv}-swap`, path, size: t.swap!, label }, ctx.cleanup);
-  else await makeSwap({ kind: 'file', path, size: t.kind === 'image' ? t.swap! : 0, label }, ctx.cleanup);
+  // its removal stays on the build's stack only until the target is closed (closeTarget)
+  const own = new CleanupStack();
+  ctx.keepSwap = ctx.cleanup.push(`remove swap ${path}`, async () => void (await own.runAll()));
+  if (t.kind === 'lvm') await makeSwap({ kind: 'lvm', vg: t.vg, lv: `${t.lv}-swap`, path, size: t.swap!, label }, own);
+  else {
+    await makeSwap({ kind: 'file', path, size: t.kind === 'image' ? t.swap! : 0, label }, own);
+    await chmod(path, 0o600); // a swap disk holds guest memory, secrets included
+  }
   ctx.swapPath = path;
   return `swap ${path}`;
 }
@@ -443,6 +451,7 @@ export async function closeTarget(ctx: BuildContext): Promise<string | void> {
   const t = ctx.target;
   ctx.target = undefined;
   ctx.results.target = await t.close();
+  ctx.keepSwap?.();
   const s = ctx.results.target;
   return `${s.kind} ${s.path}${s.size ? `, ${(s.size / 2 ** 30).toFixed(2)} GiB` : ''}${s.fileBytes ? `, ${(s.fileBytes / 2 ** 20).toFixed(0)} MiB on disk` : ''}`;
 }
@@ -673,7 +682,8 @@ export async function runBuild(spec: BuildSpec, options: RunBuildOptions = {}): 
     ...(ctx.results.config ? { config: ctx.results.config.path } : {}),
     ...(ctx.results.verify ? { verify: { identical: ctx.results.verify.identical, counts: ctx.results.verify.counts, differences: ctx.results.verify.differences.slice(0, 200) } } : {}),
     ...(err ? { error: { code: err.code, message: oneLine(err.message) } } : {}),
-    ...(ctx.generatedPassword !== undefined && err === undefined ? { access: { user: 'root', generatedPassword: ctx.generatedPassword } } : {}),
+    // a guest left in place (a finished build whose --boot failed) keeps its password: show it
+    ...(ctx.generatedPassword !== undefined && (err === undefined || failedAfterBuild) ? { access: { user: 'root', generatedPassword: ctx.generatedPassword } } : {}),
     ...(spec.source.kind === 'clone' ? { accountsNote: "a clone keeps the Dom0's accounts and passwords" } : {}),
   };
   return result;
