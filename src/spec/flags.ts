@@ -22,6 +22,8 @@ export interface SpecFlag {
 
 const TARGET_KINDS = ['image', 'lvm', 'dir', 'tar'];
 
+const SOURCE_KINDS = ['clone', 'install', 'tarball'];
+
 /**
  * A way to boot given by flag replaces the one the spec file or the site defaults give, as
  * xen-create-image --pygrub replaces xen-tools.conf's kernel=: drop those fields unless a flag set them.
@@ -31,7 +33,6 @@ function replaceLowerBoot(r: SpecReader, fields: readonly string[]): void {
   if (!domain || typeof domain !== 'object' || Array.isArray(domain)) return;
   for (const f of fields) if (!(r.flagOrigins.get(`domain.${f}`) ?? '').startsWith('--')) delete (domain as Record<string, unknown>)[f];
 }
-const SOURCE_KINDS = ['clone', 'install', 'tarball'];
 
 /** Setting one kind of target (or source) from a flag replaces whatever kind the file named. */
 function setKind(r: SpecReader, section: 'target' | 'source', kinds: string[], kind: string, value: unknown, flag: string): void {
