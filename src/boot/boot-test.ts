@@ -15,6 +15,7 @@ import { throwawayRootLogin } from './login-disk.js';
 import { readGuestFiles, type GuestFiles } from './guest-files.js';
 import { plainQemuArgs, startQemu, xenQemuArgs, type QemuDisk, type RunningQemu } from './qemu.js';
 import { DOM0_MARKER, JOB_DISK_LABEL, ensureDom0, type Dom0 } from './dom0.js';
+import { PVGRUB_IMAGE } from '../xen/domain.js';
 import { parseXlConfig, parseXlDisk, renderXlDisk, renderXlSettings, type XlValue } from './xl-config.js';
 
 export type BootMode = 'plain' | 'xen';
@@ -193,7 +194,8 @@ async function readInputs(options: BootTestOptions): Promise<Inputs> {
   }) : undefined;
   const xl = configText !== undefined ? parseXlConfig(configText, configFile) : undefined;
   if (xl) checkPv(xl, configFile!);
-  const usesBootloader = xl?.some((s) => s.key === 'bootloader') ?? false;
+  // pvgrub: the config's kernel is GRUB for Xen PV, a Dom0 file (grub-xen-host) the emulated Dom0 has as well
+  const usesBootloader = (xl?.some((s) => s.key === 'bootloader') ?? false) || xl?.find((s) => s.key === 'kernel')?.value === PVGRUB_IMAGE;
   // the config's kernel is a path in the real Dom0: boot it when this host has it, as xl would
   const notes: string[] = [];
   if (xl && !usesBootloader && !givenKernel) {
@@ -615,7 +617,7 @@ async function makeXenJob(a: {
     for (const s of a.xl) {
       if (s.key === 'memory' || s.key === 'extra' || s.key === 'root' || s.key === 'cmdline' || s.key === 'vcpus' || s.key === 'name') continue;
       if (KEPT.has(s.key)) settings.push({ key: s.key, value: s.value });
-      else if (s.key === 'bootloader') settings.push({ key: s.key, value: s.value });
+      else if (s.key === 'bootloader' || (s.key === 'kernel' && a.usesBootloader)) settings.push({ key: s.key, value: s.value });
       else if (!['disk', 'kernel', 'ramdisk'].includes(s.key)) dropped.push(s.key);
     }
     const vcpus = a.options.vcpus ?? get('vcpus');

@@ -22,7 +22,7 @@ import {
 import { newestKernel } from './guest-files.js';
 
 /** Bump when the recipe below changes in a way the key's other inputs do not show. */
-export const DOM0_RECIPE_VERSION = 5;
+export const DOM0_RECIPE_VERSION = 6;
 
 export const DEFAULT_CACHE_DIR = '/var/cache/domu-forge';
 export const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
@@ -127,8 +127,12 @@ WantedBy=multi-user.target
 
 const DOM0_HOSTNAME = 'domu-forge-dom0';
 
+/**
+ * grub-xen-host: GRUB built for Xen PV (/usr/lib/grub-xen/grub-x86_64-xen.bin), the kernel of a
+ * pvgrub guest's config, as a real Dom0 has it.
+ */
 function dom0Packages(xenVersion: string): string[] {
-  return [`xen-hypervisor-${xenVersion}-amd64`, `xen-utils-${xenVersion}`, 'xenstore-utils'];
+  return [`xen-hypervisor-${xenVersion}-amd64`, `xen-utils-${xenVersion}`, 'xenstore-utils', 'grub-xen-host'];
 }
 
 const DOM0_INCLUDE = ['linux-image-amd64', 'systemd-sysv', 'udev', 'kmod', 'procps'];

@@ -1,6 +1,7 @@
 // `domu-forge boot-test IMAGE`: a thin CLI over bootTest().
 import { Command, Option } from 'commander';
-import { DomuError, EXIT_STATUS } from '../errors.js';
+import { readFileSync } from 'node:fs';
+import { DomuError, EXIT_STATUS, errnoCode, oneLine } from '../errors.js';
 import { abortOnSignals } from './signals.js';
 import { assertBooted, bootTest, type BootTestOptions } from '../boot/boot-test.js';
 import { ProgressLine, formatDuration, printJson } from './output.js';
@@ -10,6 +11,19 @@ function int(name: string) {
     if (!/^\d+$/.test(v)) throw new DomuError('USAGE', `--${name} takes a whole number, not ${v}`);
     return Number(v);
   };
+}
+
+/** The first line of a password file, without its line ending. */
+function readPasswordLine(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new DomuError('BAD_INPUT', `--password-file ${file}: ${errnoCode(e) === 'ENOENT' ? 'does not exist' : oneLine(e)}`);
+  }
+  const line = text.split(/\r?\n/)[0] ?? '';
+  if (line === '') throw new DomuError('BAD_INPUT', `--password-file ${file}: the first line is empty`);
+  return line;
 }
 
 export function register(program: Command): void {
@@ -31,6 +45,7 @@ export function register(program: Command): void {
     .option('--log-dir <dir>', 'where the console logs go (default: /var/tmp/domu-forge-boot/NAME-MODE-TIME)')
     .option('--cache-dir <dir>', 'cache for the Xen Dom0 and .deb files', '/var/cache/domu-forge')
     .option('--mirror <url>', 'Debian mirror for the Dom0', 'http://deb.debian.org/debian')
+    .option('--password-file <file>', "log in as root with the password on FILE's first line (the one the build set or printed), not one boot-test sets on a copy")
     .option('--json', 'print the result as JSON on stdout')
     .addHelpText(
       'after',
@@ -38,7 +53,7 @@ export function register(program: Command): void {
 Passes only when the guest's login prompt shows its own hostname ("NAME login:") AND its init
 reports "Detected virtualization xen" (--xen) or "... qemu" (plain) AND, logged in as root on that
 console, hostname answers NAME, id -u 0 and systemctl is-system-running --wait "running". The
-root password is one boot-test sets on a throwaway copy of the image. The image is never written:
+root password is the one in --password-file, else one boot-test sets on a throwaway copy of the image. The image is never written:
 qemu attaches every disk with snapshot=on, and the kernel is read through a read-only mount.
 The first --xen run builds a Dom0 (debootstrap + Xen 4.17 from bookworm-security) and caches it.
 Exit status 0 when it passed, 6 when it did not; the console log path is printed either way.
@@ -73,6 +88,7 @@ Examples:
       if (str('cacheDir')) options.cacheDir = str('cacheDir');
       if (str('mirror')) options.mirror = str('mirror');
       options.diskBus = o.diskBus === 'ide' ? 'ide' : 'virtio';
+      if (str('passwordFile')) options.login = { user: 'root', password: readPasswordLine(str('passwordFile')!) };
       let result;
       try {
         result = await bootTest(options);

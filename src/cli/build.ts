@@ -150,6 +150,8 @@ Stages, in order (ids for --stop-after and --skip):
   xen/config      write the xl config (default /etc/xen/NAME.cfg)
   boot-test       boot the image and watch the console (--boot-test)
   inventory       record the guest for domu-forge list / delete
+  xen/start       start the guest with xl create (--boot; exit 3 when xl info does not answer,
+                  the built guest kept)
 
 A fleet file (with "guests:") builds a shared base once (cached) and every guest from it.
 
@@ -248,6 +250,8 @@ Examples:
         if (opts.json) printJson(result);
         else printBuildResult(result);
         if (result.error) {
+          // --boot failing after a finished build: the one-line error says the build itself succeeded
+          if (!opts.json && result.stages.some((s) => s.id === 'xen/start' && s.status === 'failed')) process.stderr.write(`domu-forge: ${result.error.message}\n`);
           const code = result.error.code as keyof typeof EXIT_STATUS;
           process.exitCode = EXIT_STATUS[code] ?? EXIT_STATUS.INTERNAL;
         }

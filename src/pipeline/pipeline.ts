@@ -5,7 +5,7 @@
 
 import { spawn } from 'node:child_process';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { release as osRelease } from 'node:os';
 import { CleanupStack } from '../cleanup.js';
@@ -25,6 +25,7 @@ import { ROOT_ALONE_VDEV, ROOT_VDEV, SWAP_VDEV } from '../xen/options.js';
 import { PVGRUB } from '../xen/domain.js';
 import { prepareAccess, type AccessOptions } from '../fixup/access.js';
 import { writeDomainConfig as writeXlConfig } from '../xen/write.js';
+import { startDomain } from '../xen/start.js';
 import type { DomainDisk, DomainVif, XenDomain } from '../xen/domain.js';
 import { checkTarball, extractTarball } from '../tar/index.js';
 import type { TarSummary } from '../tar/index.js';
@@ -45,6 +46,8 @@ export interface BuildContext {
   root?: string;
   domain?: XenDomain;
   swapPath?: string;
+  /** Drops the swap disk's removal from the cleanup stack: a closed target keeps its swap, as it keeps its image. */
+  keepSwap?: () => void;
   /** src/fixup's shared context, made by the first fixup stage. */
   fixup?: FixupContext;
   /** The access fixup's options, a generated or file password already read (prepareAccess). */
@@ -76,6 +79,8 @@ export interface Stage {
   always?: boolean;
   /** Why it cannot run now (checked when its turn comes), or undefined. */
   blocked?: (ctx: BuildContext) => string | undefined;
+  /** Runs on a finished build: its failure leaves the guest as built (nothing unwound). */
+  afterBuild?: boolean;
 }
 
 export type StageStatus = 'done' | 'skipped' | 'not-applicable' | 'failed' | 'not-run';
@@ -207,7 +212,7 @@ export function kernelOf(spec: BuildSpec): { kernel?: string; initrd?: string; f
   const k = spec.domain.kernel;
   if (k !== 'dom0') return { ...(k ? { kernel: k } : {}), ...(spec.domain.initrd ? { initrd: spec.domain.initrd } : {}), fromDom0: false };
   const release = osRelease();
-  const initrd = spec.domain.initrd ?? (existsSync(`/boot/initrd.img-${release}`) ? `/boot/initrd.img-${release}` : undefined);
+  const initrd = spec.domain.initrd !== undefined && spec.domain.initrd !== 'dom0' ? spec.domain.initrd : (existsSync(`/boot/initrd.img-${release}`) ? `/boot/initrd.img-${release}` : undefined);
   return { kernel: `/boot/vmlinuz-${release}`, ...(initrd ? { initrd } : {}), fromDom0: true };
 }
 
@@ -330,8 +335,14 @@ export async function makeSwapStage(ctx: BuildContext): Promise<string | void> {
   const path = swapPathOf(spec);
   if (path === undefined) return;
   const label = `${spec.name}-swap`;
-  if (t.kind === 'lvm') await makeSwap({ kind: 'lvm', vg: t.vg, lv: `${t.lv}-swap`, path, size: t.swap!, label }, ctx.cleanup);
-  else await makeSwap({ kind: 'file', path, size: t.kind === 'image' ? t.swap! : 0, label }, ctx.cleanup);
+  // its removal stays on the build's stack only until the target is closed (closeTarget)
+  const own = new CleanupStack();
+  ctx.keepSwap = ctx.cleanup.push(`remove swap ${path}`, async () => void (await own.runAll()));
+  if (t.kind === 'lvm') await makeSwap({ kind: 'lvm', vg: t.vg, lv: `${t.lv}-swap`, path, size: t.swap!, label }, own);
+  else {
+    await makeSwap({ kind: 'file', path, size: t.kind === 'image' ? t.swap! : 0, label }, own);
+    await chmod(path, 0o600); // a swap disk holds guest memory, secrets included
+  }
   ctx.swapPath = path;
   return `swap ${path}`;
 }
@@ -446,6 +457,7 @@ export async function closeTarget(ctx: BuildContext): Promise<string | void> {
   const t = ctx.target;
   ctx.target = undefined;
   ctx.results.target = await t.close();
+  ctx.keepSwap?.();
   const s = ctx.results.target;
   return `${s.kind} ${s.path}${s.size ? `, ${(s.size / 2 ** 30).toFixed(2)} GiB` : ''}${s.fileBytes ? `, ${(s.fileBytes / 2 ** 20).toFixed(0)} MiB on disk` : ''}`;
 }
@@ -523,6 +535,14 @@ export async function recordInventory(ctx: BuildContext): Promise<string | void>
   return `recorded ${spec.name}`;
 }
 
+/** xen/start (--boot): start the finished guest with xl create, as xen-create-image --boot does. */
+export async function startGuestStage(ctx: BuildContext): Promise<string | void> {
+  const config = ctx.results.config?.path;
+  if (!ctx.spec.boot || !config) return;
+  const r = await startDomain({ name: ctx.spec.name, config, disk: ctx.results.target?.path ?? diskPathOf(ctx.spec) ?? '', signal: ctx.signal });
+  return `started ${r.name} with xl create ${config}${r.domid !== undefined ? ` (domain id ${r.domid})` : ''}`;
+}
+
 /** The role stage id of a script: role/ and its name without the extension. */
 function roleId(script: string): string {
   return `role/${basename(script).replace(/\.[a-z]+$/, '')}`;
@@ -544,6 +564,7 @@ export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = [])
     stage('xen/config', 'write the xl domain config (writeDomainConfig)', writeDomainConfig, noDisk),
     stage('boot-test', 'boot the finished image and watch its console (bootTest)', bootTestStage, (s) => (s.bootTest ? noDisk(s) : 'bootTest: false')),
     stage('inventory', 'record the guest in the inventory (domu-forge list)', recordInventory, undefined, true, (ctx) => (ctx.results.target ? undefined : 'the target was not finished')),
+    { ...stage('xen/start', 'start the guest with xl create (--boot)', startGuestStage, (s) => (s.boot ? noDisk(s) : 'boot: false'), false, (ctx) => (ctx.results.config ? undefined : 'no xl config was written')), afterBuild: true },
   ];
 }
 
@@ -612,6 +633,7 @@ export async function runBuild(spec: BuildSpec, options: RunBuildOptions = {}): 
   }
   const reports: StageReport[] = [];
   let failure: unknown;
+  let failedAfterBuild = false;
   let stopped = false;
   for (const s of stages) {
     const t0 = performance.now();
@@ -645,12 +667,14 @@ export async function runBuild(spec: BuildSpec, options: RunBuildOptions = {}): 
       // Whatever a stage threw once the signal came, the cause is the interruption.
       const err = ctx.signal.aborted ? new DomuError('INTERRUPTED', `interrupted during ${s.id}; everything it set up was released`) : e;
       const explained = ctx.target?.explainError(err);
+      if (failure === undefined && s.afterBuild) failedAfterBuild = true;
       failure ??= explained ?? err;
       report('failed', oneLine(failure));
     }
     if (options.stopAfter && matches(s.id, options.stopAfter) && !stages.slice(stages.indexOf(s) + 1).some((x) => matches(x.id, options.stopAfter!))) stopped = true;
   }
-  if (failure !== undefined && !options.keepFailed) {
+  // a stage after the build (xen/start) failing leaves the finished guest as it is
+  if (failure !== undefined && !options.keepFailed && !failedAfterBuild) {
     const problems = await cleanup.runAll();
     for (const p of problems) ctx.log(`cleanup: ${p}`);
   }
@@ -664,7 +688,8 @@ export async function runBuild(spec: BuildSpec, options: RunBuildOptions = {}): 
     ...(ctx.results.config ? { config: ctx.results.config.path } : {}),
     ...(ctx.results.verify ? { verify: { identical: ctx.results.verify.identical, counts: ctx.results.verify.counts, differences: ctx.results.verify.differences.slice(0, 200) } } : {}),
     ...(err ? { error: { code: err.code, message: oneLine(err.message) } } : {}),
-    ...(ctx.generatedPassword !== undefined && err === undefined ? { access: { user: 'root', generatedPassword: ctx.generatedPassword } } : {}),
+    // a guest left in place (a finished build whose --boot failed) keeps its password: show it
+    ...(ctx.generatedPassword !== undefined && (err === undefined || failedAfterBuild) ? { access: { user: 'root', generatedPassword: ctx.generatedPassword } } : {}),
     ...(spec.source.kind === 'clone' ? { accountsNote: "a clone keeps the Dom0's accounts and passwords" } : {}),
   };
   return result;

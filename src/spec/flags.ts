@@ -21,7 +21,18 @@ export interface SpecFlag {
 }
 
 const TARGET_KINDS = ['image', 'lvm', 'dir', 'tar'];
+
 const SOURCE_KINDS = ['clone', 'install', 'tarball'];
+
+/**
+ * A way to boot given by flag replaces the one the spec file or the site defaults give, as
+ * xen-create-image --pygrub replaces xen-tools.conf's kernel=: drop those fields unless a flag set them.
+ */
+function replaceLowerBoot(r: SpecReader, fields: readonly string[]): void {
+  const domain = r.get(['domain']);
+  if (!domain || typeof domain !== 'object' || Array.isArray(domain)) return;
+  for (const f of fields) if (!(r.flagOrigins.get(`domain.${f}`) ?? '').startsWith('--')) delete (domain as Record<string, unknown>)[f];
+}
 
 /** Setting one kind of target (or source) from a flag replaces whatever kind the file named. */
 function setKind(r: SpecReader, section: 'target' | 'source', kinds: string[], kind: string, value: unknown, flag: string): void {
@@ -136,11 +147,22 @@ export const SPEC_FLAGS: readonly SpecFlag[] = [
     field: 'domain.kernel',
     description: 'Dom0 path of the kernel the guest boots (or dom0: the running one)',
     apply: (r, v) => {
-      if (typeof v === 'string') r.set(['domain', 'kernel'], v, '--kernel');
+      if (typeof v !== 'string') return;
+      replaceLowerBoot(r, ['pygrub', 'pvgrub']);
+      r.set(['domain', 'kernel'], v, '--kernel');
     },
   },
   simple('--initrd <file>', 'initrd', ['domain', 'initrd'], 'Dom0 path of its initrd'),
-  simple('--pygrub', 'pygrub', ['domain', 'pygrub'], "boot the guest's own kernel with PyGRUB", () => true),
+  {
+    flags: '--pygrub',
+    key: 'pygrub',
+    field: 'domain.pygrub',
+    description: "boot the guest's own kernel with PyGRUB",
+    apply: (r) => {
+      replaceLowerBoot(r, ['kernel', 'initrd', 'pvgrub']);
+      r.set(['domain', 'pygrub'], true, '--pygrub');
+    },
+  },
   {
     flags: '--bootloader <how>',
     key: 'bootloader',
@@ -151,6 +173,7 @@ export const SPEC_FLAGS: readonly SpecFlag[] = [
         r.issue(['domain'], `--bootloader must be pygrub or pvgrub, not ${String(v)}`);
         return;
       }
+      replaceLowerBoot(r, ['kernel', 'initrd']);
       r.set(['domain', v], true, '--bootloader');
       r.set(['domain', v === 'pvgrub' ? 'pygrub' : 'pvgrub'], false, '--bootloader');
     },
@@ -218,6 +241,7 @@ export const SPEC_FLAGS: readonly SpecFlag[] = [
     },
   },
   simple('--no-verify', 'verify', ['verify'], 'do not compare the clone with its source'),
+  simple('--boot', 'boot', ['boot'], "after the build, start the guest with xl create (xen-create-image's --boot); exit 3 if Xen is not reachable, the image kept", () => true),
   simple('--boot-test [mode]', 'bootTest', ['bootTest'], 'boot the finished image: plain (qemu) or xen', (v) => ({ mode: v === true ? 'plain' : v })),
   {
     flags: '--boot-timeout <seconds>',

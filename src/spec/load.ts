@@ -181,7 +181,7 @@ function readDomain(r: SpecReader, name: string, allowAutoIp: boolean): DomainSe
     }
   }
   const kernel = r.str([...P, 'kernel'], { pattern: /^(\/|dom0$)/, patternText: 'must be an absolute path in the Dom0, or dom0 (the running kernel)' });
-  const initrd = r.str([...P, 'initrd'], { pattern: /^\//, patternText: 'must be an absolute path in the Dom0' });
+  const initrd = r.str([...P, 'initrd'], { pattern: /^(\/|dom0$)/, patternText: 'must be an absolute path in the Dom0, or dom0 (the running kernel\'s)' });
   const pygrub = r.bool([...P, 'pygrub'], false);
   if (pygrub && kernel) r.issue([...P, 'kernel'], 'give either kernel or pygrub, not both');
   const pvgrub = r.bool([...P, 'pvgrub'], false);
@@ -225,7 +225,7 @@ function readDomain(r: SpecReader, name: string, allowAutoIp: boolean): DomainSe
   };
 }
 
-export const SPEC_FIELDS = ['name', 'hostname', 'target', 'source', 'packages', 'fixups', 'access', 'roles', 'domain', 'verify', 'bootTest'] as const;
+export const SPEC_FIELDS = ['name', 'hostname', 'target', 'source', 'packages', 'fixups', 'access', 'roles', 'domain', 'verify', 'bootTest', 'boot'] as const;
 
 /** Who can log in; an install given no access of its own gets a generated password (xen-tools' genpass=1). */
 function readAccess(r: SpecReader, isInstall: boolean): AccessSection {
@@ -327,6 +327,7 @@ export function readBuildSpec(r: SpecReader, options: { allowAutoIp?: boolean; k
     domain,
     verify,
     bootTest,
+    ...(r.bool(['boot'], false) ? { boot: true } : {}),
   };
   // The reader and the schema must agree; a difference is a bug here, not the user's.
   const checked = buildSpecSchema.safeParse(spec);

@@ -162,6 +162,7 @@ export const buildSpecSchema = z.object({
   roles: z.array(z.string()).describe('role scripts run with the guest root as $1 after the fixups').meta(flag('--role', { default: [] })),
   domain: domainSection,
   verify: z.boolean().describe('compare a clone with its source').meta(flag('--no-verify', { default: 'true for clones' })),
+  boot: z.boolean().describe("after the build, start the guest with xl create (xen-create-image's boot = 1)").meta(flag('--boot', { default: false })).optional(),
   bootTest: z.union([z.literal(false), z.object({
     mode: z.enum(['plain', 'xen']).describe('plain (qemu) or xen').meta(flag('--boot-test', { default: 'plain' })),
     timeout: z.number().int().min(10).max(7200).describe('seconds to wait for the guest').meta(flag('--boot-timeout', { default: 300 })),
