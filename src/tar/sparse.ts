@@ -197,7 +197,7 @@ function oldGnu(block: Buffer, extensions: Buffer[], where: string): SparseInfo 
 
 function checkRegions(map: Array<[number, number]>, realSize: number, where: string): void {
   for (const [off, n] of map) {
-    if (off + n > realSize) throw new EntryError(`${where}: its GNU sparse map puts data at ${off}..${off + n}, past the file's size ${realSize}`);
+    if (off + n > realSize) throw new EntryError(`${where}: GNU sparse map segments overlap or pass the file's size (the region at ${off}..${off + n} passes the size ${realSize})`);
   }
 }
 
@@ -220,11 +220,10 @@ export async function readSparseBody(body: AsyncIterable<Buffer>, sparse: Sparse
   let pending: Buffer = Buffer.alloc(0);
   let ended = false;
   const more = async (what: string): Promise<boolean> => {
-    if (ended) return false;
-    const r = await it.next();
+    const r = ended ? { done: true as const } : await it.next();
     if (r.done) {
       ended = true;
-      if (what) throw new EntryError(`${where}: the GNU sparse ${what} is cut short`);
+      if (what) throw new EntryError(`${where}: the GNU sparse map or data is cut short (the entry ends inside ${what})`);
       return false;
     }
     pending = pending.length === 0 ? r.value : Buffer.concat([pending, r.value]);
@@ -238,7 +237,7 @@ export async function readSparseBody(body: AsyncIterable<Buffer>, sparse: Sparse
       let nl = pending.indexOf(0x0a);
       while (nl < 0) {
         if (pending.length > 20) throw new EntryError(`${where}: malformed GNU sparse map (a number longer than 20 digits)`);
-        await more('map');
+        await more('the map');
         nl = pending.indexOf(0x0a);
       }
       const text = pending.toString('latin1', 0, nl);
@@ -258,7 +257,7 @@ export async function readSparseBody(body: AsyncIterable<Buffer>, sparse: Sparse
     }
     checkRegions(map, sparse.realSize, where);
     const pad = (BLOCK - (used % BLOCK)) % BLOCK;
-    while (pending.length < pad) await more('map');
+    while (pending.length < pad) await more('the map');
     pending = pending.subarray(pad);
   }
   for (const [off, n] of map) {
@@ -269,7 +268,7 @@ export async function readSparseBody(body: AsyncIterable<Buffer>, sparse: Sparse
     let pos = off;
     let left = n;
     while (left > 0) {
-      if (pending.length === 0) await more('data');
+      if (pending.length === 0) await more(`the data of the region at ${off}..${off + n}`);
       const k = Math.min(left, pending.length);
       sink.write(pending.subarray(0, k), pos);
       pending = pending.subarray(k);
