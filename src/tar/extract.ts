@@ -247,6 +247,7 @@ class Extractor {
             while (off < data.length) off += writeSync(fd, data, off, data.length - off, pos + off);
             done += data.length;
             this.progress(done);
+            if (this.opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
           },
           truncate: (size) => ftruncateSync(fd, size),
         });

@@ -89,8 +89,16 @@ describe('sparse archives the tools write (root)', () => {
       execFileSync(c.tool, [...c.args, '--numeric-owner', '-cf', archive, '-C', src, '.']);
       expect(lstatSync(archive).size).toBeLessThan(1 << 20); // 10 GiB apparent, stored as its map and data
       c.check(headersOf(archive));
-      expectIdentical(archive, `tool-${i}`);
       const ours = join(scratch.dir, `tool-${i}`, 'ours');
+      if (c.tool === 'bsdtar') {
+        // bsdtar puts ./sub/ before ./plain and ./sub/all-hole after it: GNU tar sets a directory's time when the
+        // archive leaves it, so the later entry gives sub/ the extraction time; unpack keeps the archive's (the source's)
+        const r = compareWithGnuTar(archive, join(scratch.dir, `tool-${i}`));
+        expect(r.stderr).toBe('');
+        expect(r.status).toBe(0);
+        expect(r.diff).toBe('.d..t...... sub/\n');
+        expect(rsyncDiff(src, ours, ['--exclude', '/huge'])).toBe('');
+      } else expectIdentical(archive, `tool-${i}`);
       const huge = lstatSync(join(ours, 'huge'));
       expect(huge.size).toBe(10 * GiB + 3);
       expect(huge.blocks * 512).toBeLessThan(1 << 20); // the hole was not written as zeros
@@ -188,7 +196,7 @@ function handFile(buf: Buffer): string {
 describe('hand-made sparse archives no tool writes, extracted as GNU tar does (root)', () => {
   const same: Array<[string, Buffer]> = [
     ['1.0 without GNU.sparse.name (the pax path names it)', archive(paxEntry('GNUSparseFile.0/x', [['GNU.sparse.major', '1'], ['GNU.sparse.minor', '0'], ['GNU.sparse.realsize', '65536'], ['path', 'noname']], v1Body([[0, 5], [65536, 0]], [A(5), Buffer.alloc(0)])))],
-    ['1.0 without GNU.sparse.name or path (the ustar name names it)', archive(v1('f', 65536, [[4096, 5], [65536, 0]], [A(5), Buffer.alloc(0)], { sparseName: false }))],
+    ['1.0 without GNU.sparse.name or path (the ustar name names it)', archive(paxEntry('ustar-name', [['GNU.sparse.major', '1'], ['GNU.sparse.minor', '0'], ['GNU.sparse.realsize', '65536']], v1Body([[4096, 5], [65536, 0]], [A(5), Buffer.alloc(0)])))],
     ['1.0 with a pax size one byte above the map and data', archive(v1('plus-one', 65536, [[0, 5], [65536, 0]], [A(5), Buffer.alloc(0)], { extra: Buffer.from('Z') }))],
     ['1.0 with GNU.sparse.size instead of GNU.sparse.realsize', archive(v1('size-key', 65536, [[512, 7], [65536, 0]], [A(7), Buffer.alloc(0)], { records: [['GNU.sparse.size', '65536']] }))],
     ['1.0 with GNU.sparse.size, then a larger GNU.sparse.realsize (the later one counts)', archive(v1('both-sizes', 0, [[60000, 5], [65536, 0]], [A(5), Buffer.alloc(0)], { records: [['GNU.sparse.size', '4096'], ['GNU.sparse.realsize', '65536']] }))],
@@ -206,19 +214,20 @@ describe('hand-made sparse archives no tool writes, extracted as GNU tar does (r
     it(name, () => expectIdentical(handFile(buf), `same-${i}`));
   });
 
-  const refused: Array<[string, Buffer, RegExp]> = [
+  // the last element: whether GNU tar or bsdtar refuses it too (both read a 1.0 entry cut short on into the next blocks)
+  const refused: Array<[string, Buffer, RegExp, boolean?]> = [
     ['1.0 region past the real size (bsdtar refuses; GNU tar 1.34 writes past it)', archive(v1('past', 4096, [[0, 512], [8192, 10]], [A(512), A(10)])), /past: GNU sparse map segments overlap or pass the file's size \(the region at 8192\.\.8202 passes the size 4096\)/],
     ['0.1 region past the real size', archive(paxEntry('p01', [['GNU.sparse.size', '100'], ['GNU.sparse.numblocks', '1'], ['GNU.sparse.map', '96,10']], A(10))), /p01: .*the region at 96\.\.106 passes the size 100/],
     ['old GNU region past the real size', archive(oldGnu('pold', 1000, [[990, 20]], [A(20)])), /pold: .*the region at 990\.\.1010 passes the size 1000/],
     ['1.0 map with a non-number', archive(paxEntry('GNUSparseFile.0/badnum', [['GNU.sparse.major', '1'], ['GNU.sparse.minor', '0'], ['GNU.sparse.name', 'badnum'], ['GNU.sparse.realsize', '100']], Buffer.concat([pad(Buffer.from('1\n0x\n5\n')), A(5)]))), /badnum: malformed GNU sparse map \("0x" where a number is expected\)/],
     ['1.0 map cut short', archive(paxEntry('GNUSparseFile.0/short', [['GNU.sparse.major', '1'], ['GNU.sparse.minor', '0'], ['GNU.sparse.name', 'short'], ['GNU.sparse.realsize', '100']], Buffer.from('2\n0\n5\n'))), /short: the GNU sparse map or data is cut short \(the entry ends inside the map\)/],
-    ['1.0 data cut short', archive(v1('cut', 65536, [[0, 600], [4096, 600]], [A(600)])), /cut: the GNU sparse map or data is cut short \(the entry ends inside the data of the region at 4096\.\.4696\)/],
+    ['1.0 data cut short', archive(v1('cut', 65536, [[0, 600], [4096, 600]], [A(600)])), /cut: the GNU sparse map or data is cut short \(the entry ends inside the data of the region at 4096\.\.4696\)/, false],
     ['0.1 map with an odd number of values', archive(paxEntry('odd', [['GNU.sparse.size', '100'], ['GNU.sparse.numblocks', '1'], ['GNU.sparse.map', '0,5,7']], A(5))), /odd: malformed pax GNU.sparse.map "0,5,7" \(an odd number of values\)/],
     ['0.0 with more regions than GNU.sparse.numblocks', archive(paxEntry('excess', [['GNU.sparse.size', '100'], ['GNU.sparse.numblocks', '1'], ['GNU.sparse.offset', '0'], ['GNU.sparse.numbytes', '5'], ['GNU.sparse.offset', '50'], ['GNU.sparse.numbytes', '5']], A(10))), /excess: malformed pax GNU.sparse.offset "50" \(more regions than GNU.sparse.numblocks=1\)/],
     ['old GNU with a region size that is not a number', archive(oldGnu('oldbad', 1000, [['00000000000\0', '0000zz00000\0']], [A(5)])), /oldbad: invalid old GNU sparse header \(its region size field is not a number\)/],
     ['sparse format 2.0', archive(paxEntry('GNUSparseFile.0/v2', [['GNU.sparse.major', '2'], ['GNU.sparse.minor', '0'], ['GNU.sparse.name', 'v2'], ['GNU.sparse.realsize', '100']], pad(Buffer.from('1\n0\n5\n')))), /v2: GNU sparse format 2\.0, which GNU tar 1\.34 does not know either/],
   ];
-  refused.forEach(([name, buf, message], i) => {
+  refused.forEach(([name, buf, message, peerRefuses = true], i) => {
     it(`refuses ${name}`, () => {
       const file = handFile(buf);
       const target = join(scratch.dir, `refused-${i}`);
@@ -227,13 +236,13 @@ describe('hand-made sparse archives no tool writes, extracted as GNU tar does (r
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.status).toBe(2);
       expect(existsSync(target)).toBe(false);
-      // a peer refuses it too (GNU tar exits non-zero, or bsdtar does)
+      // a peer refuses it too (GNU tar exits non-zero, or bsdtar does), or both read past the entry
       const peers = ['tar', 'bsdtar'].map((tool) => {
         const dir = join(scratch.dir, `refused-${i}-${tool}`);
         mkdirSync(dir);
         return spawnSync(tool, ['-xf', file, '-C', dir]).status;
       });
-      expect(peers.some((s) => s !== 0)).toBe(true);
+      expect(peers.some((s) => s !== 0)).toBe(peerRefuses);
     });
   });
 });
