@@ -14,7 +14,7 @@
 // Refused, naming the cause: malformed numbers and maps, a region that passes the real size, a map
 // or data cut short.
 
-import { EntryError, type SparseInfo } from './types.js';
+import { EntryError, printable, type SparseInfo } from './types.js';
 
 const BLOCK = 512;
 /** A bound on the regions of one file (each costs memory before its data is read). */
@@ -79,20 +79,22 @@ export function sparseOf(h: SparseHeader, where: string): { sparse: SparseInfo; 
   if (h.block && h.block[156] === 0x53) return { sparse: oldGnu(h.block, h.extensions ?? [], where), name: undefined };
   const pax = h.pax ?? {};
   if (!Object.keys(pax).some((k) => k.startsWith('GNU.sparse.'))) return undefined;
-  const bad = (key: string): never => {
-    throw new EntryError(`${where}: malformed pax ${key} "${pax[key]}" (a GNU sparse file)`);
+  // messages name the file by its real name when the records carry one
+  const nameText = pax['GNU.sparse.name'];
+  const name = nameText ? Buffer.from(nameText, 'latin1') : undefined;
+  if (name) where = printable(name);
+  const bad = (key: string, value = pax[key]): never => {
+    throw new EntryError(`${where}: malformed pax ${key} "${value}" (a GNU sparse file)`);
   };
   // the real size: GNU.sparse.size (0.x) and GNU.sparse.realsize (1.0) are one keyword to GNU tar, the later record wins
   let realSize = h.size;
   const sequence = recordSequence(pax);
   for (const [key, value] of sequence) {
-    if (key !== 'GNU.sparse.size' && key !== 'GNU.sparse.realsize') continue;
+    if ((key !== 'GNU.sparse.size' && key !== 'GNU.sparse.realsize') || value === '') continue;
     const n = decimal(value, OFF_MAX);
-    if (n === undefined) bad(key);
+    if (n === undefined) bad(key, value);
     realSize = safe(n!, 'size', where);
   }
-  const nameText = pax['GNU.sparse.name'];
-  const name = nameText ? Buffer.from(nameText, 'latin1') : undefined;
   const major = pax['GNU.sparse.major'];
   if (major !== undefined && major !== '') {
     const m = decimal(major, 1n << 31n);
