@@ -11,10 +11,10 @@ import { link, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
 import { requireCompressionTool, requireTool, sniffCompression } from './compression.js';
-import { readSparseBody } from './format.js';
 import { makeNodes, restoreXattrs, setDirOwnerModes, setTimes, type Meta, type NodeItem, type XattrItem } from './metadata.js';
 import { readArchive } from './read.js';
 import { normalise, parentsOf, refuseDevices, scanArchive, type ScanResult } from './safety.js';
+import { readSparseBody } from './sparse.js';
 import {
   emptySummary, printable, type Entry, type ExtractTarballOptions, type ReadCompression, type TarSummary, type Xattrs,
 } from './types.js';
@@ -176,7 +176,7 @@ class Extractor {
         this.queueXattrs(rel, extra);
         this.times.push(meta);
         this.summary.files += 1;
-        this.summary.bytes += e.sparseSize ?? e.size;
+        this.summary.bytes += e.sparse?.realSize ?? e.size;
         break;
       }
       case 'symlink': {
@@ -238,15 +238,19 @@ class Extractor {
     // synchronous calls: a thread-pool round trip per call made extraction several times slower
     const fd = openSync(this.abs(rel), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
     try {
-      if (e.sparseSize !== undefined) {
+      if (e.sparse !== undefined) {
+        // as GNU tar: each region written at its offset, a zero-length one truncates; the holes are never written
         let done = 0;
-        await readSparseBody(body, e.sparseSize, printable(rel), (data, pos) => {
-          let off = 0;
-          while (off < data.length) off += writeSync(fd, data, off, data.length - off, pos + off);
-          done += data.length;
-          this.progress(done);
+        await readSparseBody(body, e.sparse, printable(rel), {
+          write: (data, pos) => {
+            let off = 0;
+            while (off < data.length) off += writeSync(fd, data, off, data.length - off, pos + off);
+            done += data.length;
+            this.progress(done);
+            if (this.opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
+          },
+          truncate: (size) => ftruncateSync(fd, size),
         });
-        ftruncateSync(fd, e.sparseSize);
         this.summary.sparse += 1;
         fchownSync(fd, e.uid, e.gid);
         fchmodSync(fd, e.mode);

@@ -1,7 +1,8 @@
 // The tar format: pax extended records on raw bytes, ustar header blocks, the parsed header of an
-// entry (pax, GNU long names, GNU sparse 1.0 resolved) and the GNU sparse 1.0 body map.
+// entry (pax, GNU long names resolved; GNU sparse in sparse.ts) and the GNU sparse 1.0 map the writer makes.
 
 import type * as tar from 'tar-stream';
+import { sparseOf, type SparseHeader } from './sparse.js';
 import { EntryError, NS, printable, type Entry, type Kind, type Xattrs } from './types.js';
 
 // ---- pax extended header records ("LEN key=value\n", LEN counting itself), values raw bytes ----
@@ -70,22 +71,17 @@ export function formatPaxTime(ns: bigint): string {
 
 export function parseHeader(h: tar.Header): Entry {
   const pax = (h.pax ?? {}) as Record<string, string>;
-  let name = Buffer.from(h.name, 'latin1');
+  let name: Buffer = Buffer.from(h.name, 'latin1');
   const where = printable(name);
-  if (h.type === null || h.type === undefined) throw new EntryError(`${where}: unsupported entry type (old GNU sparse, multi-volume or incremental entries are not supported)`);
-  let sparseSize: number | undefined;
-  if (Object.keys(pax).some((k) => k.startsWith('GNU.sparse.'))) {
-    if (pax['GNU.sparse.major'] !== '1' || pax['GNU.sparse.minor'] !== '0' || !pax['GNU.sparse.name'] || !/^[0-9]{1,15}$/.test(pax['GNU.sparse.realsize'] ?? '')) {
-      throw new EntryError(`${where}: only GNU sparse format 1.0 is supported (tar's default for --format=posix); make the archive with --sparse-version=1.0 or without --sparse`);
-    }
-    name = Buffer.from(pax['GNU.sparse.name'], 'latin1');
-    sparseSize = Number(pax['GNU.sparse.realsize']);
-  }
+  const sp = sparseOf(h as SparseHeader, where);
+  if (sp?.name) name = sp.name;
+  const type = sp?.sparse.format === 'old GNU' ? 'file' : h.type;
+  if (type === null || type === undefined) throw new EntryError(`${where}: unsupported entry type (multi-volume or incremental entries are not supported)`);
   let kind: Kind;
-  switch (h.type) {
+  switch (type) {
     // a regular file whose name ends in "/" is a directory (v7 archives have no directory type; GNU tar does the same)
     case 'file': case 'contiguous-file': kind = name.length > 0 && name[name.length - 1] === 0x2f ? 'directory' : 'file'; break;
-    case 'link': case 'symlink': case 'directory': case 'character-device': case 'block-device': case 'fifo': kind = h.type; break;
+    case 'link': case 'symlink': case 'directory': case 'character-device': case 'block-device': case 'fifo': kind = type; break;
     default: throw new EntryError(`${where}: unsupported entry type ${h.type}`);
   }
   const num = (key: string, fallback: number): number => {
@@ -118,69 +114,8 @@ export function parseHeader(h: tar.Header): Entry {
     devmajor: h.devmajor ?? 0, devminor: h.devminor ?? 0, xattrs,
     aclAccess: pax['SCHILY.acl.access'] ? Buffer.from(pax['SCHILY.acl.access'], 'latin1').toString('utf8') : undefined,
     aclDefault: pax['SCHILY.acl.default'] ? Buffer.from(pax['SCHILY.acl.default'], 'latin1').toString('utf8') : undefined,
-    sparseSize,
+    sparse: sp?.sparse,
   };
-}
-
-/**
- * The body of a GNU sparse 1.0 entry: decimal lines (the number of segments, then offset and size
- * of each), zero padding to a 512-byte block, then the segments' data in order. Calls `write` for
- * each piece of data at its offset; throws EntryError on a malformed or lying map.
- */
-export async function readSparseBody(body: AsyncIterable<Buffer>, realSize: number, where: string, write: (data: Buffer, pos: number) => void): Promise<void> {
-  const it = body[Symbol.asyncIterator]();
-  let pending: Buffer = Buffer.alloc(0);
-  const more = async (): Promise<void> => {
-    const r = await it.next();
-    if (r.done) throw new EntryError(`${where}: the GNU sparse map or data is cut short`);
-    pending = pending.length === 0 ? r.value : Buffer.concat([pending, r.value]);
-  };
-  let used = 0;
-  const line = async (): Promise<number> => {
-    let nl = pending.indexOf(0x0a);
-    while (nl < 0) {
-      if (pending.length > 64) throw new EntryError(`${where}: malformed GNU sparse map`);
-      await more();
-      nl = pending.indexOf(0x0a);
-    }
-    const text = pending.toString('latin1', 0, nl);
-    if (!/^[0-9]{1,15}$/.test(text)) throw new EntryError(`${where}: malformed GNU sparse map`);
-    pending = pending.subarray(nl + 1);
-    used += nl + 1;
-    return Number(text);
-  };
-  const count = await line();
-  if (count > 1_000_000) throw new EntryError(`${where}: GNU sparse map with ${count} segments`);
-  const segments: Array<[number, number]> = [];
-  let end = 0;
-  for (let i = 0; i < count; i++) {
-    const off = await line();
-    const size = await line();
-    if (off < end || off + size > realSize) throw new EntryError(`${where}: GNU sparse map segments overlap or pass the file's size`);
-    end = off + size;
-    segments.push([off, size]);
-  }
-  let pad = (512 - (used % 512)) % 512;
-  while (pending.length < pad) await more();
-  pending = pending.subarray(pad);
-  for (const [off, size] of segments) {
-    let pos = off;
-    let left = size;
-    while (left > 0) {
-      if (pending.length === 0) await more();
-      const n = Math.min(left, pending.length);
-      write(pending.subarray(0, n), pos);
-      pending = pending.subarray(n);
-      pos += n;
-      left -= n;
-    }
-  }
-  for (;;) {
-    const r = await it.next();
-    if (r.done) break;
-    pending = Buffer.concat([pending, r.value]);
-  }
-  if (pending.length > 0) throw new EntryError(`${where}: GNU sparse entry holds more data than its map says`);
 }
 
 // ---- writing headers ----

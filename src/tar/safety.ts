@@ -4,7 +4,7 @@
 
 import { DomuError } from '../errors.js';
 import { readArchive } from './read.js';
-import { readSparseBody } from './format.js';
+import { readSparseBody } from './sparse.js';
 import { EntryError, printable, type ExtractTarballOptions, type Kind, type ReadCompression } from './types.js';
 
 const PATH_MAX = 4096;
@@ -82,10 +82,10 @@ export async function scanArchive(file: string, compression: ReadCompression, ro
       if (result.devices.length < 10) result.devices.push(where);
     }
     if (e.xattrs.length > 0 || e.aclAccess || e.aclDefault) result.hasXattrs = true;
-    if (e.sparseSize !== undefined) await readSparseBody(body, e.sparseSize, where, () => undefined);
+    if (e.sparse !== undefined) await readSparseBody(body, e.sparse, where, { write: () => undefined, truncate: () => undefined });
     kinds.set(path.toString('latin1'), kind);
     result.entries += 1;
-    if (e.kind === 'file') result.bytes += e.sparseSize ?? e.size;
+    if (e.kind === 'file') result.bytes += e.sparse?.realSize ?? e.size;
     const now = Date.now();
     if (opts.onProgress && now - last >= 100) {
       last = now;

@@ -37,7 +37,7 @@ export interface TarSummary {
   fifos: number;
   /** Entries that carry at least one xattr (ACLs included). */
   withXattrs: number;
-  /** Files stored (pack) or read (unpack) as GNU sparse 1.0 entries. */
+  /** Files stored (pack, as GNU sparse 1.0) or read (unpack, any GNU sparse format) as sparse entries. */
   sparse: number;
   /** File content bytes. */
   bytes: number;
@@ -97,8 +97,17 @@ export interface Entry {
   xattrs: Xattrs;
   aclAccess: string | undefined;
   aclDefault: string | undefined;
-  /** GNU sparse 1.0 (tar -S --format=posix): the file's real size; the body holds a map, then the data. */
-  sparseSize: number | undefined;
+  /** A GNU sparse file (old GNU type S, pax 0.0, 0.1 or 1.0): its layout; the body holds its data (sparse.ts). */
+  sparse: SparseInfo | undefined;
+}
+
+/** How a GNU sparse file is stored (sparse.ts reads it). */
+export interface SparseInfo {
+  format: 'old GNU' | 'pax 0.0' | 'pax 0.1' | 'pax 1.0';
+  /** The file's size (GNU.sparse.realsize or .size, the old GNU header's realsize). */
+  realSize: number;
+  /** Regions [offset, size] in archive order; undefined for pax 1.0, whose map starts the body. */
+  map: Array<[number, number]> | undefined;
 }
 
 /** A refusal caused by one entry; the reader turns it into a BAD_INPUT DomuError with its message. */
