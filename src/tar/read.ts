@@ -222,7 +222,7 @@ export async function readArchive(
         await tool;
         // a decompressor's warning with a success status (bzip2: "trailing garbage after EOF ignored")
         const said = oneLine(toolStderr().trim());
-        if (said) report.warnings.push(`${compression}: ${said}`);
+        if (said) report.warnings.push(said.startsWith(`${compression}:`) ? said : `${compression}: ${said}`);
       }
     } catch (e) {
       // the tar data was whole: a decompressor's complaint about what follows it is a warning (GNU tar extracts too)
