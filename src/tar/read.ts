@@ -31,8 +31,10 @@ const PAX_KNOWN = new Set([
   'uname', 'gname', 'ctime', 'charset', 'hdrcharset', 'comment',
   // star's and bsdtar's copies of what the header holds already
   'SCHILY.dev', 'SCHILY.ino', 'SCHILY.nlink', 'SCHILY.devmajor', 'SCHILY.devminor', 'SCHILY.filetype',
-  'GNU.volume.label', 'GNU.volume.filename', 'GNU.volume.size', 'GNU.volume.offset',
+  'GNU.volume.filename', 'GNU.volume.size', 'GNU.volume.offset',
 ]);
+
+const paxIgnored = (k: string) => !PAX_KNOWN.has(k) && !k.startsWith('SCHILY.xattr.') && !k.startsWith('GNU.sparse.') && !k.startsWith('LIBARCHIVE.xattr.');
 
 /** Pulls exact byte counts out of a stream of chunks. */
 class ByteReader {
@@ -144,7 +146,13 @@ export async function readArchive(
             }
             const obj: Record<string, string> = {};
             for (const [k, v] of records) obj[k] = v.toString('latin1');
-            if (h.type === 'pax-global-header') paxGlobal = { ...paxGlobal, ...obj };
+            if (h.type === 'pax-global-header') {
+              paxGlobal = { ...paxGlobal, ...obj };
+              for (const k of Object.keys(obj)) {
+                if (k === 'GNU.volume.label') note('GNU volume label (pax GNU.volume.label)', obj[k]!);
+                else if (paxIgnored(k)) note(`pax keyword ${k} (global header)`, '(global header)');
+              }
+            }
             else pax = { ...(pax ?? {}), ...obj };
           } else if (h.type === 'solaris-acl') {
             solaris = solarisAcl(body, where);
@@ -158,7 +166,7 @@ export async function readArchive(
         }
         case 'gnu-volume-label': {
           // GNU tar skips a volume label when extracting
-          note('GNU volume label (type V)', h.name);
+          note('GNU volume label (type V)', Buffer.from(h.name, 'latin1'));
           await skip(input, padded, file);
           pax = null;
           longName = longLink = null;
@@ -185,14 +193,12 @@ export async function readArchive(
         throw new EntryError(`entry ${where} is continued from another volume (GNU.volume.offset ${records['GNU.volume.offset']}): extract the volumes in order with tar --multi-volume`);
       }
       h.pax = Object.keys(records).length > 0 ? records : null;
+      const name = Buffer.from(h.name, 'latin1');
+      if (h.type === null) note(`entry type '${printable(Buffer.from(h.typeflag, 'latin1'))}' GNU tar does not know (extracted as a regular file, as GNU tar does)`, name);
+      if (h.type === 'gnu-dumpdir') note('incremental dump directory listing (type D; the directory is made, the listing is not applied)', name);
+      for (const k of Object.keys(pax ?? {})) if (paxIgnored(k)) note(`pax keyword ${k}`, name);
       pax = null;
       longName = longLink = null;
-      if (h.type === null) note(`entry type '${printable(Buffer.from(h.typeflag, 'latin1'))}' GNU tar does not know (extracted as a regular file, as GNU tar does)`, h.name);
-      if (h.type === 'gnu-dumpdir') note('incremental dump directory listing (type D; the directory is made, the listing is not applied)', h.name);
-      for (const k of Object.keys(records)) {
-        if (PAX_KNOWN.has(k) || k.startsWith('SCHILY.xattr.') || k.startsWith('GNU.sparse.') || k.startsWith('LIBARCHIVE.xattr.')) continue;
-        note(`pax keyword ${k}`, h.name);
-      }
       const entry = parseHeader(h);
       if (solaris) {
         if (solaris.access !== undefined) entry.aclAccess ??= solaris.access;
