@@ -1,5 +1,7 @@
 // Every place the tar code leans on tar-stream beyond its documented API, in one file, so that an
 // upgrade of tar-stream has one file to check (test/tar/tar-stream-adapter.test.ts pins the version):
+// - (read.ts now reads archives with its own block reader, as GNU tar 1.34 reads them; the read-side
+//   helpers below stay for code that still reads through tar-stream, and are checked by the test)
 // - the reader replaces the private `_decodeLongHeader`, because tar-stream decodes pax values and
 //   GNU long names as UTF-8, which corrupts raw-byte names and binary xattr values;
 // - the reader reads the undocumented `header.byteOffset` to find where the last entry ends;
