@@ -293,6 +293,6 @@ function libarchiveXattrs(entry: Entry, records: Record<string, string>): void {
     }
     const name = Buffer.from(bytes);
     if (entry.xattrs.some(([n]) => n.equals(name))) continue;
-    entry.xattrs.push([name, Buffer.from(v, 'latin1').toString('latin1') === v ? Buffer.from(v, 'base64') : Buffer.alloc(0)]);
+    entry.xattrs.push([name, Buffer.from(v, 'base64')]);
   }
 }
