@@ -34,6 +34,7 @@ function printSummary(verb: string, s: TarSummary, target?: TargetSummary): void
   for (const p of s.skipped.slice(0, 50)) out.push(`  skipped: ${p.path}: ${p.reason}`);
   for (const p of s.changed.slice(0, 50)) out.push(`  changed during the run: ${p.path}: ${p.reason}`);
   for (const w of s.warnings) out.push(`  warning: ${w}`);
+  for (const n of s.notApplied ?? []) out.push(`  read, not applied: ${n.what} (${n.entries} ${n.entries === 1 ? 'entry' : 'entries'}, first: ${n.first})`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

@@ -57,11 +57,14 @@ export function requireCompressionTool(compression: ReadCompression, why: string
 }
 
 /** The archive's tar bytes: the file itself, or its decompressed stream; `tool` settles when a tool exits. */
-export async function openDecompressed(file: string, compression: ReadCompression): Promise<{ source: Readable; tool: Promise<void> | undefined }> {
+export async function openDecompressed(file: string, compression: ReadCompression): Promise<{ source: Readable; tool: Promise<void> | undefined; toolStderr: () => string }> {
   let source: Readable;
   let tool: Promise<void> | undefined;
+  let toolStderr = () => '';
   const input = createReadStream(file, { highWaterMark: 1 << 20 });
-  if (compression === 'gzip') {
+  // gzip through its tool when it is there (as GNU tar: text after the stream is then a warning,
+  // where Node's zlib fails the whole stream), else Node's zlib
+  if (compression === 'gzip' && !hasTool('gzip')) {
     const gunzip = createGunzip();
     input.on('error', (e) => gunzip.destroy(e));
     source = input.pipe(gunzip);
@@ -74,8 +77,9 @@ export async function openDecompressed(file: string, compression: ReadCompressio
     f.child.on('error', () => void fh.close());
     source = f.child.stdout!;
     tool = f.done;
+    toolStderr = f.stderr;
   } else source = input;
-  return { source, tool };
+  return { source, tool, toolStderr };
 }
 
 /** The compressed output: a Writable to push tar bytes into and a promise for when all is on disk. */
@@ -122,7 +126,7 @@ export function requireTool(tool: string, why: string): void {
 }
 
 /** Spawn a filter tool; resolves when it exits 0, rejects with a DomuError otherwise. */
-export function spawnFilter(tool: string, args: string[], stdio: ['pipe' | number, 'pipe' | number, 'pipe']): { child: ChildProcess; done: Promise<void> } {
+export function spawnFilter(tool: string, args: string[], stdio: ['pipe' | number, 'pipe' | number, 'pipe']): { child: ChildProcess; done: Promise<void>; stderr: () => string } {
   const child = spawn(tool, args, { stdio });
   let stderr = '';
   child.stderr!.setEncoding('utf8');
@@ -141,5 +145,5 @@ export function spawnFilter(tool: string, args: string[], stdio: ['pipe' | numbe
     });
   });
   done.catch(() => undefined);
-  return { child, done };
+  return { child, done, stderr: () => stderr };
 }

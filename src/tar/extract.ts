@@ -52,7 +52,9 @@ export async function extractTarball(file: string, root: string, opts: ExtractTa
   if (!before) await mkdir(rootPath, { recursive: true, mode: 0o755 });
   const extractor = new Extractor(rootPath, summary, opts, scan);
   try {
-    await readArchive(file, compression, opts.signal, (e, body) => extractor.entry(e, body));
+    const report = await readArchive(file, compression, opts.signal, (e, body) => extractor.entry(e, body));
+    summary.warnings.push(...report.warnings);
+    summary.notApplied.push(...report.notApplied);
     await extractor.finish();
   } catch (e) {
     await extractor.undo(before).catch(() => undefined);
@@ -98,6 +100,8 @@ class Extractor {
   private readonly deferredLinks: Array<{ rel: Buffer; target: Buffer }> = [];
   private readonly xattrQueue: XattrItem[] = [];
   private readonly times: Array<{ rel: Buffer; mtimeNs: bigint; atimeNs: bigint | undefined }> = [];
+  /** The times each non-directory path was last given, for hard links made to it. */
+  private readonly lastTimes = new Map<string, { mtimeNs: bigint; atimeNs: bigint | undefined }>();
   private lastProgress = 0;
 
   constructor(
@@ -197,6 +201,13 @@ class Extractor {
           this.deferredLinks.push({ rel, target });
           this.pendingNodes.add(key);
         } else linkSync(this.abs(target), this.abs(rel));
+        // the link's times are its target's as extracted so far: set through the link's own name,
+        // they stay right when the archive replaces the target's name later (as GNU tar leaves them)
+        const t = this.lastTimes.get(target.toString('latin1'));
+        if (t) {
+          this.times.push({ rel, ...t });
+          this.lastTimes.set(key, t);
+        }
         this.summary.hardlinks += 1;
         break;
       }
@@ -211,6 +222,7 @@ class Extractor {
         break;
       }
     }
+    if (e.kind !== 'directory' && e.kind !== 'link') this.lastTimes.set(key, { mtimeNs: e.mtimeNs, atimeNs: e.atimeNs });
     this.summary.entries += 1;
     this.progress(0);
   }

@@ -1,7 +1,6 @@
 // The tar format: pax extended records on raw bytes, ustar header blocks, the parsed header of an
 // entry (pax, GNU long names resolved; GNU sparse in sparse.ts) and the GNU sparse 1.0 map the writer makes.
 
-import type * as tar from 'tar-stream';
 import { sparseOf, type SparseHeader } from './sparse.js';
 import { EntryError, NS, printable, type Entry, type Kind, type Xattrs } from './types.js';
 
@@ -67,20 +66,171 @@ export function formatPaxTime(ns: bigint): string {
 }
 
 
-// ---- reading a header ----
+// ---- reading a header block, as GNU tar 1.34 does (list.c: tar_checksum, from_header) ----
 
-export function parseHeader(h: tar.Header): Entry {
+/** A numeric header field: its value, or why it is not a number. */
+export type NumericField = { value: bigint } | { error: string };
+
+/**
+ * A numeric field as GNU tar's from_header reads it: one leading NUL skipped (a buggy old tar wrote
+ * it when the field before overflowed), then leading spaces; octal digits up to a NUL, a space or the
+ * field's end (two's complement octal for negative times, when the first digit is 2 or more and the
+ * value passes `bits`); or base-256, 0x80 positive and 0xff negative. Anything else after the digits
+ * is an error, as in GNU tar.
+ */
+export function parseNumericField(field: Buffer, bits = 64, octalOnly = false): NumericField {
+  let at = field[0] === 0 ? 1 : 0;
+  const isSpace = (c: number | undefined) => c === 0x20 || (c !== undefined && c >= 0x09 && c <= 0x0d);
+  for (;;) {
+    if (at === field.length) return { error: 'blanks where a number is expected' };
+    if (!isSpace(field[at])) break;
+    at++;
+  }
+  let value = 0n;
+  let negative = false;
+  const c = field[at]!;
+  if (c >= 0x30 && c <= 0x37) {
+    const first = at;
+    while (at < field.length && field[at]! >= 0x30 && field[at]! <= 0x37) value = (value << 3n) + BigInt(field[at++]! - 0x30);
+    const max = (1n << BigInt(bits - 1)) - 1n; // a signed type of `bits` bits, as off_t and time_t
+    if (value > max && field[first]! >= 0x32) {
+      // two's complement octal (old tars' negative times)
+      const digits = at - first;
+      const twos = (1n << BigInt(digits * 3)) - value;
+      if (twos > 0n && twos <= max + 1n) {
+        value = twos;
+        negative = true;
+      }
+    }
+  } else if (!octalOnly && (c === 0x80 || c === 0xff)) {
+    // base-256: two's complement of the whole field, with the top bit as the marker
+    negative = c === 0xff;
+    let v = BigInt(c & 0x3f) - (negative ? 0x40n : 0n);
+    for (at++; at < field.length; at++) v = v * 256n + BigInt(field[at]!);
+    value = negative ? -v : v;
+    at = field.length;
+  } else if (c !== 0) {
+    return { error: `"${printable(trimNuls(field))}" where a number is expected` };
+  }
+  if (at < field.length && field[at] !== 0 && !isSpace(field[at])) return { error: `"${printable(trimNuls(field))}" where a number is expected` };
+  return { value: negative ? -value : value };
+}
+
+function trimNuls(b: Buffer): Buffer {
+  let end = b.length;
+  while (end > 0 && b[end - 1] === 0) end--;
+  return b.subarray(0, end);
+}
+
+/** A header block's checksum as GNU tar checks it: the unsigned sum, or the signed one (old Sun tars). */
+export function checksumOk(block: Buffer): boolean {
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < 512; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : block[i]!;
+    unsigned += b;
+    signed += b >= 0x80 ? b - 256 : b;
+  }
+  const recorded = parseNumericField(block.subarray(148, 156), 32, true);
+  return 'value' in recorded && (recorded.value === BigInt(unsigned) || recorded.value === BigInt(signed));
+}
+
+export const isZeroBlock = (block: Buffer): boolean => {
+  for (let i = 0; i < 512; i++) if (block[i] !== 0) return false;
+  return true;
+};
+
+/** Entry types by typeflag, named as tar-stream names them (so code written against it reads the same). */
+const TYPES: Record<string, string> = {
+  '0': 'file', '\0': 'file', '1': 'link', '2': 'symlink', '3': 'character-device', '4': 'block-device', '5': 'directory',
+  '6': 'fifo', '7': 'contiguous-file', x: 'pax-header', X: 'pax-header', g: 'pax-global-header', L: 'gnu-long-path',
+  K: 'gnu-long-link-path', V: 'gnu-volume-label', M: 'gnu-multi-volume', N: 'gnu-long-names', D: 'gnu-dumpdir',
+  S: 'gnu-sparse', A: 'solaris-acl',
+};
+
+/** One decoded header block (before pax records and GNU long names are applied). */
+export interface TarHeader {
+  /** The name, raw bytes as latin1 (ustar prefix joined). */
+  name: string;
+  /** tar-stream's names for the standard types, 'gnu-*' / 'solaris-acl' for the others, null for an unknown flag. */
+  type: string | null;
+  /** The typeflag byte as it is. */
+  typeflag: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Bytes of data after the header (and after old GNU sparse extension blocks). */
+  size: number;
+  /** Seconds (may be negative). */
+  mtime: number;
+  linkname: string | null;
+  devmajor: number;
+  devminor: number;
+  /** 'ustar' (POSIX), 'gnu' (old GNU magic "ustar  "), 'v7' (no magic). */
+  format: 'ustar' | 'gnu' | 'v7';
+  /** pax records in force for this entry (extended and global), values as latin1. */
+  pax: Record<string, string> | null;
+  /** The header block itself, and for old GNU sparse (type S) its extension blocks. */
+  block: Buffer;
+  extensions: Buffer[];
+  /** Offset of the entry's data in the tar stream. */
+  byteOffset: number;
+}
+
+/**
+ * Decode a non-zero header block whose checksum is good. Throws EntryError naming the field when a
+ * number GNU tar needs is not a number (the device numbers only matter for devices, as in GNU tar).
+ */
+export function decodeHeaderBlock(block: Buffer, byteOffset: number): TarHeader {
+  const str = (at: number, len: number) => {
+    const end = block.indexOf(0, at);
+    return block.toString('latin1', at, end < 0 || end > at + len ? at + len : end);
+  };
+  const magic = block.toString('latin1', 257, 263);
+  const format = magic === 'ustar\0' ? 'ustar' : magic === 'ustar ' && block[263] === 0x20 ? 'gnu' : 'v7';
+  let name = str(0, 100);
+  if (format === 'ustar' && block[345] !== 0) name = `${str(345, 155)}/${name}`;
+  const typeflag = String.fromCharCode(block[156]!);
+  const type = TYPES[block[156] === 0 ? '\0' : typeflag] ?? null;
+  const where = printable(Buffer.from(name, 'latin1')) || '(no name)';
+  const num = (what: string, at: number, len: number, bits = 64): bigint => {
+    const r = parseNumericField(block.subarray(at, at + len), bits);
+    if ('error' in r) throw new EntryError(`entry ${where}: the header's ${what} field holds ${r.error}`);
+    return r.value;
+  };
+  const size = num('size', 124, 12);
+  if (size < 0n || size > BigInt(Number.MAX_SAFE_INTEGER)) throw new EntryError(`entry ${where} has an invalid (negative or malformed) size: ${size}`);
+  const mtime = num('mtime', 136, 12);
+  const device = type === 'character-device' || type === 'block-device';
+  const small = (what: string, v: bigint) => {
+    if (v < -(2n ** 53n) || v > 2n ** 53n) throw new EntryError(`entry ${where}: the header's ${what} ${v} is out of range`);
+    return Number(v);
+  };
+  return {
+    name, type, typeflag, format,
+    mode: Number(BigInt.asUintN(32, num('mode', 100, 8))) & 0o7777,
+    uid: small('uid', num('uid', 108, 8)),
+    gid: small('gid', num('gid', 116, 8)),
+    size: Number(size), mtime: small('mtime', mtime),
+    linkname: block[157] === 0 ? null : str(157, 100),
+    devmajor: device ? small('devmajor', num('devmajor', 329, 8)) : 0,
+    devminor: device ? small('devminor', num('devminor', 337, 8)) : 0,
+    pax: null, block, extensions: [], byteOffset,
+  };
+}
+
+export function parseHeader(h: TarHeader): Entry {
   const pax = (h.pax ?? {}) as Record<string, string>;
   let name: Buffer = Buffer.from(h.name, 'latin1');
   const where = printable(name);
-  const sp = sparseOf(h as SparseHeader, where);
+  const sp = sparseOf(h as unknown as SparseHeader, where);
   if (sp?.name) name = sp.name;
   const type = sp?.sparse.format === 'old GNU' ? 'file' : h.type;
-  if (type === null || type === undefined) throw new EntryError(`${where}: unsupported entry type (multi-volume or incremental entries are not supported)`);
   let kind: Kind;
   switch (type) {
     // a regular file whose name ends in "/" is a directory (v7 archives have no directory type; GNU tar does the same)
-    case 'file': case 'contiguous-file': kind = name.length > 0 && name[name.length - 1] === 0x2f ? 'directory' : 'file'; break;
+    case 'file': case 'contiguous-file': case null: kind = name.length > 0 && name[name.length - 1] === 0x2f ? 'directory' : 'file'; break;
+    case 'gnu-dumpdir': kind = 'directory'; break; // an incremental dump's directory: its listing is not applied
     case 'link': case 'symlink': case 'directory': case 'character-device': case 'block-device': case 'fifo': kind = type; break;
     default: throw new EntryError(`${where}: unsupported entry type ${h.type}`);
   }
@@ -108,7 +258,7 @@ export function parseHeader(h: tar.Header): Entry {
   if (!(uid >= 0 && gid >= 0 && uid <= 0xfffffffe && gid <= 0xfffffffe)) throw new EntryError(`${where}: invalid owner ${uid}:${gid}`);
   return {
     path: name, kind, mode: h.mode & 0o7777, uid, gid, size: h.size,
-    mtimeNs: time('mtime') ?? BigInt(Math.floor(h.mtime.getTime() / 1000)) * NS,
+    mtimeNs: time('mtime') ?? BigInt(h.mtime) * NS,
     atimeNs: time('atime'),
     linkname: h.linkname === null || h.linkname === undefined ? null : Buffer.from(h.linkname, 'latin1'),
     devmajor: h.devmajor ?? 0, devminor: h.devminor ?? 0, xattrs,

@@ -3,7 +3,8 @@
 //   format.ts             headers, pax records, GNU sparse
 //   compression.ts        compressions by magic, through zlib or the standard tools, streamed
 //   tar-stream-adapter.ts every workaround around tar-stream (pinned to its version by a test)
-//   read.ts               archive -> parsed entries, in order
+//   read.ts               archive -> parsed entries, in order (its own block reader, as GNU tar reads)
+//   solaris-acl.ts        Solaris ACL headers (type A)
 //   safety.ts             the pass that checks a whole archive before anything is written
 //   extract.ts            extraction into a directory
 //   metadata.ts           xattrs, ACLs, devices, owners, modes and times applied (and xattrs read)

@@ -1,5 +1,7 @@
 // Every place the tar code leans on tar-stream beyond its documented API, in one file, so that an
 // upgrade of tar-stream has one file to check (test/tar/tar-stream-adapter.test.ts pins the version):
+// - (read.ts now reads archives with its own block reader, as GNU tar 1.34 reads them; the read-side
+//   helpers below stay for code that still reads through tar-stream, and are checked by the test)
 // - the reader replaces the private `_decodeLongHeader`, because tar-stream decodes pax values and
 //   GNU long names as UTF-8, which corrupts raw-byte names and binary xattr values;
 // - the reader reads the undocumented `header.byteOffset` to find where the last entry ends;
@@ -14,7 +16,7 @@
 import * as tar from 'tar-stream';
 import { DomuError, oneLine } from '../errors.js';
 import { decodePaxRecords } from './format.js';
-import { ORDERED_KEYS, PAX_SPARSE_SEQUENCE } from './sparse.js';
+import { OrderedPaxRecords, PAX_SPARSE_SEQUENCE } from './sparse.js';
 import { EntryError } from './types.js';
 
 /** The tar-stream version the workarounds below were written for and checked against. */
@@ -39,7 +41,7 @@ export function keepRawPax(ex: tar.Extract): void {
     const type = this._header.type;
     if (type === 'pax-header' || type === 'pax-global-header') {
       const obj: Record<string, string> = type === 'pax-header' && this._paxGlobal ? { ...this._paxGlobal } : {};
-      const records = new OrderedRecords();
+      const records = new OrderedPaxRecords();
       for (const [k, v] of decodePaxRecords(buf, records)) obj[k] = v.toString('latin1');
       if (records.sequence.length > 0) obj[PAX_SPARSE_SEQUENCE] = JSON.stringify(records.sequence);
       if (type === 'pax-global-header') this._paxGlobal = obj;
@@ -53,14 +55,6 @@ export function keepRawPax(ex: tar.Extract): void {
   };
 }
 
-/** pax records as a map, and the GNU sparse ones also in their order (0.0 repeats GNU.sparse.offset and .numbytes). */
-class OrderedRecords extends Map<string, Buffer> {
-  readonly sequence: Array<[string, string]> = [];
-  override set(key: string, value: Buffer): this {
-    if (ORDERED_KEYS.has(key)) this.sequence.push([key, value.toString('latin1')]);
-    return super.set(key, value);
-  }
-}
 
 interface HeaderPatchable {
   _locked: boolean;

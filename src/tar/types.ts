@@ -49,13 +49,23 @@ export interface TarSummary {
   /** Entries that changed while being read (writer only). */
   changed: TarIssue[];
   warnings: string[];
+  /** Read from the archive and not applied (unpack): volume labels, unknown pax keywords, ACL forms Linux cannot carry. */
+  notApplied: NotApplied[];
+}
+
+/** Something read from the archive and not applied to the tree, with how often and where first. */
+export interface NotApplied {
+  what: string;
+  entries: number;
+  /** The first entry it came with, printable. */
+  first: string;
 }
 
 export function emptySummary(archive: string, root: string, compression: ReadCompression): TarSummary {
   return {
     archive, root, compression,
     entries: 0, files: 0, directories: 0, symlinks: 0, hardlinks: 0, devices: 0, fifos: 0, withXattrs: 0, sparse: 0,
-    bytes: 0, archiveBytes: 0, seconds: 0, skipped: [], changed: [], warnings: [],
+    bytes: 0, archiveBytes: 0, seconds: 0, skipped: [], changed: [], warnings: [], notApplied: [],
   };
 }
 

@@ -33,3 +33,30 @@ export function compareWithGnuTar(archive: string, work: string, gnuFlags: strin
   if (r.status !== 0) return { diff: '', status: r.status, stderr: r.stderr };
   return { diff: rsyncDiff(gnu, ours), status: r.status, stderr: r.stderr };
 }
+
+export interface JsonComparison {
+  /** rsync's differences between GNU tar's tree and unpack's (empty: identical). */
+  diff: string;
+  status: number;
+  stderr: string;
+  /** unpack's --json summary (undefined when it printed none). */
+  json: { warnings: string[]; notApplied: Array<{ what: string; entries: number; first: string }>; [k: string]: unknown } | undefined;
+  gnuStatus: number;
+  gnuStderr: string;
+}
+
+/** As compareWithGnuTar, with unpack's --json summary, and GNU tar allowed to fail (its status is returned). */
+export function compareWithGnuTarJson(archive: string, work: string, gnuFlags: string[] = [], rsyncExtra: string[] = []): JsonComparison {
+  const gnu = join(work, 'gnu');
+  const ours = join(work, 'ours');
+  mkdirSync(gnu, { recursive: true });
+  const g = spawnSync('tar', ['--xattrs', '--xattrs-include=*', '--numeric-owner', ...gnuFlags, '-xpf', archive, '-C', gnu], { encoding: 'utf8' });
+  const r = runCli(['unpack', '--json', archive, ours]);
+  let json: JsonComparison['json'];
+  try {
+    json = JSON.parse(r.stdout) as JsonComparison['json'];
+  } catch {
+    json = undefined;
+  }
+  return { diff: r.status === 0 ? rsyncDiff(gnu, ours, rsyncExtra) : '', status: r.status, stderr: r.stderr, json, gnuStatus: g.status ?? 128, gnuStderr: g.stderr };
+}
