@@ -13,7 +13,7 @@ import { DomuError } from '../errors.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
 import { judgeEntry, kindOfStats, type ScanRules, type StatEntry } from '../walk/walk.js';
 import { openReadOnly } from './mount-ro.js';
-import { streamXattrs } from './xattrs.js';
+import { encodeXattrPaths, streamXattrs } from './xattrs.js';
 import { displayPath } from './display.js';
 import { DIFFERENCE_KINDS, type DifferenceKind } from './kinds.js';
 
@@ -233,8 +233,11 @@ export async function verifyTree(options: VerifyOptions): Promise<VerifyResult> 
       for (const rel of r.linkChecks) linkChecks.push(rel);
       for (const l of r.linkedContent) linkedContent.push(l);
       for (const rel of r.both) both.push(rel);
-      xs?.add(r.both);
-      xt?.add(r.both);
+      if (xs && xt && r.both.length > 0) {
+        const paths = encodeXattrPaths(r.both);
+        xs.add(paths);
+        xt.add(paths);
+      }
       bytes += r.bytes;
       options.onProgress?.({ phase: 'compare', entries: entries[0], bytes });
     };

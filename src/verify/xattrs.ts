@@ -63,12 +63,17 @@ export async function readXattrs(root: string, rels: readonly string[], parallel
   return merged;
 }
 
+/** Paths as getfattr's NUL-separated input ("./rel\0", "." for the root), latin1. */
+export function encodeXattrPaths(rels: readonly string[]): Buffer {
+  return Buffer.from(rels.map((r) => (r === '' ? '.\0' : `./${r}\0`)).join(''), 'latin1');
+}
+
 /**
  * A getfattr pipeline fed while the walk runs: add() hands it paths (latin1, relative to `root`)
  * as they are found, finish() closes its input and parses what it read. One xargs for the whole
  * tree, so the reading of xattrs overlaps the walk on another core.
  */
-export function streamXattrs(root: string): { add(rels: readonly string[]): void; finish(): Promise<XattrMap> } {
+export function streamXattrs(root: string): { add(rels: readonly string[] | Buffer): void; finish(): Promise<XattrMap> } {
   const child = spawn('xargs', ['-0', '-r', 'getfattr', '-h', '-d', '-m', '-', '-e', 'hex', '--'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
@@ -86,7 +91,8 @@ export function streamXattrs(root: string): { add(rels: readonly string[]): void
   done.catch(() => undefined);
   return {
     add(rels) {
-      if (rels.length > 0) child.stdin.write(Buffer.from(rels.map((r) => (r === '' ? '.\0' : `./${r}\0`)).join(''), 'latin1'));
+      // a Buffer is paths already encoded (encodeXattrPaths), so both sides' pipelines share one
+      if (rels.length > 0) child.stdin.write(Buffer.isBuffer(rels) ? rels : encodeXattrPaths(rels));
     },
     finish() {
       child.stdin.end();
