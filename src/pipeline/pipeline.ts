@@ -14,6 +14,7 @@ import type { BuildSpec } from '../spec/types.js';
 import { cloneTree, type CloneSummary } from '../copy/clone.js';
 import { openTarget, type OpenedTarget, type TargetSpec, type TargetSummary } from '../targets/index.js';
 import { makeSwap } from '../targets/swap.js';
+import { swapVolumeOf } from '../targets/lvm.js';
 import { verifyTree, type VerifyResult } from '../verify/index.js';
 import { treeUsage } from '../walk/usage.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
@@ -142,7 +143,7 @@ export function diskPathOf(spec: BuildSpec): string | undefined {
 export function swapPathOf(spec: BuildSpec): string | undefined {
   const t = spec.target;
   if ((t.kind !== 'image' && t.kind !== 'lvm') || !t.swap) return undefined;
-  if (t.kind === 'lvm') return `/dev/${t.vg}/${t.lv}-swap`;
+  if (t.kind === 'lvm') return `/dev/${t.vg}/${swapVolumeOf(t.lv)}`;
   const base = basename(t.path);
   return join(dirname(t.path), base === 'disk.img' ? 'swap.img' : `${base.replace(/\.(img|raw|qcow2|vmdk)$/, '')}-swap.img`);
 }
@@ -317,14 +318,14 @@ export async function openTargetStage(ctx: BuildContext): Promise<string> {
   return `${spec.target.kind} ready at ${ctx.root}`;
 }
 
-/** target/swap: the swap disk (swap.img beside the image, or VG/LV-swap), made with mkswap. */
+/** target/swap: the swap disk (swap.img beside the image, or the volume NAME-swap beside NAME-disk), made with mkswap. */
 export async function makeSwapStage(ctx: BuildContext): Promise<string | void> {
   const { spec } = ctx;
   const t = spec.target;
   const path = swapPathOf(spec);
   if (path === undefined) return;
   const label = `${spec.name}-swap`;
-  if (t.kind === 'lvm') await makeSwap({ kind: 'lvm', vg: t.vg, lv: `${t.lv}-swap`, path, size: t.swap!, label }, ctx.cleanup);
+  if (t.kind === 'lvm') await makeSwap({ kind: 'lvm', vg: t.vg, lv: swapVolumeOf(t.lv), path, size: t.swap!, label }, ctx.cleanup);
   else await makeSwap({ kind: 'file', path, size: t.kind === 'image' ? t.swap! : 0, label }, ctx.cleanup);
   ctx.swapPath = path;
   return `swap ${path}`;
@@ -526,7 +527,7 @@ function roleId(script: string): string {
 export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = []): Stage[] {
   return [
     stage('target/open', 'make and mount the target (image file, LVM volume, directory or tarball staging tree)', openTargetStage),
-    stage('target/swap', 'make the swap disk (swap.img or VG/LV-swap) with mkswap', makeSwapStage, (s) => (swapPathOf(s) ? undefined : 'no swap asked for')),
+    stage('target/swap', 'make the swap disk (swap.img, or the volume NAME-swap) with mkswap', makeSwapStage, (s) => (swapPathOf(s) ? undefined : 'no swap asked for')),
     stage('source/clone', 'copy the source root into the target (cloneTree)', cloneSource, (s) => (s.source.kind === 'clone' ? undefined : 'the source is not a clone')),
     stage('source/install', 'install the distribution into the target (installDistribution)', installSource, (s) => (s.source.kind === 'install' ? undefined : `the source is not an install`)),
     stage('source/extract', 'extract the rootfs tarball into the target (extractTarball)', unpackSource, (s) => (s.source.kind === 'tarball' ? undefined : 'the source is not a tarball')),

@@ -7,12 +7,13 @@ import { DomuError } from '../errors.js';
 import { SpecReader, type Path } from './check.js';
 import { formatIssue, type BuildSpec, type DomainSection, type SourceSection, type SpecFixupOptions, type SpecIssue, type TargetSection } from './types.js';
 import { buildSpecSchema, type AccessSection } from './schema.js';
+import { guestVolumeNames } from '../targets/lvm.js';
 
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 export const IPV4_RE = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 export const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
-const LVM_RE = /^[A-Za-z0-9+_.-]+(\/[A-Za-z0-9+_.-]+)?$/;
+const LVM_RE = /^(\/dev\/)?[A-Za-z0-9+_.-]+(\/[A-Za-z0-9+_.-]+)?$/;
 
 const TARGET_KINDS = ['image', 'lvm', 'dir', 'tar'] as const;
 const SOURCE_KINDS = ['clone', 'install', 'tarball'] as const;
@@ -77,7 +78,9 @@ function readTarget(r: SpecReader, name: string): TargetSection | undefined {
       misplaced('compress', 'tar');
       misplaced('format', 'image');
       if (v === undefined) return undefined;
-      const [vg, lv] = v.includes('/') ? v.split('/') : [v, name];
+      // VG alone: the volume NAME-disk (and its swap NAME-swap), as xen-tools names them
+      const vgLv = v.replace(/^\/dev\//, '');
+      const [vg, lv] = vgLv.includes('/') ? vgLv.split('/') : [vgLv, guestVolumeNames(name).disk];
       if (size === undefined) r.issue([...P, 'size'], 'is required for an LVM volume');
       return { kind, vg: vg!, lv: lv!, fs, force, ...(size ? { size } : {}), ...(label ? { label } : {}), ...(swap ? { swap } : {}) };
     }

@@ -28,17 +28,17 @@ export const imageTarget = z.object({
   label: label.optional(),
   populate: z.enum(['mount', 'mkfs-d']).describe('how the image is filled: mount (exact) or mkfs-d').meta(flag('--populate', { default: 'mount' })),
   force,
-  swap: bytes('swap disk size', '--swap').optional(),
+  swap: bytes('swap disk size (swap.img beside disk.img, else NAME-swap.img); swap is xvda1, root xvda2', '--swap').optional(),
 });
 export const lvmTarget = z.object({
-  kind: z.literal('lvm').describe('target.lvm: VG or VG/LV, an LVM volume (VG alone: the volume is named after the guest)').meta(flag('--lvm')),
+  kind: z.literal('lvm').describe('target.lvm: VG or VG/LV, an LVM volume (VG alone: the volume NAME-disk, as xen-tools names it)').meta(flag('--lvm')),
   vg: z.string().describe('volume group'),
   lv: z.string().describe('logical volume'),
   size: bytes('volume size (required)', '--size').optional(),
   fs: specFs,
   label: label.optional(),
   force,
-  swap: bytes('swap volume size (VG/LV-swap)', '--swap').optional(),
+  swap: bytes('swap volume size (NAME-swap beside NAME-disk, else LV-swap); swap is xvda1, root xvda2', '--swap').optional(),
 });
 export const dirTarget = z.object({
   kind: z.literal('dir').describe('target.dir: PATH, a plain directory').meta(flag('--root-dir')),
