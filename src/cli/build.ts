@@ -8,6 +8,7 @@ import { CleanupStack } from '../cleanup.js';
 import { abortOnSignals } from './signals.js';
 import { planStages, checkStageIds, runBuild, type BuildResult } from '../pipeline/pipeline.js';
 import { buildFleet, isFleetText, type FleetResult } from '../pipeline/fleet.js';
+import { FLAG } from '../spec/flags.js';
 import { SPEC_FLAGS, applySpecFlags, loadBuildSpec, SpecError, formatIssue } from '../spec/index.js';
 import { ProgressLine, formatDuration, printJson } from './output.js';
 import { addFlag } from './target-options.js';
@@ -119,8 +120,8 @@ export function register(program: Command): void {
   cmd
     .option('--stop-after <id>', 'stop after this stage (the target is still closed and recorded)')
     .option('--skip <id>', 'skip this stage; "fixup" skips all fixup stages (repeatable)', collect, [] as string[])
-    .option('--list-stages', 'print the stages this spec runs, and exit')
-    .option('--defaults <file>', 'site defaults under the spec and the flags (default: $DOMU_FORGE_DEFAULTS, else /etc/domu-forge/defaults.yaml when it exists)')
+    .option('--list-stages', 'print the stages this spec runs, and exit');
+  addFlag(cmd, FLAG.defaults)
     .option('--print-spec', 'print the resolved spec, each value with where it came from (flag, spec file:line, site defaults, built-in), and exit')
     .option('--dry-run', 'print the stages it would run and the xl config it would write, and exit; nothing is touched')
     .option('--concurrency <n>', 'fleets: guests built at once (default: the fleet file\'s, else 4)')

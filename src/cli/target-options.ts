@@ -9,7 +9,12 @@ import type { Compression, FsType, TargetSpec } from '../targets/index.js';
 import { parseSize } from '../targets/size.js';
 import { checkFsType, checkLabel } from '../targets/mkfs.js';
 import { checkLvmNames, guestVolumeNames } from '../targets/lvm.js';
-import { FLAG, TARGET_FLAGS, type FlagDecl } from '../spec/flags.js';
+import { FLAG, TARGET_FLAGS, applySpecFlags, type FlagDecl } from '../spec/flags.js';
+import { basename } from 'node:path';
+import type { SpecReader } from '../spec/check.js';
+import { loadBuildSpec } from '../spec/load.js';
+import type { BuildSpec } from '../spec/types.js';
+import { applySiteDefaults, loadSiteDefaults } from '../spec/site-defaults.js';
 
 export const DEFAULT_FS: FsType = 'ext4';
 /** The exact way: loop-mount and write. mke2fs -d (1.47.0) keeps whole seconds only. */
@@ -132,4 +137,56 @@ export function lvmVolume(text: string, guestName?: string): { vg: string; lv: s
   const lv = m[2] ?? guestVolumeNames(guestName!).disk;
   checkLvmNames(m[1]!, lv);
   return { vg: m[1]!, lv };
+}
+
+/** Site-default target fields that apply to each kind of target a command writes (it makes no swap). */
+const SITE_TARGET_FIELDS: Record<TargetSpec['kind'], readonly string[]> = {
+  image: ['format', 'size', 'fs', 'label', 'populate', 'force', 'mkfsOptions'],
+  lvm: ['size', 'fs', 'label', 'force', 'mkfsOptions'],
+  device: ['fs', 'label', 'mkfsOptions'],
+  dir: [],
+  tar: ['compress'],
+};
+
+const TARGET_KEYS = new Set(['image', 'lvm', 'device', 'tar', 'size', 'fs', 'label', 'format', 'populate', 'compress', 'mkfsOptions', 'force']);
+
+/**
+ * The spec a command over the runner (clone, install, unpack) builds from its flags: the target flags
+ * as build reads them (SPEC_FLAGS), the source the command names, the site defaults (--defaults,
+ * $DOMU_FORGE_DEFAULTS, /etc/domu-forge/defaults.yaml) under both. The target flags' usage errors
+ * come first, as targetSpecFromOptions words them; the spec's own errors name the flag.
+ */
+export function commandSpec(
+  dir: string | undefined,
+  opts: Record<string, unknown>,
+  source: Record<string, unknown>,
+  extra?: (r: SpecReader) => void,
+): { spec: BuildSpec; defaults?: string } {
+  const named = targetSpecFromOptions(dir, opts);
+  const site = loadSiteDefaults(str(opts.defaults));
+  const flags: Record<string, unknown> = { ...source };
+  for (const k of TARGET_KEYS) if (opts[k] !== undefined && opts[k] !== false) flags[k] = opts[k];
+  if (dir !== undefined) flags.rootDir = dir;
+  if (opts.name !== undefined) flags.name = opts.name;
+  const spec = loadBuildSpec(undefined, (r) => {
+    if (site) {
+      const t = site.data.target;
+      const keep = SITE_TARGET_FIELDS[named.kind];
+      const target = t && typeof t === 'object' && !Array.isArray(t) ? Object.fromEntries(Object.entries(t).filter(([k]) => keep.includes(k))) : undefined;
+      applySiteDefaults(r, { ...(target ? { target } : {}), ...(site.data.source !== undefined ? { source: site.data.source } : {}) }, `site defaults ${site.file}`);
+    }
+    applySpecFlags(r, flags);
+    // what the command's flags default to from the file's name (build's are raw and gzip)
+    if (named.kind === 'image' && r.get(['target', 'format']) === undefined) r.set(['target', 'format'], named.format);
+    if (named.kind === 'tar' && r.get(['target', 'compress']) === undefined) r.set(['target', 'compress'], named.compression);
+    extra?.(r);
+  }, { defaultName: defaultNameOf(named), domainless: true });
+  return { spec, ...(site ? { defaults: site.file } : {}) };
+}
+
+/** A name for a command's spec that gives none (only the inventory and --lvm VG use it): the target's. */
+function defaultNameOf(t: TargetSpec): string {
+  const base = t.kind === 'lvm' ? t.lv : basename(t.path).replace(/\..*$/, '');
+  const name = base.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  return name || 'guest';
 }

@@ -41,6 +41,7 @@ const withDefault = (text: string, schema: { meta(): Record<string, unknown> | u
  * flags, declared once. The disk layout is xen-tools': with --swap, swap is xvda1 and root xvda2.
  */
 export const FLAG = {
+  defaults: { flags: '--defaults <file>', key: 'defaults', description: 'site defaults under the spec and the flags (default: $DOMU_FORGE_DEFAULTS, else /etc/domu-forge/defaults.yaml when it exists)' },
   guestName: { flags: '--name <name>', key: 'name', description: "the guest's name (with --lvm VG the volume is NAME-disk)" },
   image: { flags: '--image <file>', key: 'image', description: 'target: a disk image file (sparse raw, or qcow2/vmdk: see --format)' },
   dir: { flags: '--dir <dir>', key: 'dir', description: "target: the image DIR/domains/NAME/disk.img, swap beside it as swap.img (xen-create-image's --dir)" },
@@ -79,7 +80,7 @@ export const FLAG = {
 /** The target flags clone, install and unpack take (through cli/target-options.ts). */
 export const TARGET_FLAGS: readonly FlagDecl[] = [FLAG.image, FLAG.lvm, FLAG.device, FLAG.tar, FLAG.size, FLAG.fs, FLAG.label, FLAG.format, FLAG.populate, FLAG.compress, FLAG.mkfsOptions, FLAG.force];
 
-const TARGET_KINDS = ['image', 'lvm', 'dir', 'tar'];
+const TARGET_KINDS = ['image', 'lvm', 'device', 'dir', 'tar'];
 const SOURCE_KINDS = ['clone', 'install', 'tarball'];
 
 /** Setting one kind of target (or source) from a flag replaces whatever kind the file named. */
@@ -120,6 +121,7 @@ export const SPEC_FLAGS: readonly SpecFlag[] = [
     apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'image', join(resolve(String(v)), 'domains', String(r.get(['name']) ?? 'guest'), 'disk.img'), '--dir'),
   },
   { ...FLAG.lvm, apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'lvm', v, '--lvm') },
+  { ...FLAG.device, apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'device', v, '--device') },
   { ...FLAG.rootDir, apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'dir', v, '--root-dir') },
   { ...FLAG.tar, apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'tar', v, '--tar') },
   field(FLAG.format, ['target', 'format']),
@@ -130,6 +132,7 @@ export const SPEC_FLAGS: readonly SpecFlag[] = [
   field(FLAG.populate, ['target', 'populate']),
   field(FLAG.compress, ['target', 'compress']),
   field(FLAG.force, ['target', 'force'], () => true),
+  field(FLAG.mkfsOptions, ['target', 'mkfsOptions'], (v) => String(v).split(/\s+/).filter(Boolean)),
   {
     flags: '--clone <root>',
     key: 'clone',
@@ -290,7 +293,7 @@ export const SPEC_FLAGS: readonly SpecFlag[] = [
 
 /** Flags that choose alternatives of one section: two of a group given together are refused. */
 export const CONFLICTING_FLAGS: ReadonlyArray<{ what: string; keys: readonly string[] }> = [
-  { what: 'target', keys: ['image', 'dir', 'lvm', 'rootDir', 'tar'] },
+  { what: 'target', keys: ['image', 'dir', 'lvm', 'device', 'rootDir', 'tar'] },
   { what: 'source', keys: ['clone', 'install', 'tarball'] },
   { what: 'network', keys: ['ip', 'dhcp'] },
   { what: 'way to boot', keys: ['kernel', 'pygrub', 'pvgrub'] },
