@@ -31,10 +31,11 @@ export function addFlag(cmd: Command, decl: FlagDecl, parse?: (v: string, prev: 
   return cmd.addOption(o);
 }
 
-/** The target flags, and --name (with --lvm VG the volume is NAME-disk). */
+/** The target flags, --name (with --lvm VG the volume is NAME-disk) and --defaults (the site defaults). */
 export function addTargetOptions(cmd: Command): Command {
   for (const f of TARGET_FLAGS) addFlag(cmd, f);
-  return addFlag(cmd, FLAG.guestName);
+  addFlag(cmd, FLAG.guestName);
+  return addFlag(cmd, FLAG.defaults);
 }
 
 function str(v: unknown): string | undefined {
