@@ -8,8 +8,10 @@ import { CleanupStack } from '../cleanup.js';
 import { abortOnSignals } from './signals.js';
 import { planStages, checkStageIds, runBuild, type BuildResult } from '../pipeline/pipeline.js';
 import { buildFleet, isFleetText, readFleetFile, type FleetResult } from '../pipeline/fleet.js';
+import { FLAG } from '../spec/flags.js';
 import { SPEC_FLAGS, applySpecFlags, loadBuildSpec, SpecError, formatIssue } from '../spec/index.js';
 import { ProgressLine, formatDuration, printJson } from './output.js';
+import { addFlag } from './target-options.js';
 import type { SpecReader } from '../spec/check.js';
 import { applyDefaultImageDir, applyDom0Suite, applySiteDefaults, describeSpec, loadSiteDefaults } from '../spec/site-defaults.js';
 import { guessDom0Suite } from '../spec/dom0-defaults.js';
@@ -118,16 +120,12 @@ export function register(program: Command): void {
     .command('build')
     .description('build a guest from a spec (target, source, fixups, domain config, verify, boot test), or a fleet of guests')
     .argument('[spec]', 'a build spec or a fleet file (YAML); flags alone describe a one-off build');
-  for (const f of SPEC_FLAGS) {
-    if (f.repeatable) cmd.option(f.flags, f.description, collect, [] as string[]);
-    else cmd.option(f.flags, f.description);
-  }
+  for (const f of SPEC_FLAGS) addFlag(cmd, f);
   cmd
-    .option('--populate <how>', 'how an image is filled: mount (exact) or mkfs-d')
     .option('--stop-after <id>', 'stop after this stage (the target is still closed and recorded)')
     .option('--skip <id>', 'skip this stage; "fixup" skips all fixup stages (repeatable)', collect, [] as string[])
-    .option('--list-stages', 'print the stages this spec runs, and exit')
-    .option('--defaults <file>', 'site defaults under the spec and the flags (default: $DOMU_FORGE_DEFAULTS, else /etc/domu-forge/defaults.yaml when it exists)')
+    .option('--list-stages', 'print the stages this spec runs, and exit');
+  addFlag(cmd, FLAG.defaults)
     .option('--print-spec', 'print the resolved spec, each value with where it came from (flag, spec file:line, site defaults, built-in), and exit')
     .option('--dry-run', 'print the stages it would run and the xl config it would write, and exit; nothing is touched')
     .option('--concurrency <n>', 'fleets: guests built at once (default: the fleet file\'s, else 4)')
@@ -139,7 +137,7 @@ export function register(program: Command): void {
     .addHelpText('after', `
 Stages, in order (ids for --stop-after and --skip):
   target/open     make and mount the image file, LVM volume, directory or tarball staging tree
-  target/swap     make the swap disk (only with --swap)
+  target/swap     make the swap disk (only with --swap): swap on xvda1, root on xvda2, as xen-tools
   source/clone    clone a root tree         | source/install  debootstrap/mmdebstrap, rpm + dnf
   source/extract  extract a rootfs tarball
   verify          compare the clone with its source (clones only), before the fixups change it
@@ -197,14 +195,12 @@ Examples:
           if (r.guests.some((g) => g.status === 'failed') || r.base.status === 'failed') process.exitCode = EXIT_STATUS.FLEET_FAILED;
           return;
         }
-        if (opts.populate !== undefined && !['mount', 'mkfs-d'].includes(String(opts.populate))) throw new DomuError('USAGE', '--populate must be mount or mkfs-d');
         const defaults = loadSiteDefaults(opts.defaults);
         let reader: SpecReader | undefined;
         const spec = loadBuildSpec(file, (r) => {
           reader = r;
           if (defaults) applySiteDefaults(r, defaults.data, `site defaults ${defaults.file}`);
           applySpecFlags(r, opts);
-          if (opts.populate !== undefined) r.set(['target', 'populate'], opts.populate, '--populate');
           if (defaults) applyDefaultImageDir(r, defaults.data, `site defaults ${defaults.file}`);
           applyDom0Suite(r, () => guessDom0Suite());
         });

@@ -1,11 +1,11 @@
-// `domu-forge clone`: a thin CLI over cloneTree().
+// `domu-forge clone`: a thin command over build's runner (target/open, source/clone, target/close).
 
 import { Command, Option } from 'commander';
-import { cloneTree, type CloneProgress, type CloneSummary } from '../copy/clone.js';
-import { CleanupStack } from '../cleanup.js';
-import { describeTarget, openTarget, type TargetSummary } from '../targets/index.js';
+import type { CloneProgress, CloneSummary } from '../copy/clone.js';
+import { describeTarget, type TargetSummary } from '../targets/index.js';
 import { estimateUsage } from '../walk/usage.js';
-import { addTargetOptions, targetSpecFromOptions } from './target-options.js';
+import { addTargetOptions, commandSpec, targetSpecFromOptions } from './target-options.js';
+import { runStages, targetSpecOf } from '../pipeline/pipeline.js';
 import { defaultWorkerCount } from '../copy/pool.js';
 import { abortOnSignals } from './signals.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
@@ -119,50 +119,55 @@ that are already identical (same size, mtime, mode, owner); after a finished clo
 Exit statuses: 0 done, 2 bad input (nothing written), 23 some entries failed, 24 the source changed
 during the run (listed), 130 interrupted.`)
     .action(async (source: string, target: string | undefined, opts: CloneCliOptions) => {
-      const spec = targetSpecFromOptions(target, opts as unknown as Record<string, unknown>);
+      // the target flags' usage errors first, then the source and excludes checked as cloneTree checks them
+      const named = targetSpecFromOptions(target, opts as unknown as Record<string, unknown>);
+      const asyncInFlight = parseIo(opts.io);
+      const plan = named.kind === 'dir' ? undefined : checkCloneSource(source, opts.exclude, opts.defaultExcludes);
+      const { spec } = commandSpec(target, opts as unknown as Record<string, unknown>, {
+        clone: source, exclude: opts.exclude, defaultExcludes: opts.defaultExcludes, oneFileSystem: opts.oneFileSystem, workers: opts.workers,
+      });
       const controller = new AbortController();
       const line = new ProgressLine(!opts.quiet && !opts.json && Boolean(process.stderr.isTTY));
       const release = abortOnSignals(controller, () => line.clear());
-      const cleanup = new CleanupStack();
       const log = (text: string) => {
         line.clear();
         if (!opts.json) process.stderr.write(`${text}\n`);
       };
-      const common = {
-        source, excludes: opts.exclude, defaultExcludes: opts.defaultExcludes, oneFileSystem: opts.oneFileSystem,
-        workers: opts.workers, batchSize: opts.batchSize, signal: controller.signal, asyncInFlight: parseIo(opts.io),
-        onProgress: (p: CloneProgress) => line.update(progressText(p)),
-      };
+      const targetSpec = targetSpecOf(spec);
       try {
-        let summary: CloneSummary;
-        let targetSummary: TargetSummary | undefined;
-        if (spec.kind === 'dir') {
-          summary = await cloneTree({ ...common, target: spec.path, force: opts.force });
-        } else {
-          // check the source and excludes before anything is made
-          const plan = checkCloneSource(source, opts.exclude, opts.defaultExcludes);
-          const opened = await openTarget(spec, {
-            cleanup, signal: controller.signal, log,
-            sizeHint: () => estimateUsage(plan.source, plan.patterns, opts.oneFileSystem === true),
-          });
-          summary = await cloneTree({ ...common, target: opened.root, resumeKey: describeTarget(spec), explainError: (e) => opened.explainError(e) });
-          if (controller.signal.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
-          line.update('clone: finishing the target (sync, unmount ...)', true);
-          targetSummary = await opened.close();
-        }
+        // build's stages: open the target, clone into it, close it; a partly copied tree is kept (exit 23)
+        const run = await runStages(spec, {
+          only: ['target/open', 'source/clone', 'target/close'],
+          signal: controller.signal,
+          log,
+          status: (t) => (t.startsWith('target/close') ? line.update('clone: finishing the target (sync, unmount ...)', true) : undefined),
+          inputs: {
+            makeParents: false,
+            dirBySource: true,
+            partialOk: true,
+            noConfig: true,
+            quietStages: true,
+            ownInterrupt: true,
+            ...(plan ? { sizeHint: () => estimateUsage(plan.source, plan.patterns, opts.oneFileSystem === true) } : {}),
+            clone: {
+              batchSize: opts.batchSize,
+              ...(asyncInFlight !== undefined ? { asyncInFlight } : {}),
+              onProgress: (p: CloneProgress) => line.update(progressText(p)),
+              ...(targetSpec.kind === 'dir' ? { force: opts.force === true } : { resumeKey: describeTarget(targetSpec) }),
+            },
+          },
+        });
         line.clear();
+        if (run.failure !== undefined) throw run.failure;
+        const summary = run.ctx.results.clone!;
+        const targetSummary: TargetSummary | undefined = targetSpec.kind === 'dir' ? undefined : run.ctx.results.target;
         const status = summary.errors.length > 0 ? EXIT_STATUS.PARTIAL : summary.changed.length > 0 ? EXIT_STATUS.SOURCE_CHANGED : 0;
         if (opts.json) printJson({ ok: status === 0, status, ...summary, ...(targetSummary ? { targetInfo: targetSummary } : {}) });
         else {
-          printCloneSummary(spec.kind === 'dir' ? summary : { ...summary, target: describeTarget(spec) });
-          if (targetSummary) process.stdout.write(`  target: ${describeTarget(spec)}${targetSummary.size ? ` (${formatBytes(targetSummary.size)}${targetSummary.fs ? ` ${targetSummary.fs}` : ''})` : ''}\n`);
+          printCloneSummary(targetSpec.kind === 'dir' ? summary : { ...summary, target: describeTarget(targetSpec) });
+          if (targetSummary) process.stdout.write(`  target: ${describeTarget(targetSpec)}${targetSummary.size ? ` (${formatBytes(targetSummary.size)}${targetSummary.fs ? ` ${targetSummary.fs}` : ''})` : ''}\n`);
         }
         process.exitCode = status;
-      } catch (e) {
-        line.clear();
-        const failures = await cleanup.runAll();
-        for (const f of failures) process.stderr.write(`domu-forge: cleanup: ${f}\n`);
-        throw e;
       } finally {
         line.clear();
         release();

@@ -1,8 +1,7 @@
-// `domu-forge install <distro> [dir]`: a thin CLI over installDistribution(), writing into any
-// target (a directory, --image, --lvm, --device, --tar) through openTarget().
+// `domu-forge install <distro> [dir]`: a thin command over build's runner (target/open,
+// source/install, target/close), writing into any target (a directory, --image, --lvm, --device, --tar).
 
 import { Command, Option } from 'commander';
-import { CleanupStack } from '../cleanup.js';
 import { abortOnSignals } from './signals.js';
 import { DomuError, isDomuError } from '../errors.js';
 import {
@@ -12,7 +11,6 @@ import {
   checkInstallOptions,
   RPM_DISTROS,
   estimateInstallBytes,
-  installDistribution,
   type DebianInstallOptions,
   type DebianVariant,
   type Distro,
@@ -24,9 +22,12 @@ import {
 } from '../install/index.js';
 import { defaultLogFile } from '../install/progress.js';
 import { splitList } from '../install/util.js';
-import { describeTarget, openTarget, type TargetSummary } from '../targets/index.js';
+import { describeTarget, type TargetSummary } from '../targets/index.js';
+import { runStages, targetSpecOf } from '../pipeline/pipeline.js';
+import { applyDom0Suite } from '../spec/site-defaults.js';
+import { guessDom0Suite } from '../spec/dom0-defaults.js';
 import { ProgressLine, formatBytes, formatDuration, printJson } from './output.js';
-import { addTargetOptions, targetSpecFromOptions } from './target-options.js';
+import { addTargetOptions, commandSpec, targetSpecFromOptions } from './target-options.js';
 
 interface InstallCliOptions {
   dist?: string;
@@ -70,10 +71,10 @@ export function register(program: Command): void {
     .option('--dist <suite>', 'Debian/Ubuntu suite or code name: bookworm, trixie, jammy ... (xen-create-image\'s --dist)')
     .option('--suite <suite>', 'the same as --dist')
     .option('--mirror <url>', 'archive mirror (default http://deb.debian.org/debian, http://archive.ubuntu.com/ubuntu)')
-    .addOption(new Option('--variant <variant>', 'package set: minbase (essential + apt), buildd, important (debootstrap\'s default), standard (mmdebstrap only)').choices(DEBIAN_VARIANTS as string[]).default('important'))
+    .addOption(new Option('--variant <variant>', 'package set: minbase (essential + apt), buildd, important (debootstrap\'s default; the default here unless the site defaults say otherwise), standard (mmdebstrap only)').choices(DEBIAN_VARIANTS as string[]))
     .option('--include <packages>', 'extra packages, comma separated (repeatable): --include ssh,udev,linux-image-amd64', collect, [] as string[])
     .option('--arch <arch>', 'guest architecture: amd64, i386 ... or x86_64 for RPM (default: the host\'s); on i386 libc6-xen is added where the suite has it')
-    .addOption(new Option('--tool <tool>', 'Debian installer: auto picks mmdebstrap (the faster) when installed, else debootstrap').choices(['auto', 'debootstrap', 'mmdebstrap']).default('auto'))
+    .addOption(new Option('--tool <tool>', 'Debian installer: auto (the default) picks mmdebstrap (the faster) when installed, else debootstrap').choices(['auto', 'debootstrap', 'mmdebstrap']))
     .option('--components <list>', 'archive components, comma separated (default main)')
     .option('--keyring <file>', 'keyring to check the archive signature with (default: the distribution\'s archive keyring)')
     .option('--pygrub', "prepare for PyGRUB: /etc/modules lists xennet and xenblk (written before any package is installed); installs the distribution's kernel")
@@ -119,7 +120,7 @@ Examples:
 
 type InstallRequest = Omit<DebianInstallOptions, 'root'> | Omit<RpmInstallOptions, 'root'>;
 
-function buildOptions(distro: string, opts: InstallCliOptions): InstallRequest {
+function buildOptions(distro: string, opts: InstallCliOptions, requireSuite = true): InstallRequest {
   const common = {
     ...(opts.arch !== undefined ? { arch: opts.arch } : {}),
     ...(opts.cacheDir !== undefined ? { cacheDir: opts.cacheDir } : {}),
@@ -135,7 +136,7 @@ function buildOptions(distro: string, opts: InstallCliOptions): InstallRequest {
   if ((DEBIAN_DISTROS as readonly string[]).includes(distro)) {
     const suite = opts.dist ?? opts.suite;
     if (opts.dist !== undefined && opts.suite !== undefined && opts.dist !== opts.suite) throw new DomuError('USAGE', '--dist and --suite disagree; give one');
-    if (!suite) throw new DomuError('USAGE', `${distro} needs --dist (the suite), e.g. --dist bookworm`);
+    if (!suite && requireSuite) throw new DomuError('USAGE', `${distro} needs --dist (the suite), e.g. --dist bookworm`);
     for (const flag of ['releaseRpm', 'releasever', 'packageManager', 'group'] as const) {
       if (opts[flag] !== undefined) throw new DomuError('USAGE', `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for RPM distributions, not ${distro}`);
     }
@@ -143,10 +144,10 @@ function buildOptions(distro: string, opts: InstallCliOptions): InstallRequest {
     return {
       ...common,
       distro: distro as 'debian' | 'ubuntu',
-      suite,
-      variant: opts.variant as DebianVariant,
+      suite: suite ?? '',
+      variant: (opts.variant ?? 'important') as DebianVariant,
       include: splitList(opts.include),
-      tool: opts.tool as 'auto' | 'debootstrap' | 'mmdebstrap',
+      tool: (opts.tool ?? 'auto') as 'auto' | 'debootstrap' | 'mmdebstrap',
       rootCache: opts.rootCache,
       ...(opts.mirror !== undefined ? { mirror: opts.mirror } : {}),
       ...(opts.components !== undefined ? { components: splitList([opts.components]) } : {}),
@@ -178,14 +179,56 @@ function parseSeconds(text: string): number {
   return n;
 }
 
+/** The install flags as the spec's source.install (build's flags, SPEC_FLAGS), the site defaults under them. */
+function sourceFlags(distro: string, opts: InstallCliOptions): Record<string, unknown> {
+  const debian = (DEBIAN_DISTROS as readonly string[]).includes(distro);
+  const out: Record<string, unknown> = { install: distro };
+  const dist = opts.dist ?? opts.suite;
+  if (debian) {
+    for (const [k, v] of [['dist', dist], ['mirror', opts.mirror], ['variant', opts.variant], ['tool', opts.tool]] as const) if (v !== undefined) out[k] = v;
+    if (opts.include.length) out.include = splitList(opts.include);
+  } else {
+    for (const [k, v] of [['releaseRpm', opts.releaseRpm], ['group', opts.group], ['releasever', opts.releasever]] as const) if (v !== undefined) out[k] = v;
+    if (opts.repo.length) out.repo = opts.repo;
+  }
+  if (opts.arch !== undefined) out.arch = opts.arch;
+  if (opts.kernel === false) out.kernel = false;
+  return out;
+}
+
 async function runInstall(distro: string, dir: string | undefined, opts: InstallCliOptions): Promise<{ install: InstallResult; target: TargetSummary }> {
-  const partial = buildOptions(distro, opts);
-  const spec = targetSpecFromOptions(dir, opts);
+  // the flags' own usage errors first (a suite may still come from the site defaults or the Dom0)
+  buildOptions(distro, opts, false);
+  targetSpecFromOptions(dir, opts);
+  const debian = (DEBIAN_DISTROS as readonly string[]).includes(distro);
+  const { spec } = commandSpec(dir, opts, sourceFlags(distro, opts), (r) => {
+    if (!debian && opts.packages.length) r.set(['source', 'install', 'packages'], splitList(opts.packages), '--packages');
+    if (debian && opts.dist === undefined && opts.suite === undefined) applyDom0Suite(r, () => guessDom0Suite());
+  });
+  // what the site defaults (or the Dom0) filled in, through the same checks as the flags
+  const src = spec.source;
+  const filled: InstallCliOptions = { ...opts };
+  if (src.kind === 'install' && 'dist' in src) {
+    filled.dist = src.dist;
+    filled.suite = undefined;
+    if (src.mirror !== undefined) filled.mirror = src.mirror;
+    if (src.variant !== undefined) filled.variant = src.variant;
+    if (src.tool !== undefined) filled.tool = src.tool;
+    if (src.arch !== undefined) filled.arch = src.arch;
+    filled.include = src.include;
+  } else if (src.kind === 'install') {
+    if (src.releaseRpm !== undefined && filled.releaseRpm === undefined) filled.releaseRpm = src.releaseRpm;
+    if (src.group !== undefined && filled.group === undefined) filled.group = src.group;
+    if (src.releasever !== undefined && filled.releasever === undefined) filled.releasever = src.releasever;
+    if (src.arch !== undefined) filled.arch = src.arch;
+    if (filled.repo.length === 0) filled.repo = src.repos;
+  }
+  const partial = buildOptions(distro, filled);
+  const targetSpec = targetSpecOf(spec);
   // bad options and missing tools fail before any image or volume is made
   checkInstallOptions({ ...partial, root: '' } as InstallOptions);
   const what = 'suite' in partial ? `${distro}-${partial.suite}` : distro;
   const logFile = opts.log ?? defaultLogFile(what);
-  const cleanup = new CleanupStack();
   const controller = new AbortController();
   const line = new ProgressLine(Boolean(process.stderr.isTTY) && opts.json !== true);
   const removeSignals = abortOnSignals(controller, (sig) => {
@@ -193,38 +236,35 @@ async function runInstall(distro: string, dir: string | undefined, opts: Install
     process.stderr.write(`domu-forge: ${sig}: stopping the install and cleaning up (again to quit at once)\n`);
   });
   process.stderr.write(`log: ${logFile}\n`);
-  let target;
   try {
-    target = await openTarget(spec, {
-      cleanup,
+    // build's stages: open the target, install into it, close it
+    const run = await runStages(spec, {
+      only: ['target/open', 'source/install', 'target/close'],
       signal: controller.signal,
-      sizeHint: async () => estimateInstallBytes({ ...partial, root: '' } as InstallOptions),
       log: (l) => {
         line.clear();
         if (opts.json !== true) process.stderr.write(`${l}\n`);
       },
+      status: (t) => (t.startsWith('target/close') ? line.update(`closing ${describeTarget(targetSpec)}`, true) : undefined),
+      inputs: {
+        makeParents: false,
+        quietStages: true,
+        ownInterrupt: true,
+        sizeHint: async () => estimateInstallBytes({ ...partial, root: '' } as InstallOptions),
+        install: { ...partial, logFile, onProgress: (p: InstallProgress) => line.update(progressText(p)) } as Omit<InstallOptions, 'root'>,
+      },
     });
-    const install = await installDistribution({
-      ...partial,
-      root: target.root,
-      logFile,
-      cleanup,
-      signal: controller.signal,
-      onProgress: (p) => line.update(progressText(p)),
-    } as InstallOptions);
-    line.update(`closing ${describeTarget(spec)}`, true);
-    const summary = await target.close();
     line.clear();
-    return { install, target: summary };
-  } catch (e) {
-    line.clear();
-    const failures = await cleanup.runAll();
-    for (const f of failures) process.stderr.write(`domu-forge: cleanup: ${f}\n`);
-    if (controller.signal.aborted && !(isDomuError(e) && e.code === 'INTERRUPTED')) {
-      throw new DomuError('INTERRUPTED', 'install was interrupted', { hint: 'run the same command again' });
+    if (run.failure !== undefined) {
+      const e = run.failure;
+      if (controller.signal.aborted && !(isDomuError(e) && e.code === 'INTERRUPTED')) {
+        throw new DomuError('INTERRUPTED', 'install was interrupted', { hint: 'run the same command again' });
+      }
+      throw e;
     }
-    throw target?.explainError(e) ?? e;
+    return { install: run.ctx.results.install!, target: run.ctx.results.target! };
   } finally {
+    line.clear();
     removeSignals();
   }
 }

@@ -1,16 +1,17 @@
-// `domu-forge pack` and `domu-forge unpack`: thin CLIs over writeTarball() and extractTarball().
+// `domu-forge pack` and `domu-forge unpack`: a thin CLI over writeTarball(), and a thin command over
+// build's runner (target/open, source/extract, target/close).
 
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { CleanupStack } from '../cleanup.js';
 import { abortOnSignals } from './signals.js';
 import { DomuError, EXIT_STATUS, isDomuError } from '../errors.js';
-import { describeTarget, openTarget, type OpenedTarget, type TargetSummary } from '../targets/index.js';
+import { describeTarget, type TargetSummary } from '../targets/index.js';
+import { runStages, targetSpecOf } from '../pipeline/pipeline.js';
 import { writeTarball } from '../tar/index.js';
-import { checkTarball, extractTarball } from '../tar/index.js';
+import { checkTarball } from '../tar/index.js';
 import type { TarCompression, TarProgress, TarSummary } from '../tar/index.js';
 import { usageOfTotals } from '../walk/usage.js';
-import { addTargetOptions, compressionFromName, targetSpecFromOptions } from './target-options.js';
+import { addTargetOptions, commandSpec, compressionFromName, targetSpecFromOptions } from './target-options.js';
 import { ProgressLine, formatBytes, formatDuration, printJson } from './output.js';
 
 function progressText(verb: string, p: TarProgress): string {
@@ -89,43 +90,49 @@ refused (exit 2, nothing written). Nothing is ever written through a symlink in 
 Exit statuses: 0 done, 2 bad input (nothing written), 3 a tool is missing, 23 some attributes could
 not be set (listed), 130 interrupted (what was extracted is removed again).`)
     .action(async (archive: string, dir: string | undefined, opts: Record<string, unknown> & { trusted?: boolean; json?: boolean; quiet?: boolean }) => {
-      const spec = targetSpecFromOptions(dir, opts);
+      targetSpecFromOptions(dir, opts);
       const controller = new AbortController();
-      const cleanup = new CleanupStack();
       const line = new ProgressLine(!opts.quiet && !opts.json && Boolean(process.stderr.isTTY));
       const release = abortOnSignals(controller, (sig) => {
         line.clear();
         process.stderr.write(`domu-forge: ${sig}: stopping and cleaning up (again to quit at once)\n`);
       });
-      let target: OpenedTarget | undefined;
       try {
         // refuse a bad archive before a target is made for it
         const check = await checkTarball(archive, { trusted: opts.trusted === true, signal: controller.signal, onProgress: (p) => line.update(progressText('unpack', p)) });
-        target = await openTarget(spec, {
-          cleanup, signal: controller.signal,
-          sizeHint: async () => usageOfTotals(check.bytes, check.entries),
+        const { spec } = commandSpec(dir, opts, { tarball: archive, ...(opts.trusted === true ? { trusted: true } : {}) });
+        const targetSpec = targetSpecOf(spec);
+        // build's stages: open the target, extract into it, close it
+        const run = await runStages(spec, {
+          only: ['target/open', 'source/extract', 'target/close'],
+          signal: controller.signal,
           log: (l) => {
             line.clear();
             if (!opts.json) process.stderr.write(`${l}\n`);
           },
+          status: (t) => (t.startsWith('target/close') ? line.update(`closing ${describeTarget(targetSpec)}`, true) : undefined),
+          inputs: {
+            makeParents: false,
+            quietStages: true,
+            ownInterrupt: true,
+            sizeHint: async () => usageOfTotals(check.bytes, check.entries),
+            extract: { onProgress: (p) => line.update(progressText('unpack', p)) },
+          },
         });
-        const summary = await extractTarball(archive, target.root, {
-          trusted: opts.trusted === true, signal: controller.signal, onProgress: (p) => line.update(progressText('unpack', p)),
-        });
-        line.update(`closing ${describeTarget(spec)}`, true);
-        const closed = await target.close();
         line.clear();
+        if (run.failure !== undefined) {
+          const e = run.failure;
+          if (controller.signal.aborted && !(isDomuError(e) && e.code === 'INTERRUPTED')) {
+            throw new DomuError('INTERRUPTED', 'unpack was interrupted', { hint: 'run the same command again' });
+          }
+          throw e;
+        }
+        const summary = run.ctx.results.extract!;
+        const closed = run.ctx.results.target!;
         const status = summary.skipped.length > 0 ? EXIT_STATUS.PARTIAL : 0;
         if (opts.json) printJson({ ok: status === 0, status, ...summary, target: closed });
         else printSummary('unpacked', summary, closed);
         process.exitCode = status;
-      } catch (e) {
-        line.clear();
-        for (const f of await cleanup.runAll()) process.stderr.write(`domu-forge: cleanup: ${f}\n`);
-        if (controller.signal.aborted && !(isDomuError(e) && e.code === 'INTERRUPTED')) {
-          throw new DomuError('INTERRUPTED', 'unpack was interrupted', { hint: 'run the same command again' });
-        }
-        throw target?.explainError(e) ?? e;
       } finally {
         line.clear();
         release();

@@ -1,31 +1,41 @@
-// The target flags shared by clone, install and build: --image, --lvm, --device, --tar (or a
-// directory), with --size --fs --label --format --populate --compress --force --mkfs-options.
+// The target flags shared by clone, install, unpack and build: --image, --lvm, --device, --tar (or a
+// directory), with --size --fs --label --format --populate --compress --force --mkfs-options. They
+// are declared once, in src/spec/flags.ts (FLAG, TARGET_FLAGS); this file registers them with
+// commander and reads them back as a TargetSpec.
 
 import { Command, Option } from 'commander';
 import { DomuError } from '../errors.js';
 import type { Compression, FsType, TargetSpec } from '../targets/index.js';
 import { parseSize } from '../targets/size.js';
 import { checkFsType, checkLabel } from '../targets/mkfs.js';
-import { checkLvmNames } from '../targets/lvm.js';
+import { checkLvmNames, guestVolumeNames } from '../targets/lvm.js';
+import { FLAG, TARGET_FLAGS, applySpecFlags, type FlagDecl } from '../spec/flags.js';
+import { basename } from 'node:path';
+import type { SpecReader } from '../spec/check.js';
+import { loadBuildSpec } from '../spec/load.js';
+import type { BuildSpec } from '../spec/types.js';
+import { applySiteDefaults, loadSiteDefaults } from '../spec/site-defaults.js';
 
 export const DEFAULT_FS: FsType = 'ext4';
 /** The exact way: loop-mount and write. mke2fs -d (1.47.0) keeps whole seconds only. */
 export const DEFAULT_POPULATE = 'mount';
 
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+/** Register one declared flag (its text, help and choices) on a command; `parse` for a value parser. */
+export function addFlag(cmd: Command, decl: FlagDecl, parse?: (v: string, prev: unknown) => unknown): Command {
+  const o = new Option(decl.flags, decl.description);
+  if (decl.choices) o.choices(decl.choices);
+  if (parse) o.argParser(parse);
+  else if (decl.repeatable) o.argParser(collect).default([] as string[]);
+  return cmd.addOption(o);
+}
+
+/** The target flags, --name (with --lvm VG the volume is NAME-disk) and --defaults (the site defaults). */
 export function addTargetOptions(cmd: Command): Command {
-  return cmd
-    .option('--image <file>', 'write a disk image file (a sparse raw file with a filesystem; see --format)')
-    .option('--lvm <vg/lv>', 'create the logical volume LV in volume group VG and write the filesystem there')
-    .option('--device <dev>', 'write a new filesystem over a whole existing block device (needs --force)')
-    .option('--tar <file>', 'write a rootfs tarball instead of a filesystem')
-    .option('--size <size>', 'image or volume size: 4G, 512M, 1.5G; a bare number is MiB (default: the tree\'s usage plus headroom, printed)')
-    .addOption(new Option('--fs <type>', 'filesystem to make').choices(['ext2', 'ext3', 'ext4', 'xfs']))
-    .option('--label <label>', 'filesystem label (ext: 16 bytes, xfs: 12)')
-    .addOption(new Option('--format <format>', 'image file format (default: from the --image suffix .qcow2/.vmdk, else raw)').choices(['raw', 'qcow2', 'vmdk']))
-    .addOption(new Option('--populate <how>', 'how an image is filled: mount (loop-mount and write; exact) or mkfs-d (stage, then mke2fs -d; no mount, ext only, whole-second timestamps)').choices(['mount', 'mkfs-d']))
-    .addOption(new Option('--compress <type>', 'tarball compression (default: from the --tar suffix .gz/.tgz, .xz/.txz, .zst/.tzst, else none)').choices(['none', 'gzip', 'xz', 'zstd']))
-    .option('--mkfs-options <args>', 'extra mkfs arguments, split on spaces, e.g. "-O ^metadata_csum" for guests with an old e2fsck')
-    .option('--force', 'replace an existing image, tarball or volume; required to write on --device');
+  for (const f of TARGET_FLAGS) addFlag(cmd, f);
+  addFlag(cmd, FLAG.guestName);
+  return addFlag(cmd, FLAG.defaults);
 }
 
 function str(v: unknown): string | undefined {
@@ -51,7 +61,7 @@ export function formatFromName(file: string): 'raw' | 'qcow2' | 'vmdk' {
  * The target the options name. `dir` is the positional target directory, if the command has one.
  * Exactly one of dir, --image, --lvm, --device, --tar; flags that do not apply to it are refused.
  */
-export function targetSpecFromOptions(dir: string | undefined, opts: Record<string, unknown>): TargetSpec {
+export function targetSpecFromOptions(dir: string | undefined, opts: Record<string, unknown>, guestName: string | undefined = str(opts.name)): TargetSpec {
   const image = str(opts.image);
   const lvm = str(opts.lvm);
   const device = str(opts.device);
@@ -110,12 +120,74 @@ export function targetSpecFromOptions(dir: string | undefined, opts: Record<stri
   refuse('--format', format, 'a volume or device (it is for --image)');
   refuse('--populate', populate, 'a volume or device (it is for --image)');
   if (lvm !== undefined) {
-    const m = /^([^/]+)\/([^/]+)$/.exec(lvm.replace(/^\/dev\//, ''));
-    if (!m) throw new DomuError('USAGE', `--lvm takes VG/LV (volume group and new volume name), not ${JSON.stringify(lvm)}`);
-    checkLvmNames(m[1]!, m[2]!);
+    const { vg, lv } = lvmVolume(lvm, guestName);
     const size = sizeText !== undefined ? parseSize(sizeText) : undefined;
-    return { kind: 'lvm', vg: m[1]!, lv: m[2]!, fs, force, ...(size !== undefined ? { size } : {}), ...withLabel, ...withMkfs };
+    return { kind: 'lvm', vg, lv, fs, force, ...(size !== undefined ? { size } : {}), ...withLabel, ...withMkfs };
   }
   refuse('--size', sizeText, 'a device (the filesystem fills it)');
   return { kind: 'device', path: device!, fs, force, ...withLabel, ...withMkfs };
+}
+
+/**
+ * --lvm VG/LV, or VG alone with a guest name: the volume NAME-disk, as xen-tools names it (its swap
+ * is NAME-swap). A leading /dev/ is allowed.
+ */
+export function lvmVolume(text: string, guestName?: string): { vg: string; lv: string } {
+  const m = /^([^/]+)(?:\/([^/]+))?$/.exec(text.replace(/^\/dev\//, ''));
+  if (!m || (m[2] === undefined && !guestName)) throw new DomuError('USAGE', `--lvm takes VG/LV (volume group and new volume name), not ${JSON.stringify(text)}`);
+  const lv = m[2] ?? guestVolumeNames(guestName!).disk;
+  checkLvmNames(m[1]!, lv);
+  return { vg: m[1]!, lv };
+}
+
+/** Site-default target fields that apply to each kind of target a command writes (it makes no swap). */
+const SITE_TARGET_FIELDS: Record<TargetSpec['kind'], readonly string[]> = {
+  image: ['format', 'size', 'fs', 'label', 'populate', 'force', 'mkfsOptions'],
+  lvm: ['size', 'fs', 'label', 'force', 'mkfsOptions'],
+  device: ['fs', 'label', 'mkfsOptions'],
+  dir: [],
+  tar: ['compress'],
+};
+
+const TARGET_KEYS = new Set(['image', 'lvm', 'device', 'tar', 'size', 'fs', 'label', 'format', 'populate', 'compress', 'mkfsOptions', 'force']);
+
+/**
+ * The spec a command over the runner (clone, install, unpack) builds from its flags: the target flags
+ * as build reads them (SPEC_FLAGS), the source the command names, the site defaults (--defaults,
+ * $DOMU_FORGE_DEFAULTS, /etc/domu-forge/defaults.yaml) under both. The target flags' usage errors
+ * come first, as targetSpecFromOptions words them; the spec's own errors name the flag.
+ */
+export function commandSpec(
+  dir: string | undefined,
+  opts: Record<string, unknown>,
+  source: Record<string, unknown>,
+  extra?: (r: SpecReader) => void,
+): { spec: BuildSpec; defaults?: string } {
+  const named = targetSpecFromOptions(dir, opts);
+  const site = loadSiteDefaults(str(opts.defaults));
+  const flags: Record<string, unknown> = { ...source };
+  for (const k of TARGET_KEYS) if (opts[k] !== undefined && opts[k] !== false) flags[k] = opts[k];
+  if (dir !== undefined) flags.rootDir = dir;
+  if (opts.name !== undefined) flags.name = opts.name;
+  const spec = loadBuildSpec(undefined, (r) => {
+    if (site) {
+      const t = site.data.target;
+      const keep = SITE_TARGET_FIELDS[named.kind];
+      const target = t && typeof t === 'object' && !Array.isArray(t) ? Object.fromEntries(Object.entries(t).filter(([k]) => keep.includes(k))) : undefined;
+      applySiteDefaults(r, { ...(target ? { target } : {}), ...(site.data.source !== undefined ? { source: site.data.source } : {}) }, `site defaults ${site.file}`);
+    }
+    applySpecFlags(r, flags);
+    // what the command's flags default to from the file's name (build's are raw and gzip)
+    if (named.kind === 'image' && r.get(['target', 'format']) === undefined) r.set(['target', 'format'], named.format);
+    if (named.kind === 'tar' && r.get(['target', 'compress']) === undefined) r.set(['target', 'compress'], named.compression);
+    extra?.(r);
+  }, { defaultName: defaultNameOf(named), domainless: true });
+  return { spec, ...(site ? { defaults: site.file } : {}) };
+}
+
+/** A name for a command's spec that gives none (only the inventory and --lvm VG use it): the target's. */
+function defaultNameOf(t: TargetSpec): string {
+  const base = t.kind === 'lvm' ? t.lv : basename(t.path).replace(/\..*$/, '');
+  const name = base.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  return name || 'guest';
 }

@@ -4,7 +4,11 @@
 import { Command, Option } from 'commander';
 import { DomuError } from '../errors.js';
 import type { XenDomain } from '../xen/domain.js';
-import { domainFromOptions, readDomainFile, type DomainOptions } from '../xen/options.js';
+import { DEFAULT_IMAGE_DIR, domainFromOptions, readDomainFile, type DomainOptions } from '../xen/options.js';
+import { FLAG } from '../spec/flags.js';
+import { addFlag, lvmVolume } from './target-options.js';
+import { guestVolumeNames, swapVolumeOf } from '../targets/lvm.js';
+import { sizeBytes } from '../sys/size.js';
 import { DEFAULT_CONFIG_DIR, writeDomainConfig } from '../xen/write.js';
 import { printJson } from './output.js';
 import { consoleOf, createFixupContext } from '../fixup/context.js';
@@ -19,40 +23,46 @@ function positiveInt(name: string) {
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').filter(Boolean)];
+const flagText = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
-/** The flags that describe a domain (xen-create-image's names where it has one). */
+/** The flags that describe a domain (xen-create-image's names where it has one), declared once in src/spec/flags.ts where build has the same flag. */
 export function addDomainFlags(cmd: Command): Command {
-  return cmd
+  cmd
     .option('--domain <file>', 'read the whole domain model from a YAML/JSON file instead of flags')
-    .option('--hostname <name>', 'the guest\'s host name; its first label names the domain')
-    .addOption(new Option('--type <type>', 'domain type').choices(['pv', 'pvh', 'hvm']))
-    .option('--memory <size>', 'memory: MiB, or 512M, 1G (default 512M)')
-    .option('--maxmem <size>', 'maximum memory for ballooning')
-    .option('--vcpus <n>', 'virtual CPUs (default 1)', positiveInt('--vcpus'))
-    .option('--pygrub', 'boot the kernel in the guest\'s /boot through PyGRUB (bootloader = "pygrub")')
-    .option('--kernel <path>', 'a Dom0 kernel image to boot')
-    .option('--initrd <path>', 'its initrd (ramdisk)')
-    .option('--root <device>', 'the root= device (default: the disk mounted on /)')
-    .option('--extra <args>', 'extra kernel command line')
-    .addOption(new Option('--console <dev>', 'the guest\'s Xen console (default hvc0; xvc0 for legacy kernels)').choices(['hvc0', 'xvc0', 'ttyS0']))
-    .option('--lvm <vg>', 'disks are the volumes VG/HOST-disk and VG/HOST-swap')
-    .option('--dir <dir>', 'disks are the images DIR/domains/HOST/disk.img and swap.img (default /srv/xen)')
+    .option('--hostname <name>', 'the guest\'s host name; its first label names the domain');
+  addFlag(cmd, FLAG.type);
+  addFlag(cmd, FLAG.memory);
+  cmd.option('--maxmem <size>', 'maximum memory for ballooning');
+  addFlag(cmd, FLAG.vcpus, positiveInt('--vcpus'));
+  addFlag(cmd, FLAG.pygrub);
+  addFlag(cmd, FLAG.kernel);
+  addFlag(cmd, FLAG.initrd);
+  cmd.option('--root <device>', 'the root= device (default: the disk mounted on /)');
+  addFlag(cmd, FLAG.extra);
+  addFlag(cmd, FLAG.console);
+  addFlag(cmd, { ...FLAG.lvm, description: 'disks are LVM volumes: VG (VG/HOST-disk and VG/HOST-swap, as xen-tools names them) or VG/LV (swap VG/LV-swap)' });
+  addFlag(cmd, { ...FLAG.dir, description: `disks are the images DIR/domains/HOST/disk.img and swap.img (xen-create-image's --dir; default ${DEFAULT_IMAGE_DIR})` });
+  cmd
     .option('--image-dev <path>', 'the root disk is this device or image file')
-    .option('--swap-dev <path>', 'the swap disk is this device or image file')
-    .option('--size <size>', 'root disk size (used by targets; accepted here so one flag set serves all commands)')
-    .option('--swap <size>', 'give the domain a swap disk (xvda2) of this size')
-    .option('--fs <type>', 'root filesystem type (default ext4)')
-    .option('--ip <address>', 'static IPv4 address (also the vif\'s ip=)')
-    .option('--netmask <mask>', 'netmask, dotted or prefix length (default 255.255.255.0)')
-    .option('--gateway <address>', 'default gateway')
-    .option('--nameserver <address>', 'DNS server for a static config (repeatable, or comma-separated)', collect)
-    .option('--dhcp', 'configure the guest\'s interface with DHCP (the default without --ip)')
-    .option('--mac <mac>', 'MAC of the vif (default: derived from the name in Xen\'s 00:16:3e range)')
-    .option('--bridge <bridge>', 'Dom0 bridge of the vif')
+    .option('--swap-dev <path>', 'the swap disk is this device or image file');
+  addFlag(cmd, { ...FLAG.size, description: 'root disk size (used by targets; accepted here so one flag set serves all commands)' });
+  addFlag(cmd, FLAG.swap);
+  addFlag(cmd, FLAG.fs);
+  addFlag(cmd, FLAG.ip);
+  addFlag(cmd, FLAG.netmask);
+  addFlag(cmd, FLAG.gateway);
+  cmd.option('--nameserver <address>', 'DNS server for a static config (repeatable, or comma-separated)', collect);
+  addFlag(cmd, FLAG.dhcp);
+  addFlag(cmd, FLAG.mac);
+  addFlag(cmd, FLAG.bridge);
+  return cmd
     .addOption(new Option('--on-poweroff <action>').choices(ACTIONS))
     .addOption(new Option('--on-reboot <action>').choices(ACTIONS))
     .addOption(new Option('--on-crash <action>').choices(ACTIONS));
 }
+
+/** The disks' flags that exclude each other: two given together are refused, naming both. */
+const DISK_FLAGS = ['lvm', 'dir', 'imageDev'] as const;
 
 export interface DomainFlags {
   domain?: string;
@@ -101,6 +111,8 @@ export async function domainFromFlags(f: DomainFlags): Promise<XenDomain | undef
     if (used.length > 0) throw new DomuError('USAGE', '--hostname is required with domain flags');
     return undefined;
   }
+  const disks = DISK_FLAGS.filter((k) => f[k] !== undefined);
+  if (disks.length > 1) throw new DomuError('USAGE', `${flagText(disks[0]!)} conflicts with ${flagText(disks[1]!)}: give one place for the disks`);
   const o: DomainOptions = { hostname: f.hostname };
   const copy = <K extends keyof DomainOptions>(k: K, v: DomainOptions[K] | undefined) => {
     if (v !== undefined) o[k] = v;
@@ -115,7 +127,15 @@ export async function domainFromFlags(f: DomainFlags): Promise<XenDomain | undef
   copy('root', f.root);
   copy('extra', f.extra);
   copy('console', f.console);
-  copy('lvm', f.lvm);
+  if (f.lvm !== undefined) {
+    // VG: xen-tools' HOST-disk and HOST-swap (domainFromOptions); VG/LV: that volume, its swap LV-swap
+    const { vg, lv } = lvmVolume(f.lvm, f.hostname.split('.')[0]);
+    if (lv === guestVolumeNames(f.hostname.split('.')[0]!).disk) copy('lvm', vg);
+    else {
+      copy('imageDev', `/dev/${vg}/${lv}`);
+      if (f.swap !== undefined && f.swapDev === undefined && sizeBytes(f.swap) !== undefined) copy('swapDev', `/dev/${vg}/${swapVolumeOf(lv)}`);
+    }
+  }
   copy('dir', f.dir);
   copy('imageDev', f.imageDev);
   copy('swapDev', f.swapDev);
@@ -152,8 +172,9 @@ export function register(program: Command): void {
     .addHelpText('after', `
 Checks before writing (exit 2, nothing written): pygrub with an explicit kernel, a kernel or initrd
 that does not exist, a disk that does not exist, duplicate or overlapping vdevs, bad MACs and addresses.
-Disk layout (as xen-create-image): root on xvda1, swap (with --swap) on xvda2; phy: for LVM volumes and
-devices, xl's "format=raw, vdev=..., target=..." form for image files.
+Disk layout (as xen-create-image): swap (with --swap) on xvda1 and root on xvda2; root alone is xvda1.
+Volumes are named as xen-tools names them: --lvm VG gives VG/HOST-disk and VG/HOST-swap. phy: for
+LVM volumes and devices, xl's "format=raw, vdev=..., target=..." form for image files.
 
 Examples:
   domu-forge xen-config --hostname banquo --pygrub --lvm scotland --swap 512M --bridge xenbr0 --dhcp

@@ -11,9 +11,10 @@ import { release as osRelease } from 'node:os';
 import { CleanupStack } from '../cleanup.js';
 import { DomuError, isDomuError, oneLine } from '../errors.js';
 import type { BuildSpec } from '../spec/types.js';
-import { cloneTree, type CloneSummary } from '../copy/clone.js';
+import { cloneTree, type CloneOptions, type CloneSummary } from '../copy/clone.js';
 import { openTarget, type OpenedTarget, type TargetSpec, type TargetSummary } from '../targets/index.js';
 import { makeSwap } from '../targets/swap.js';
+import { swapVolumeOf } from '../targets/lvm.js';
 import { verifyTree, type VerifyResult } from '../verify/index.js';
 import { treeUsage, usageOfTotals, type TreeUsage } from '../walk/usage.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
@@ -28,7 +29,8 @@ import { writeDomainConfig as writeXlConfig } from '../xen/write.js';
 import { startDomain } from '../xen/start.js';
 import type { DomainDisk, DomainVif, XenDomain } from '../xen/domain.js';
 import { checkTarball, extractTarball } from '../tar/index.js';
-import type { TarSummary } from '../tar/index.js';
+import type { ExtractTarballOptions, TarSummary } from '../tar/index.js';
+import type { UsageHint } from '../targets/types.js';
 import { findGuest, recordGuest } from './inventory.js';
 import { openFromBase } from './from-base.js';
 import { installPackages } from './packages.js';
@@ -66,6 +68,34 @@ export interface BuildContext {
   };
   /** Extra fields for the inventory record (fleet builds set these). */
   record?: { fleet?: string; inputsKey?: string; pool?: string; base?: string };
+  /** What a command over the runner gives its stages besides the spec (RunBuildOptions.inputs). */
+  inputs: StageInputs;
+}
+
+/**
+ * What the clone, install and unpack commands hand the stages besides the spec: their own flags
+ * (--batch-size, --io, the install cache flags), their progress lines, and where they differ from
+ * build (a missing image folder refused, a partly copied tree kept with exit 23). build gives none.
+ */
+export interface StageInputs {
+  /** Make a missing folder for an image or tarball (default true; the clone command refuses one, a guard against typos). */
+  makeParents?: boolean;
+  /** A directory target is made by the source stage (cloneTree refuses a target inside the source before making it). */
+  dirBySource?: boolean;
+  /** Sizes an image or volume given no size (default: the clone source's usage, a tarball's size x4). */
+  sizeHint?: () => Promise<number | UsageHint>;
+  /** Entries that could not be copied or extracted fail the stage (default), or are only reported (the command exits 23 and keeps the target). */
+  partialOk?: boolean;
+  /** Leave the xl config path out of a clone's own-path excludes (a command that writes no config). */
+  noConfig?: boolean;
+  clone?: Pick<CloneOptions, 'batchSize' | 'asyncInFlight' | 'force' | 'onProgress' | 'resumeKey'>;
+  /** The whole install request (the install command's flags), instead of the one the spec makes. */
+  install?: Omit<InstallOptions, 'root'>;
+  extract?: Pick<ExtractTarballOptions, 'onProgress'>;
+  /** A command prints its own summary: no "stage: note" line per stage. */
+  quietStages?: boolean;
+  /** Keep a stage's own interruption error (its hint says how to finish), instead of "interrupted during STAGE". */
+  ownInterrupt?: boolean;
 }
 
 export interface Stage {
@@ -119,6 +149,9 @@ export interface RunBuildOptions {
   record?: BuildContext['record'];
   /** Keep a failed build's half-made disk (default: removed by the cleanup stack). */
   keepFailed?: boolean;
+  /** Run only these stages, the rest left out of the plan (a command's part of the build). */
+  only?: readonly string[];
+  inputs?: StageInputs;
 }
 
 /** The TargetSpec the targets module takes, from the spec's target section. */
@@ -126,9 +159,11 @@ export function targetSpecOf(spec: BuildSpec): TargetSpec {
   const t = spec.target;
   switch (t.kind) {
     case 'image':
-      return { kind: 'image', path: t.path, fs: t.fs, format: t.format, populate: t.populate, force: t.force, ...(t.size ? { size: t.size } : {}), ...(t.label ? { label: t.label } : {}) };
+      return { kind: 'image', path: t.path, fs: t.fs, format: t.format, populate: t.populate, force: t.force, ...(t.size ? { size: t.size } : {}), ...(t.label ? { label: t.label } : {}), ...mkfsOf(t) };
     case 'lvm':
-      return { kind: 'lvm', vg: t.vg, lv: t.lv, fs: t.fs, force: t.force, ...(t.size ? { size: t.size } : {}), ...(t.label ? { label: t.label } : {}) };
+      return { kind: 'lvm', vg: t.vg, lv: t.lv, fs: t.fs, force: t.force, ...(t.size ? { size: t.size } : {}), ...(t.label ? { label: t.label } : {}), ...mkfsOf(t) };
+    case 'device':
+      return { kind: 'device', path: t.path, fs: t.fs, force: t.force, ...(t.label ? { label: t.label } : {}), ...mkfsOf(t) };
     case 'dir':
       return { kind: 'dir', path: t.path };
     case 'tar':
@@ -136,10 +171,12 @@ export function targetSpecOf(spec: BuildSpec): TargetSpec {
   }
 }
 
+const mkfsOf = (t: { mkfsOptions?: string[] }) => (t.mkfsOptions?.length ? { mkfsOptions: t.mkfsOptions } : {});
+
 /** The Dom0 path of the guest's root disk (what the xl config names). */
 export function diskPathOf(spec: BuildSpec): string | undefined {
   const t = spec.target;
-  if (t.kind === 'image') return t.path;
+  if (t.kind === 'image' || t.kind === 'device') return t.path;
   if (t.kind === 'lvm') return `/dev/${t.vg}/${t.lv}`;
   return undefined;
 }
@@ -147,7 +184,7 @@ export function diskPathOf(spec: BuildSpec): string | undefined {
 export function swapPathOf(spec: BuildSpec): string | undefined {
   const t = spec.target;
   if ((t.kind !== 'image' && t.kind !== 'lvm') || !t.swap) return undefined;
-  if (t.kind === 'lvm') return `/dev/${t.vg}/${t.lv}-swap`;
+  if (t.kind === 'lvm') return `/dev/${t.vg}/${swapVolumeOf(t.lv)}`;
   const base = basename(t.path);
   return join(dirname(t.path), base === 'disk.img' ? 'swap.img' : `${base.replace(/\.(img|raw|qcow2|vmdk)$/, '')}-swap.img`);
 }
@@ -161,12 +198,12 @@ function globEscape(p: string): string {
  * its half-made siblings, the swap file, the tarball, the config), so a clone of / never copies
  * the disk it is writing.
  */
-export function ownPathExcludes(spec: BuildSpec): string[] {
+export function ownPathExcludes(spec: BuildSpec, options: { config?: boolean } = {}): string[] {
   const src = spec.source;
   if (src.kind !== 'clone') return [];
   const out: string[] = [];
   const t = spec.target;
-  const files = [t.kind === 'image' || t.kind === 'tar' ? t.path : undefined, swapPathOf(spec), spec.domain.config];
+  const files = [t.kind === 'image' || t.kind === 'tar' ? t.path : undefined, swapPathOf(spec), options.config === false ? undefined : spec.domain.config];
   for (const f of files) {
     if (!f) continue;
     const rel = relative(resolve(src.root), resolve(f));
@@ -318,8 +355,16 @@ export async function openTargetStage(ctx: BuildContext): Promise<string> {
   }
   // A spec lays out its outputs: their folder is made if missing, as for the swap file
   // (the clone command's --image still refuses a missing folder, a guard against typos).
-  if (spec.target.kind === 'image' || spec.target.kind === 'tar') await mkdir(dirname(spec.target.path), { recursive: true });
-  const hint = src.kind === 'clone' ? () => cloneUsage(spec) : src.kind === 'tarball' ? () => tarballUsage(src.file, src.trusted, ctx.signal) : undefined;
+  if ((spec.target.kind === 'image' || spec.target.kind === 'tar') && ctx.inputs.makeParents !== false) await mkdir(dirname(spec.target.path), { recursive: true });
+  if (spec.target.kind === 'dir' && ctx.inputs.dirBySource) {
+    // cloneTree checks and makes the directory itself (a target inside the source is refused before it exists)
+    const path = resolve(spec.target.path);
+    const dirSpec = { kind: 'dir' as const, path };
+    ctx.target = { root: path, spec: dirSpec, hostPaths: [], explainError: () => undefined, close: async () => ({ kind: 'dir', path }) };
+    ctx.root = path;
+    return `directory ${path}`;
+  }
+  const hint = ctx.inputs.sizeHint ?? (src.kind === 'clone' ? () => cloneUsage(spec) : src.kind === 'tarball' ? () => tarballUsage(src.file, src.trusted, ctx.signal) : undefined);
   if (!hint && (spec.target.kind === 'image' || spec.target.kind === 'lvm') && !spec.target.size) {
     throw new DomuError('BAD_INPUT', `target.size is required for an install into an image or volume`);
   }
@@ -328,7 +373,7 @@ export async function openTargetStage(ctx: BuildContext): Promise<string> {
   return `${spec.target.kind} ready at ${ctx.root}`;
 }
 
-/** target/swap: the swap disk (swap.img beside the image, or VG/LV-swap), made with mkswap. */
+/** target/swap: the swap disk (swap.img beside the image, or the volume NAME-swap beside NAME-disk), made with mkswap. */
 export async function makeSwapStage(ctx: BuildContext): Promise<string | void> {
   const { spec } = ctx;
   const t = spec.target;
@@ -338,7 +383,7 @@ export async function makeSwapStage(ctx: BuildContext): Promise<string | void> {
   // its removal stays on the build's stack only until the target is closed (closeTarget)
   const own = new CleanupStack();
   ctx.keepSwap = ctx.cleanup.push(`remove swap ${path}`, async () => void (await own.runAll()));
-  if (t.kind === 'lvm') await makeSwap({ kind: 'lvm', vg: t.vg, lv: `${t.lv}-swap`, path, size: t.swap!, label }, own);
+  if (t.kind === 'lvm') await makeSwap({ kind: 'lvm', vg: t.vg, lv: swapVolumeOf(t.lv), path, size: t.swap!, label }, own);
   else {
     await makeSwap({ kind: 'file', path, size: t.kind === 'image' ? t.swap! : 0, label }, own);
     await chmod(path, 0o600); // a swap disk holds guest memory, secrets included
@@ -355,16 +400,18 @@ export async function cloneSource(ctx: BuildContext): Promise<string | void> {
   const summary = await cloneTree({
     source: src.root,
     target: ctx.root!,
-    excludes: [...src.exclude, ...ownPathExcludes(spec), ...hostPathExcludes(ctx)],
+    excludes: [...src.exclude, ...ownPathExcludes(spec, { config: !ctx.inputs.noConfig }), ...hostPathExcludes(ctx)],
     defaultExcludes: src.defaultExcludes,
     oneFileSystem: src.oneFileSystem,
     signal: ctx.signal,
     ...(src.workers ? { workers: src.workers } : {}),
     ...(diskPathOf(spec) ? { resumeKey: diskPathOf(spec)! } : {}),
     onProgress: (p) => ctx.status(`clone: ${p.phase} ${p.entriesDone}/${p.entriesFound} entries, ${(p.bytes / 2 ** 20).toFixed(0)} MiB`),
+    ...(ctx.target && spec.target.kind !== 'dir' ? { explainError: (e: unknown) => ctx.target!.explainError(e) } : {}),
+    ...ctx.inputs.clone,
   });
   ctx.results.clone = summary;
-  if (summary.errors.length > 0) throw new DomuError('PARTIAL', `clone: ${summary.errors.length} entries could not be copied (first: ${summary.errors[0]!.path}: ${summary.errors[0]!.message})`);
+  if (summary.errors.length > 0 && !ctx.inputs.partialOk) throw new DomuError('PARTIAL', `clone: ${summary.errors.length} entries could not be copied (first: ${summary.errors[0]!.path}: ${summary.errors[0]!.message})`);
   const n = Object.values(summary.copied).reduce((a, b) => a + b, 0);
   return `${n} entries, ${(summary.bytes / 2 ** 20).toFixed(1)} MiB in ${summary.seconds.toFixed(1)}s`;
 }
@@ -380,7 +427,7 @@ export async function installSource(ctx: BuildContext): Promise<string | void> {
       ? { ...common, distro: src.distro, suite: src.dist, include: src.include, ...(src.mirror ? { mirror: src.mirror } : {}), ...(src.variant ? { variant: src.variant } : {}), ...(src.tool ? { tool: src.tool } : {}) }
       : { ...common, distro: src.distro, repos: src.repos, packages: src.packages, ...(src.releaseRpm ? { releaseRpm: src.releaseRpm } : {}), ...(src.group !== undefined ? { group: src.group } : {}), ...(src.releasever ? { releasever: src.releasever } : {}) };
   opts.onProgress = (p) => ctx.status(`install: ${p.phase}: ${p.unpacked} unpacked, ${p.configured} configured`);
-  const r = await installDistribution(opts);
+  const r = await installDistribution(ctx.inputs.install ? ({ ...ctx.inputs.install, root: ctx.root!, signal: ctx.signal, cleanup: ctx.cleanup } as InstallOptions) : opts);
   ctx.results.install = r;
   return `${r.release} by ${r.tool}: ${r.packages} packages in ${r.seconds.toFixed(0)}s (log ${r.logFile})`;
 }
@@ -389,7 +436,7 @@ export async function installSource(ctx: BuildContext): Promise<string | void> {
 export async function unpackSource(ctx: BuildContext): Promise<string | void> {
   const src = ctx.spec.source;
   if (src.kind !== 'tarball') return;
-  ctx.results.extract = await extractTarball(src.file, ctx.root!, { trusted: src.trusted, signal: ctx.signal });
+  ctx.results.extract = await extractTarball(src.file, ctx.root!, { trusted: src.trusted, signal: ctx.signal, ...ctx.inputs.extract });
   return `extracted ${ctx.results.extract.entries} entries from ${src.file}`;
 }
 
@@ -516,6 +563,8 @@ export async function bootTestStage(ctx: BuildContext): Promise<string | void> {
 export async function recordInventory(ctx: BuildContext): Promise<string | void> {
   const { spec } = ctx;
   if (!ctx.results.target) return;
+  // delete removes what the inventory names; a whole device is the admin's, never removed
+  if (spec.target.kind === 'device') return `not recorded: ${spec.target.path} is a whole device (delete would not remove it)`;
   const disk = diskPathOf(spec) ?? (spec.target.kind === 'dir' || spec.target.kind === 'tar' ? spec.target.path : '');
   recordGuest({
     name: spec.name,
@@ -552,7 +601,7 @@ function roleId(script: string): string {
 export function buildStages(spec: BuildSpec, fixups: readonly FixupStage[] = []): Stage[] {
   return [
     stage('target/open', 'make and mount the target (image file, LVM volume, directory or tarball staging tree)', openTargetStage),
-    stage('target/swap', 'make the swap disk (swap.img or VG/LV-swap) with mkswap', makeSwapStage, (s) => (swapPathOf(s) ? undefined : 'no swap asked for')),
+    stage('target/swap', 'make the swap disk (swap.img, or the volume NAME-swap) with mkswap', makeSwapStage, (s) => (swapPathOf(s) ? undefined : 'no swap asked for')),
     stage('source/clone', 'copy the source root into the target (cloneTree)', cloneSource, (s) => (s.source.kind === 'clone' ? undefined : 'the source is not a clone')),
     stage('source/install', 'install the distribution into the target (installDistribution)', installSource, (s) => (s.source.kind === 'install' ? undefined : `the source is not an install`)),
     stage('source/extract', 'extract the rootfs tarball into the target (extractTarball)', unpackSource, (s) => (s.source.kind === 'tarball' ? undefined : 'the source is not a tarball')),
@@ -612,8 +661,17 @@ export function checkStageIds(stages: readonly Stage[], options: Pick<RunBuildOp
 
 /** Run a spec's stages. Never throws for a stage failure: the result says what failed (error), after cleanup. */
 export async function runBuild(spec: BuildSpec, options: RunBuildOptions = {}): Promise<BuildResult> {
+  return (await runStages(spec, options)).result;
+}
+
+/**
+ * The runner: runBuild's result, with the context the stages filled (the clone, install and unpack
+ * commands print its results) and the error as thrown (with its hint), when a stage failed.
+ */
+export async function runStages(spec: BuildSpec, options: RunBuildOptions = {}): Promise<{ result: BuildResult; ctx: BuildContext; failure?: unknown }> {
   const started = performance.now();
-  const stages = await planStages(spec);
+  const planned = await planStages(spec);
+  const stages = options.only ? planned.filter((s) => options.only!.includes(s.id)) : planned;
   checkStageIds(stages, options);
   const cleanup = options.cleanup ?? new CleanupStack();
   const ctx: BuildContext = {
@@ -623,9 +681,11 @@ export async function runBuild(spec: BuildSpec, options: RunBuildOptions = {}): 
     log: options.log ?? (() => undefined),
     status: options.status ?? (() => undefined),
     results: {},
+    inputs: options.inputs ?? {},
     ...(options.record ? { record: options.record } : {}),
   };
-  const access = accessOptionsOf(spec);
+  // a command that runs no fixups has no use for a root password
+  const access = stages.some((s) => s.id.startsWith('fixup/')) ? accessOptionsOf(spec) : undefined;
   if (access) {
     const prepared = await prepareAccess(access);
     ctx.access = prepared.options;
@@ -662,10 +722,10 @@ export async function runBuild(spec: BuildSpec, options: RunBuildOptions = {}): 
       ctx.status(`${s.id}: ${s.title}`);
       const note = await s.run(ctx);
       report('done', note ?? undefined);
-      ctx.log(`${s.id}: ${note ?? 'done'}`);
+      if (!ctx.inputs.quietStages) ctx.log(`${s.id}: ${note ?? 'done'}`);
     } catch (e) {
       // Whatever a stage threw once the signal came, the cause is the interruption.
-      const err = ctx.signal.aborted ? new DomuError('INTERRUPTED', `interrupted during ${s.id}; everything it set up was released`) : e;
+      const err = ctx.signal.aborted && !(ctx.inputs.ownInterrupt && isDomuError(e) && e.code === 'INTERRUPTED') ? new DomuError('INTERRUPTED', `interrupted during ${s.id}; everything it set up was released`) : e;
       const explained = ctx.target?.explainError(err);
       if (failure === undefined && s.afterBuild) failedAfterBuild = true;
       failure ??= explained ?? err;
@@ -692,5 +752,5 @@ export async function runBuild(spec: BuildSpec, options: RunBuildOptions = {}): 
     ...(ctx.generatedPassword !== undefined && (err === undefined || failedAfterBuild) ? { access: { user: 'root', generatedPassword: ctx.generatedPassword } } : {}),
     ...(spec.source.kind === 'clone' ? { accountsNote: "a clone keeps the Dom0's accounts and passwords" } : {}),
   };
-  return result;
+  return { result, ctx, ...(failure !== undefined ? { failure } : {}) };
 }

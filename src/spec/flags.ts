@@ -1,27 +1,86 @@
-// Every spec field as a command-line flag, for one-off builds. Where xen-create-image has a flag for
-// the same thing, the flag has its name (--hostname --size --swap --memory --vcpus --fs --dist
-// --mirror --arch --ip --netmask --gateway --dhcp --mac --bridge --pygrub --kernel --initrd --lvm
-// --dir --role). A flag overrides the spec file's field; errors name the flag.
+// Every spec field as a command-line flag, declared once: `build` takes them all (SPEC_FLAGS),
+// `clone`, `install` and `unpack` take the target flags (TARGET_FLAGS, through cli/target-options.ts)
+// and `xen-config`/`fixup` the domain flags (DOMAIN_FLAGS), each from the same declaration, so that a
+// flag has one name, one meaning and one help text everywhere. Choices and defaults come from the
+// zod schema (schema.ts). Where xen-create-image has a flag for the same thing, the flag has its
+// name (--hostname --size --swap --memory --vcpus --fs --dist --mirror --arch --ip --netmask
+// --gateway --dhcp --mac --bridge --pygrub --kernel --initrd --lvm --dir --role). A flag overrides
+// the spec file's field; errors name the flag.
 
 import { join, resolve } from 'node:path';
 import { DomuError } from '../errors.js';
 import type { SpecReader } from './check.js';
+import { domainSection, specCompression, specDiskFormat, specFs, imageTarget } from './schema.js';
 
-export interface SpecFlag {
+/** One flag as every command declares it: commander's flag text, its help, its choices. */
+export interface FlagDecl {
   /** commander flag text */
   flags: string;
-  description: string;
-  /** Apply the parsed option value to the reader's data. */
-  apply(r: SpecReader, value: unknown): void;
-  repeatable?: boolean;
   /** commander's option key for the value */
   key: string;
+  description: string;
+  /** The values commander accepts (from the schema's enum), when the flag takes one of a few. */
+  choices?: readonly string[];
+  repeatable?: boolean;
+}
+
+export interface SpecFlag extends FlagDecl {
+  /** Apply the parsed option value to the reader's data. */
+  apply(r: SpecReader, value: unknown): void;
   /** The spec field the flag sets, when it sets one field (errors about that field name the flag). */
   field?: string;
 }
 
-const TARGET_KINDS = ['image', 'lvm', 'dir', 'tar'];
+const withDefault = (text: string, schema: { meta(): Record<string, unknown> | undefined }) => {
+  const d = schema.meta()?.default;
+  return d === undefined ? text : `${text} (default ${String(d)})`;
+};
 
+/**
+ * The target flags (the disk, volume, directory or tarball a guest is written to) and the domain
+ * flags, declared once. The disk layout is xen-tools': with --swap, swap is xvda1 and root xvda2.
+ */
+export const FLAG = {
+  defaults: { flags: '--defaults <file>', key: 'defaults', description: 'site defaults under the spec and the flags (default: $DOMU_FORGE_DEFAULTS, else /etc/domu-forge/defaults.yaml when it exists)' },
+  guestName: { flags: '--name <name>', key: 'name', description: "the guest's name (with --lvm VG the volume is NAME-disk)" },
+  image: { flags: '--image <file>', key: 'image', description: 'target: a disk image file (sparse raw, or qcow2/vmdk: see --format)' },
+  dir: { flags: '--dir <dir>', key: 'dir', description: "target: the image DIR/domains/NAME/disk.img, swap beside it as swap.img (xen-create-image's --dir)" },
+  lvm: { flags: '--lvm <vg[/lv]>', key: 'lvm', description: 'target: an LVM volume: VG (the volume is NAME-disk and swap NAME-swap, as xen-tools names them) or VG/LV (swap LV-swap)' },
+  device: { flags: '--device <dev>', key: 'device', description: 'target: a new filesystem over a whole existing block device (needs --force)' },
+  rootDir: { flags: '--root-dir <dir>', key: 'rootDir', description: 'target: a plain directory' },
+  tar: { flags: '--tar <file>', key: 'tar', description: 'target: a rootfs tarball' },
+  size: { flags: '--size <size>', key: 'size', description: "disk or volume size: 4G, 512M, 1.5G; a bare number is MiB (default: the tree's usage plus headroom, printed)" },
+  swap: { flags: '--swap <size>', key: 'swap', description: 'also give the guest a swap disk of this size: swap on xvda1, root on xvda2 (as xen-tools)' },
+  fs: { flags: '--fs <type>', key: 'fs', description: withDefault('filesystem of the root disk', specFs), choices: specFs.options },
+  label: { flags: '--label <label>', key: 'label', description: 'filesystem label (ext: 16 bytes, xfs: 12)' },
+  format: { flags: '--format <format>', key: 'format', description: 'image file format (default: from the --image suffix .qcow2/.vmdk, else raw)', choices: specDiskFormat.options },
+  populate: {
+    flags: '--populate <how>', key: 'populate', choices: imageTarget.shape.populate.options,
+    description: 'how an image is filled: mount (loop-mount and write; exact) or mkfs-d (stage, then mke2fs -d; no mount, ext only, whole-second timestamps)',
+  },
+  compress: { flags: '--compress <type>', key: 'compress', description: 'tarball compression (default: from the --tar suffix .gz/.tgz, .xz/.txz, .zst/.tzst, else none)', choices: specCompression.options },
+  mkfsOptions: { flags: '--mkfs-options <args>', key: 'mkfsOptions', description: 'extra mkfs arguments, split on spaces, e.g. "-O ^metadata_csum" for guests with an old e2fsck' },
+  force: { flags: '--force', key: 'force', description: 'replace an existing image file, tarball or volume; required to write on --device' },
+  type: { flags: '--type <type>', key: 'type', description: withDefault('domain type', domainSection.shape.type), choices: domainSection.shape.type.options },
+  memory: { flags: '--memory <size>', key: 'memory', description: 'guest memory: 512M, 1.5G; a bare number is MiB (default 512M)' },
+  vcpus: { flags: '--vcpus <n>', key: 'vcpus', description: 'virtual CPUs (default 1)' },
+  kernel: { flags: '--kernel <file>', key: 'kernel', description: 'Dom0 path of the kernel the guest boots' },
+  initrd: { flags: '--initrd <file>', key: 'initrd', description: 'Dom0 path of its initrd (ramdisk)' },
+  pygrub: { flags: '--pygrub', key: 'pygrub', description: "boot the guest's own kernel (in its /boot) with PyGRUB" },
+  extra: { flags: '--extra <args>', key: 'extra', description: 'extra kernel command line' },
+  console: { flags: '--console <dev>', key: 'console', description: "the guest's Xen console (default hvc0; xvc0 for legacy kernels)", choices: ['hvc0', 'xvc0', 'ttyS0'] },
+  ip: { flags: '--ip <addr>', key: 'ip', description: "static IPv4 address (also the vif's ip=)" },
+  netmask: { flags: '--netmask <mask>', key: 'netmask', description: 'netmask, dotted or prefix length (255.255.255.0 or 24)' },
+  gateway: { flags: '--gateway <addr>', key: 'gateway', description: 'default gateway' },
+  dhcp: { flags: '--dhcp', key: 'dhcp', description: "configure the guest's network with DHCP (the default without --ip)" },
+  mac: { flags: '--mac <mac>', key: 'mac', description: "MAC address of the vif (default: derived from the name, in Xen's 00:16:3e range)" },
+  bridge: { flags: '--bridge <br>', key: 'bridge', description: 'the Dom0 bridge of the vif' },
+} as const satisfies Record<string, FlagDecl>;
+
+/** The target flags clone, install and unpack take (through cli/target-options.ts). */
+export const TARGET_FLAGS: readonly FlagDecl[] = [FLAG.image, FLAG.lvm, FLAG.device, FLAG.tar, FLAG.size, FLAG.fs, FLAG.label, FLAG.format, FLAG.populate, FLAG.compress, FLAG.mkfsOptions, FLAG.force];
+
+const TARGET_KINDS = ['image', 'lvm', 'device', 'dir', 'tar'];
 const SOURCE_KINDS = ['clone', 'install', 'tarball'];
 
 /**
@@ -50,6 +109,11 @@ function simple(flags: string, key: string, path: string[], description: string,
   return { flags, key, description, field: path.join('.'), apply: (r, v) => r.set(path, map(v), flag) };
 }
 
+/** A declared flag that sets one spec field. */
+function field(decl: FlagDecl, path: string[], map: (v: unknown) => unknown = (v) => v): SpecFlag {
+  return { ...simple(decl.flags, decl.key, path, decl.description, map), ...(decl.choices ? { choices: decl.choices } : {}) };
+}
+
 export const SPEC_FLAGS: readonly SpecFlag[] = [
   simple('--name <name>', 'name', ['name'], 'domain name (default: the hostname)'),
   {
@@ -61,23 +125,24 @@ export const SPEC_FLAGS: readonly SpecFlag[] = [
       if (r.get(['name']) === undefined) r.set(['name'], String(v).split('.')[0], '--hostname');
     },
   },
-  { flags: '--image <file>', key: 'image', description: 'target: an image file', apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'image', v, '--image') },
+  { ...FLAG.image, apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'image', v, '--image') },
   {
-    flags: '--dir <dir>',
-    key: 'dir',
-    description: "target: an image file under DIR/domains/NAME/disk.img (xen-create-image's --dir)",
+    ...FLAG.dir,
     apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'image', join(resolve(String(v)), 'domains', String(r.get(['name']) ?? 'guest'), 'disk.img'), '--dir'),
   },
-  { flags: '--lvm <vg>', key: 'lvm', description: 'target: an LVM volume, VG (volume named after the guest) or VG/LV', apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'lvm', v, '--lvm') },
-  { flags: '--root-dir <dir>', key: 'rootDir', description: 'target: a plain directory', apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'dir', v, '--root-dir') },
-  { flags: '--tar <file>', key: 'tar', description: 'target: a rootfs tarball', apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'tar', v, '--tar') },
-  simple('--format <fmt>', 'format', ['target', 'format'], 'image format: raw, qcow2, vmdk'),
-  simple('--size <size>', 'size', ['target', 'size'], 'disk size (4G, 512M; a bare number is MiB)'),
-  simple('--swap <size>', 'swap', ['target', 'swap'], 'also make a swap disk of this size (xvda2 in the config)'),
-  simple('--fs <fs>', 'fs', ['target', 'fs'], 'filesystem: ext2, ext3, ext4, xfs'),
-  simple('--label <label>', 'label', ['target', 'label'], 'filesystem label'),
-  simple('--compress <how>', 'compress', ['target', 'compress'], 'tarball compression: none, gzip, xz, zstd'),
-  simple('--force', 'force', ['target', 'force'], 'replace an existing image file, volume or tarball', () => true),
+  { ...FLAG.lvm, apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'lvm', v, '--lvm') },
+  { ...FLAG.device, apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'device', v, '--device') },
+  { ...FLAG.rootDir, apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'dir', v, '--root-dir') },
+  { ...FLAG.tar, apply: (r, v) => setKind(r, 'target', TARGET_KINDS, 'tar', v, '--tar') },
+  field(FLAG.format, ['target', 'format']),
+  field(FLAG.size, ['target', 'size']),
+  field(FLAG.swap, ['target', 'swap']),
+  field(FLAG.fs, ['target', 'fs']),
+  field(FLAG.label, ['target', 'label']),
+  field(FLAG.populate, ['target', 'populate']),
+  field(FLAG.compress, ['target', 'compress']),
+  field(FLAG.force, ['target', 'force'], () => true),
+  field(FLAG.mkfsOptions, ['target', 'mkfsOptions'], (v) => String(v).split(/\s+/).filter(Boolean)),
   {
     flags: '--clone <root>',
     key: 'clone',
@@ -136,28 +201,25 @@ export const SPEC_FLAGS: readonly SpecFlag[] = [
   },
   simple('--trusted', 'trusted', ['source', 'tarball', 'trusted'], 'with --tarball: create the device files it holds', () => true),
   simple('--packages <pkgs>', 'packages', ['packages'], 'extra packages after the source stage, comma-separated'),
-  simple('--type <type>', 'type', ['domain', 'type'], 'domain type: pv, pvh, hvm'),
-  simple('--extra <args>', 'extra', ['domain', 'extra'], 'extra kernel command line'),
-  simple('--console <dev>', 'console', ['fixups', 'options', 'console'], 'the guest console: hvc0, xvc0, ttyS0'),
-  simple('--memory <size>', 'memory', ['domain', 'memory'], 'guest memory (512M; a bare number is MiB)'),
-  simple('--vcpus <n>', 'vcpus', ['domain', 'vcpus'], 'virtual CPUs'),
+  field(FLAG.type, ['domain', 'type']),
+  field(FLAG.extra, ['domain', 'extra']),
+  field(FLAG.console, ['fixups', 'options', 'console']),
+  field(FLAG.memory, ['domain', 'memory']),
+  field(FLAG.vcpus, ['domain', 'vcpus']),
   {
-    flags: '--kernel <file>',
-    key: 'kernel',
+    ...FLAG.kernel,
     field: 'domain.kernel',
-    description: 'Dom0 path of the kernel the guest boots (or dom0: the running one)',
+    description: `${FLAG.kernel.description} (or dom0: the running one)`,
     apply: (r, v) => {
       if (typeof v !== 'string') return;
       replaceLowerBoot(r, ['pygrub', 'pvgrub']);
       r.set(['domain', 'kernel'], v, '--kernel');
     },
   },
-  simple('--initrd <file>', 'initrd', ['domain', 'initrd'], 'Dom0 path of its initrd'),
+  field(FLAG.initrd, ['domain', 'initrd']),
   {
-    flags: '--pygrub',
-    key: 'pygrub',
+    ...FLAG.pygrub,
     field: 'domain.pygrub',
-    description: "boot the guest's own kernel with PyGRUB",
     apply: (r) => {
       replaceLowerBoot(r, ['kernel', 'initrd', 'pvgrub']);
       r.set(['domain', 'pygrub'], true, '--pygrub');
@@ -207,28 +269,24 @@ export const SPEC_FLAGS: readonly SpecFlag[] = [
   simple('--accounts', 'accounts', ['access', 'accounts'], "copy the Dom0's non-system accounts (uid >= 1000), as xen-tools does", () => true),
   simple('--no-ssh', 'ssh', ['access', 'ssh'], 'installs: no openssh-server'),
   {
-    flags: '--ip <addr>',
-    key: 'ip',
-    description: 'static IPv4 address (replaces the spec\'s dhcp)',
+    ...FLAG.ip,
     apply: (r, v) => {
       r.set(['domain', 'network', 'ip'], v, '--ip');
       if (r.get(['domain', 'network', 'dhcp']) !== undefined) r.set(['domain', 'network', 'dhcp'], false, '--ip');
     },
   },
-  simple('--netmask <mask>', 'netmask', ['domain', 'network', 'netmask'], 'netmask (255.255.255.0 or 24)'),
-  simple('--gateway <addr>', 'gateway', ['domain', 'network', 'gateway'], 'default gateway'),
+  field(FLAG.netmask, ['domain', 'network', 'netmask']),
+  field(FLAG.gateway, ['domain', 'network', 'gateway']),
   {
-    flags: '--dhcp',
-    key: 'dhcp',
-    description: 'configure the network with DHCP (replaces the spec\'s ip)',
+    ...FLAG.dhcp,
     apply: (r) => {
       r.set(['domain', 'network', 'dhcp'], true, '--dhcp');
       const net = r.get(['domain', 'network']);
       if (net && typeof net === 'object') delete (net as Record<string, unknown>).ip;
     },
   },
-  simple('--mac <mac>', 'mac', ['domain', 'network', 'mac'], 'MAC address (default: derived from the name, 00:16:3e:...)'),
-  simple('--bridge <br>', 'bridge', ['domain', 'network', 'bridge'], 'the Dom0 bridge for the vif'),
+  field(FLAG.mac, ['domain', 'network', 'mac']),
+  field(FLAG.bridge, ['domain', 'network', 'bridge']),
   simple('--config <file>', 'config', ['domain', 'config'], 'where to write the xl config (default /etc/xen/NAME.cfg)'),
   {
     flags: '--role <script>',
@@ -256,9 +314,10 @@ export const SPEC_FLAGS: readonly SpecFlag[] = [
 
 /** Flags that choose alternatives of one section: two of a group given together are refused. */
 export const CONFLICTING_FLAGS: ReadonlyArray<{ what: string; keys: readonly string[] }> = [
-  { what: 'target', keys: ['image', 'dir', 'lvm', 'rootDir', 'tar'] },
+  { what: 'target', keys: ['image', 'dir', 'lvm', 'device', 'rootDir', 'tar'] },
   { what: 'source', keys: ['clone', 'install', 'tarball'] },
   { what: 'network', keys: ['ip', 'dhcp'] },
+  { what: 'way to boot', keys: ['kernel', 'pygrub', 'pvgrub'] },
 ];
 
 /** The flag text (--image) of an option key (image). */
@@ -269,9 +328,14 @@ export function flagName(key: string): string {
 
 /** Refuse flags that contradict each other (exit 2, naming both), instead of letting the last one win. */
 export function checkFlagConflicts(opts: Record<string, unknown>): void {
+  // --bootloader pvgrub is the pvgrub choice of the boot group (--bootloader pygrub is --pygrub again)
+  const o: Record<string, unknown> = { ...opts, ...(opts.bootloader === 'pvgrub' ? { pvgrub: true } : opts.bootloader === 'pygrub' ? { pygrub: true } : {}) };
+  // --no-kernel (false) is not --kernel FILE
+  if (typeof o.kernel !== 'string') delete o.kernel;
+  const name = (k: string) => (k === 'pvgrub' ? '--bootloader pvgrub' : k === 'pygrub' && opts.pygrub === undefined ? '--bootloader pygrub' : flagName(k));
   for (const g of CONFLICTING_FLAGS) {
-    const given = g.keys.filter((k) => opts[k] !== undefined && opts[k] !== false);
-    if (given.length > 1) throw new DomuError('USAGE', `${flagName(given[0]!)} conflicts with ${flagName(given[1]!)}: give one ${g.what}`);
+    const given = g.keys.filter((k) => o[k] !== undefined && o[k] !== false);
+    if (given.length > 1) throw new DomuError('USAGE', `${name(given[0]!)} conflicts with ${name(given[1]!)}: give one ${g.what}`);
   }
 }
 

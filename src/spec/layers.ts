@@ -23,7 +23,7 @@ export interface Layered {
 
 /** Sections whose keys are alternative kinds: naming one drops the others from lower layers. */
 export const KIND_KEYS: Readonly<Record<string, readonly string[]>> = {
-  target: ['image', 'lvm', 'dir', 'tar', 'imageDir'],
+  target: ['image', 'lvm', 'device', 'dir', 'tar', 'imageDir'],
   source: ['clone', 'install', 'tarball'],
 };
 

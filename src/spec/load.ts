@@ -7,14 +7,15 @@ import { DomuError } from '../errors.js';
 import { SpecReader, type Path } from './check.js';
 import { formatIssue, type BuildSpec, type DomainSection, type SourceSection, type SpecFixupOptions, type SpecIssue, type TargetSection } from './types.js';
 import { buildSpecSchema, type AccessSection } from './schema.js';
+import { guestVolumeNames } from '../targets/lvm.js';
 
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 export const IPV4_RE = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 export const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
-const LVM_RE = /^[A-Za-z0-9+_.-]+(\/[A-Za-z0-9+_.-]+)?$/;
+const LVM_RE = /^(\/dev\/)?[A-Za-z0-9+_.-]+(\/[A-Za-z0-9+_.-]+)?$/;
 
-const TARGET_KINDS = ['image', 'lvm', 'dir', 'tar'] as const;
+const TARGET_KINDS = ['image', 'lvm', 'device', 'dir', 'tar'] as const;
 const SOURCE_KINDS = ['clone', 'install', 'tarball'] as const;
 const DEBIAN_FAMILY = ['debian', 'ubuntu'] as const;
 const RPM_FAMILY = ['centos', 'rocky', 'alma', 'fedora', 'rhel', 'rpm'] as const;
@@ -52,7 +53,7 @@ function exactlyOne(r: SpecReader, path: Path, sec: Record<string, unknown> | un
 
 function readTarget(r: SpecReader, name: string): TargetSection | undefined {
   const P = ['target'];
-  const sec = r.section(P, [...TARGET_KINDS, 'format', 'size', 'fs', 'label', 'populate', 'force', 'swap', 'compress'], true);
+  const sec = r.section(P, [...TARGET_KINDS, 'format', 'size', 'fs', 'label', 'populate', 'force', 'swap', 'compress', 'mkfsOptions'], true);
   const kind = exactlyOne(r, P, sec, TARGET_KINDS);
   const size = r.size([...P, 'size']);
   const swap = r.size([...P, 'swap']);
@@ -62,6 +63,8 @@ function readTarget(r: SpecReader, name: string): TargetSection | undefined {
   const format = r.oneOf([...P, 'format'], ['raw', 'qcow2', 'vmdk'] as const, 'raw')!;
   const populate = r.oneOf([...P, 'populate'], ['mount', 'mkfs-d'] as const, 'mount')!;
   const compression = r.oneOf([...P, 'compress'], ['none', 'gzip', 'xz', 'zstd'] as const, 'gzip')!;
+  const mkfsList = r.get([...P, 'mkfsOptions']) === undefined ? [] : r.strList([...P, 'mkfsOptions']);
+  const mkfs = mkfsList.length > 0 ? { mkfsOptions: mkfsList } : {};
   if (!sec || !kind) return undefined;
   const misplaced = (field: string, kinds: string) => {
     if (sec[field] !== undefined) r.issue([...P, field], `applies only to ${kinds} targets`);
@@ -70,25 +73,33 @@ function readTarget(r: SpecReader, name: string): TargetSection | undefined {
     case 'image': {
       const path = r.str([...P, 'image'], { required: true });
       misplaced('compress', 'tar');
-      return path === undefined ? undefined : { kind, path: specPath(r, [...P, 'image'], path), format, fs, populate, force, ...(size ? { size } : {}), ...(label ? { label } : {}), ...(swap ? { swap } : {}) };
+      return path === undefined ? undefined : { kind, path: specPath(r, [...P, 'image'], path), format, fs, populate, force, ...(size ? { size } : {}), ...(label ? { label } : {}), ...(swap ? { swap } : {}), ...mkfs };
     }
     case 'lvm': {
       const v = r.str([...P, 'lvm'], { pattern: LVM_RE, patternText: 'is not VG or VG/LV' });
       misplaced('compress', 'tar');
       misplaced('format', 'image');
       if (v === undefined) return undefined;
-      const [vg, lv] = v.includes('/') ? v.split('/') : [v, name];
+      // VG alone: the volume NAME-disk (and its swap NAME-swap), as xen-tools names them
+      const vgLv = v.replace(/^\/dev\//, '');
+      const [vg, lv] = vgLv.includes('/') ? vgLv.split('/') : [vgLv, guestVolumeNames(name).disk];
       if (size === undefined) r.issue([...P, 'size'], 'is required for an LVM volume');
-      return { kind, vg: vg!, lv: lv!, fs, force, ...(size ? { size } : {}), ...(label ? { label } : {}), ...(swap ? { swap } : {}) };
+      return { kind, vg: vg!, lv: lv!, fs, force, ...(size ? { size } : {}), ...(label ? { label } : {}), ...(swap ? { swap } : {}), ...mkfs };
+    }
+    case 'device': {
+      const path = r.str([...P, 'device'], { required: true, pattern: /^\//, patternText: 'is not a device path (/dev/...)' });
+      for (const f of ['size', 'swap', 'format', 'populate']) misplaced(f, f === 'size' || f === 'swap' ? 'image and LVM (a device is used whole)' : 'image');
+      misplaced('compress', 'tar');
+      return path === undefined ? undefined : { kind, path, fs, force, ...(label ? { label } : {}), ...mkfs };
     }
     case 'dir': {
       const path = r.str([...P, 'dir'], { required: true });
-      for (const f of ['size', 'swap', 'format', 'compress', 'label']) misplaced(f, f === 'compress' ? 'tar' : 'image and LVM');
+      for (const f of ['size', 'swap', 'format', 'compress', 'label', 'mkfsOptions']) misplaced(f, f === 'compress' ? 'tar' : 'image and LVM');
       return path === undefined ? undefined : { kind, path: specPath(r, [...P, 'dir'], path) };
     }
     case 'tar': {
       const path = r.str([...P, 'tar'], { required: true });
-      for (const f of ['size', 'swap', 'format', 'label']) misplaced(f, 'image and LVM');
+      for (const f of ['size', 'swap', 'format', 'label', 'mkfsOptions']) misplaced(f, 'image and LVM');
       return path === undefined ? undefined : { kind, path: specPath(r, [...P, 'tar'], path), compression, force };
     }
   }
@@ -252,7 +263,16 @@ function readAccess(r: SpecReader, isInstall: boolean): AccessSection {
 }
 
 /** Read a whole BuildSpec out of a reader; issues collect in the reader. */
-export function readBuildSpec(r: SpecReader, options: { allowAutoIp?: boolean; known?: readonly string[]; defaultName?: string } = {}): BuildSpec | undefined {
+export interface ReadSpecOptions {
+  allowAutoIp?: boolean;
+  known?: readonly string[];
+  /** The name when the spec gives none (the clone, install and unpack commands). */
+  defaultName?: string;
+  /** The spec is for a command that writes no domain (clone, install, unpack): it need not say how the guest boots. */
+  domainless?: boolean;
+}
+
+export function readBuildSpec(r: SpecReader, options: ReadSpecOptions = {}): BuildSpec | undefined {
   const before = r.issues.length;
   for (const k of Object.keys(r.data)) {
     if (!(options.known ?? SPEC_FIELDS).includes(k)) r.issue([k], `unknown field (known: ${(options.known ?? SPEC_FIELDS).join(', ')})`);
@@ -309,7 +329,7 @@ export function readBuildSpec(r: SpecReader, options: { allowAutoIp?: boolean; k
     }
   }
   if (bootTest && target && target.kind !== 'image' && target.kind !== 'lvm') r.issue(['bootTest'], 'needs an image or LVM target (a disk to boot)');
-  if (target && (target.kind === 'image' || target.kind === 'lvm') && domain.type !== 'hvm' && !domain.kernel && !domain.pygrub && !domain.pvgrub) {
+  if (!options.domainless && target && (target.kind === 'image' || target.kind === 'lvm') && domain.type !== 'hvm' && !domain.kernel && !domain.pygrub && !domain.pvgrub) {
     r.issue(['domain'], `a ${domain.type} domain needs kernel (a Dom0 path, or dom0 for the running Dom0's) or pygrub: true`);
   }
   const theName = name ?? options.defaultName;
@@ -336,24 +356,24 @@ export function readBuildSpec(r: SpecReader, options: { allowAutoIp?: boolean; k
 }
 
 /** Parse spec text. Throws SpecError with every issue. */
-export function parseBuildSpec(text: string, file: string, apply?: (r: SpecReader) => void): BuildSpec {
+export function parseBuildSpec(text: string, file: string, apply?: (r: SpecReader) => void, options: ReadSpecOptions = {}): BuildSpec {
   const r = new SpecReader(file);
   r.parse(text);
   if (r.issues.length > 0) throw new SpecError(r.issues);
   apply?.(r);
-  const spec = readBuildSpec(r);
+  const spec = readBuildSpec(r, options);
   if (!spec || r.issues.length > 0) throw new SpecError(r.issues);
   return spec;
 }
 
 /** Load a spec file (or none: flags only), letting `apply` set fields from flags first. */
-export function loadBuildSpec(file: string | undefined, apply?: (r: SpecReader) => void): BuildSpec {
-  if (file === undefined) return parseBuildSpec('{}', 'command line', apply);
+export function loadBuildSpec(file: string | undefined, apply?: (r: SpecReader) => void, options: ReadSpecOptions = {}): BuildSpec {
+  if (file === undefined) return parseBuildSpec('{}', 'command line', apply, options);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new DomuError('BAD_INPUT', `cannot read the spec ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
-  return parseBuildSpec(text, file, apply);
+  return parseBuildSpec(text, file, apply, options);
 }

@@ -17,7 +17,8 @@ export const specCompression = z.enum(['none', 'gzip', 'xz', 'zstd']).describe('
 
 const bytes = (what: string, f: string) => z.number().int().positive().describe(`${what} in bytes (in the file: 4G, 512M, 1.5G; a bare number is MiB)`).meta(flag(f));
 const label = z.string().regex(/^[A-Za-z0-9_.-]{1,16}$/).describe('filesystem label').meta(flag('--label'));
-const force = z.boolean().describe('replace an existing image file, volume or tarball').meta(flag('--force', { default: false }));
+const force = z.boolean().describe('replace an existing image file, volume or tarball (a device: required)').meta(flag('--force', { default: false }));
+const mkfsOptions = z.array(z.string()).describe('extra mkfs arguments ("-O ^metadata_csum" for guests with an old e2fsck)').meta(flag('--mkfs-options')).optional();
 
 export const imageTarget = z.object({
   kind: z.literal('image').describe('target.image: PATH, an image file (or --dir DIR: DIR/domains/NAME/disk.img)').meta(flag('--image')),
@@ -28,17 +29,27 @@ export const imageTarget = z.object({
   label: label.optional(),
   populate: z.enum(['mount', 'mkfs-d']).describe('how the image is filled: mount (exact) or mkfs-d').meta(flag('--populate', { default: 'mount' })),
   force,
-  swap: bytes('swap disk size', '--swap').optional(),
+  mkfsOptions,
+  swap: bytes('swap disk size (swap.img beside disk.img, else NAME-swap.img); swap is xvda1, root xvda2', '--swap').optional(),
 });
 export const lvmTarget = z.object({
-  kind: z.literal('lvm').describe('target.lvm: VG or VG/LV, an LVM volume (VG alone: the volume is named after the guest)').meta(flag('--lvm')),
+  kind: z.literal('lvm').describe('target.lvm: VG or VG/LV, an LVM volume (VG alone: the volume NAME-disk, as xen-tools names it)').meta(flag('--lvm')),
   vg: z.string().describe('volume group'),
   lv: z.string().describe('logical volume'),
   size: bytes('volume size (required)', '--size').optional(),
   fs: specFs,
   label: label.optional(),
   force,
-  swap: bytes('swap volume size (VG/LV-swap)', '--swap').optional(),
+  mkfsOptions,
+  swap: bytes('swap volume size (NAME-swap beside NAME-disk, else LV-swap); swap is xvda1, root xvda2', '--swap').optional(),
+});
+export const deviceTarget = z.object({
+  kind: z.literal('device').describe('target.device: DEV, a new filesystem over a whole existing block device (needs force)').meta(flag('--device')),
+  path: z.string().describe('the block device'),
+  fs: specFs,
+  label: label.optional(),
+  force,
+  mkfsOptions,
 });
 export const dirTarget = z.object({
   kind: z.literal('dir').describe('target.dir: PATH, a plain directory').meta(flag('--root-dir')),
@@ -50,7 +61,7 @@ export const tarTarget = z.object({
   compression: specCompression,
   force,
 });
-export const targetSection = z.discriminatedUnion('kind', [imageTarget, lvmTarget, dirTarget, tarTarget]).describe('where the guest is written: exactly one of image, lvm, dir, tar');
+export const targetSection = z.discriminatedUnion('kind', [imageTarget, lvmTarget, deviceTarget, dirTarget, tarTarget]).describe('where the guest is written: exactly one of image, lvm, device, dir, tar');
 
 export const cloneSource = z.object({
   kind: z.literal('clone').describe('source.clone: ROOT or a mapping; copy a root tree exactly').meta(flag('--clone')),

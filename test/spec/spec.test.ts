@@ -106,7 +106,8 @@ describe('build spec', () => {
     const spec = loadBuildSpec(join(EXAMPLES, 'duncan.yaml'), (r) => applySpecFlags(r, { memory: '1G', ip: '10.1.2.3', lvm: 'vg0', size: '8G', exclude: ['/srv/data'] }));
     expect(spec.domain.memory).toBe(1024);
     expect(spec.domain.network).toMatchObject({ ip: '10.1.2.3', dhcp: false });
-    expect(spec.target).toMatchObject({ kind: 'lvm', vg: 'vg0', lv: 'duncan', size: 8 * 2 ** 30 });
+    // --lvm VG: the volume NAME-disk, as xen-tools names it (issue 12 item 3; it was NAME)
+    expect(spec.target).toMatchObject({ kind: 'lvm', vg: 'vg0', lv: 'duncan-disk', size: 8 * 2 ** 30 });
     expect(spec.source.kind === 'clone' && spec.source.exclude).toContain('/srv/data');
     try {
       loadBuildSpec(undefined, (r) => applySpecFlags(r, { hostname: 'web1', clone: '/', image: '/tmp/w.img', size: 'big', mac: 'nope', dhcp: true }));
