@@ -76,9 +76,13 @@ export function updateInterfaces(text: string, name: string, stanza: string[]): 
   return `${[...out, '', ...stanza].join('\n')}\n`;
 }
 
+/**
+ * allow-hotplug, as Debian's installer writes it: the interface is raised when it appears, so a
+ * guest started without that vif (or a boot test that drops it) does not fail networking.service.
+ */
 function ifupdownStanza(name: string, vif: DomainVif): string[] {
-  if (!vif.ip) return [`auto ${name}`, `iface ${name} inet dhcp`];
-  const s = [`auto ${name}`, `iface ${name} inet static`, `    address ${vif.ip}`, `    netmask ${dottedNetmask(prefixLength(vif.netmask ?? '24')!)}`];
+  if (!vif.ip) return [`allow-hotplug ${name}`, `iface ${name} inet dhcp`];
+  const s = [`allow-hotplug ${name}`, `iface ${name} inet static`, `    address ${vif.ip}`, `    netmask ${dottedNetmask(prefixLength(vif.netmask ?? '24')!)}`];
   if (vif.gateway) s.push(`    gateway ${vif.gateway}`);
   if (vif.nameservers?.length) s.push(`    dns-nameservers ${vif.nameservers.join(' ')}`);
   return s;

@@ -89,7 +89,7 @@ describe('fixups on a debootstrapped Debian bookworm (root, network)', () => {
   });
 
   it('configures enX0 (systemd 252 names Xen\'s netfront so) with DHCP in /etc/network/interfaces', () => {
-    expect(text('etc/network/interfaces')).toMatch(/source \/etc\/network\/interfaces\.d\/\*\n\nauto enX0\niface enX0 inet dhcp\n$/);
+    expect(text('etc/network/interfaces')).toMatch(/source \/etc\/network\/interfaces\.d\/\*\n\nallow-hotplug enX0\niface enX0 inet dhcp\n$/);
     expect(stage(checked.real, 'kernel-modules').status).toBe('skipped');
   });
 
