@@ -6,17 +6,18 @@ import { DomuError } from '../errors.js';
 import { CleanupStack } from '../cleanup.js';
 import { abortOnSignals } from './signals.js';
 import { benchStrategies, renderBenchSvg, type BenchStrategiesResult } from '../bench/strategy-bench.js';
-import { ProgressLine, formatBytes, printJson } from './output.js';
+import { ProgressLine, printJson } from './output.js';
+import { formatSize } from '../sys/size.js';
 
 function printTable(r: BenchStrategiesResult): void {
   const rows = [['strategy', 'median', 'min', 'max', 'rate', 'vs fastest', 'vs tar']];
   for (const x of r.results) {
-    rows.push([x.name, `${x.median.toFixed(2)} s`, `${x.min.toFixed(2)} s`, `${x.max.toFixed(2)} s`, `${formatBytes(x.bytesPerSecond)}/s`, `${x.vsFastest.toFixed(2)}×`, x.vsTar !== undefined ? `${x.vsTar.toFixed(2)}×` : '']);
+    rows.push([x.name, `${x.median.toFixed(2)} s`, `${x.min.toFixed(2)} s`, `${x.max.toFixed(2)} s`, `${formatSize(x.bytesPerSecond)}/s`, `${x.vsFastest.toFixed(2)}×`, x.vsTar !== undefined ? `${x.vsTar.toFixed(2)}×` : '']);
   }
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const lines = rows.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  '));
   lines.splice(1, 0, w.map((n) => '-'.repeat(n)).join('  '));
-  process.stdout.write(`${r.source}: ${formatBytes(r.bytes)} in ${r.entries} entries; ${r.runs} run(s) each into a fresh ext4\n${lines.join('\n')}\nfastest: ${r.fastest}\n`);
+  process.stdout.write(`${r.source}: ${formatSize(r.bytes)} in ${r.entries} entries; ${r.runs} run(s) each into a fresh ext4\n${lines.join('\n')}\nfastest: ${r.fastest}\n`);
 }
 
 export function register(program: Command): void {

@@ -11,7 +11,8 @@ import { abortOnSignals } from './signals.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
 import { realpathSync, statSync } from 'node:fs';
 import { DomuError, EXIT_STATUS } from '../errors.js';
-import { ProgressLine, formatBytes, formatDuration, printJson } from './output.js';
+import { ProgressLine, formatDuration, printJson } from './output.js';
+import { formatSize } from '../sys/size.js';
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -33,7 +34,7 @@ function progressText(p: CloneProgress): string {
     eta = ` ETA ${formatDuration((left * p.seconds) / p.entriesDone)}`;
   }
   const found = p.walkDone ? `${p.entriesFound}` : `${p.entriesFound}+`;
-  return `clone: ${p.phase} ${p.entriesDone}/${found} entries ${formatBytes(p.bytes)} ${formatBytes(rate)}/s${eta}`;
+  return `clone: ${p.phase} ${p.entriesDone}/${found} entries ${formatSize(p.bytes)} ${formatSize(rate)}/s${eta}`;
 }
 
 export function printCloneSummary(s: CloneSummary): void {
@@ -43,7 +44,7 @@ export function printCloneSummary(s: CloneSummary): void {
   out.push(`cloned ${s.source} -> ${s.target} in ${formatDuration(s.seconds)} with ${s.workers} workers`);
   if (s.mode === 'update' && created === 0) out.push('nothing to copy: the target was already identical');
   out.push(
-    `  ${c.file} files (${formatBytes(s.bytes)}), ${c.dir} directories, ${c.symlink} symlinks, ${c.hardlink} hard links, ` +
+    `  ${c.file} files (${formatSize(s.bytes)}), ${c.dir} directories, ${c.symlink} symlinks, ${c.hardlink} hard links, ` +
       `${c.chardev + c.blockdev} device nodes, ${c.fifo} fifos, ${s.xattrsSet} xattrs`,
   );
   if (s.unchanged > 0) out.push(`  ${s.unchanged} entries already identical, left alone`);
@@ -165,7 +166,7 @@ during the run (listed), 130 interrupted.`)
         if (opts.json) printJson({ ok: status === 0, status, ...summary, ...(targetSummary ? { targetInfo: targetSummary } : {}) });
         else {
           printCloneSummary(targetSpec.kind === 'dir' ? summary : { ...summary, target: describeTarget(targetSpec) });
-          if (targetSummary) process.stdout.write(`  target: ${describeTarget(targetSpec)}${targetSummary.size ? ` (${formatBytes(targetSummary.size)}${targetSummary.fs ? ` ${targetSummary.fs}` : ''})` : ''}\n`);
+          if (targetSummary) process.stdout.write(`  target: ${describeTarget(targetSpec)}${targetSummary.size ? ` (${formatSize(targetSummary.size)}${targetSummary.fs ? ` ${targetSummary.fs}` : ''})` : ''}\n`);
         }
         process.exitCode = status;
       } finally {

@@ -5,7 +5,8 @@ import { CleanupStack } from '../cleanup.js';
 import { abortOnSignals } from './signals.js';
 import { DomuError } from '../errors.js';
 import { importDisk, IMPORT_FORMATS } from '../targets/disk-format.js';
-import { formatBytes, printJson } from './output.js';
+import { printJson } from './output.js';
+import { formatSize } from '../sys/size.js';
 
 const LAYOUT: Record<string, string> = {
   mbr: 'a partitioned disk (MBR): give it to the guest whole, e.g. xvda, and boot it with pygrub',
@@ -41,7 +42,7 @@ Exit statuses: 0 done, 2 bad input (nothing written), 3 qemu-img missing or no s
         if (opts.json) printJson({ ok: true, ...s });
         else {
           process.stdout.write(`imported ${s.inputFormat} ${s.input} -> raw ${s.output}\n` +
-            `  ${formatBytes(s.virtualSize)} disk, ${formatBytes(s.fileBytes)} on the host (sparse)\n  it holds ${LAYOUT[s.layout]}\n`);
+            `  ${formatSize(s.virtualSize)} disk, ${formatSize(s.fileBytes)} on the host (sparse)\n  it holds ${LAYOUT[s.layout]}\n`);
         }
       } catch (e) {
         await cleanup.runAll();

@@ -26,7 +26,8 @@ import { describeTarget, type TargetSummary } from '../targets/index.js';
 import { runStages, targetSpecOf } from '../pipeline/pipeline.js';
 import { applyDom0Suite } from '../spec/site-defaults.js';
 import { guessDom0Suite } from '../spec/dom0-defaults.js';
-import { ProgressLine, formatBytes, formatDuration, printJson } from './output.js';
+import { ProgressLine, formatDuration, printJson } from './output.js';
+import { formatSize } from '../sys/size.js';
 import { addTargetOptions, commandSpec, targetSpecFromOptions } from './target-options.js';
 
 interface InstallCliOptions {
@@ -281,7 +282,7 @@ function printResult(r: InstallResult, t: TargetSummary, json: boolean): void {
   }
   const out = [
     `installed ${r.distro} ${r.release} (${r.arch}) with ${r.tool} into ${t.kind} ${t.path}: ${r.packages} packages in ${formatDuration(r.seconds)}`,
-    `downloaded ${formatBytes(r.downloadedBytes)}, ${formatBytes(r.cachedBytes)} from the cache${r.fromRootCache ? ' (unpacked from the root cache)' : ''}`,
+    `downloaded ${formatSize(r.downloadedBytes)}, ${formatSize(r.cachedBytes)} from the cache${r.fromRootCache ? ' (unpacked from the root cache)' : ''}`,
   ];
   for (const f of r.written) out.push(`wrote ${f}`);
   for (const f of r.removed) out.push(`removed ${f}`);

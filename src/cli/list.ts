@@ -4,7 +4,8 @@ import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { listGuests, type GuestRecord } from '../pipeline/inventory.js';
 import { listPlacements } from '../pipeline/queue/placements.js';
-import { formatBytes, printJson } from './output.js';
+import { printJson } from './output.js';
+import { formatSize } from '../sys/size.js';
 
 function diskState(rec: GuestRecord): { present: boolean; bytes?: number } {
   if (!existsSync(rec.disk.path)) return { present: false };
@@ -49,7 +50,7 @@ A disk or config that has gone missing since the build is marked "(missing)".`)
         rows.push([
           g.name,
           `${g.disk.kind} ${g.disk.path}${d.present ? '' : ' (missing)'}`,
-          d.bytes !== undefined ? formatBytes(d.bytes) : '',
+          d.bytes !== undefined ? formatSize(d.bytes) : '',
           g.config ? `${g.config}${g.configPresent ? '' : ' (missing)'}` : '',
           g.ip ?? (g.config ? 'dhcp' : ''),
           g.built.replace('T', ' ').slice(0, 16),

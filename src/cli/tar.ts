@@ -12,11 +12,12 @@ import { checkTarball } from '../tar/index.js';
 import type { TarCompression, TarProgress, TarSummary } from '../tar/index.js';
 import { usageOfTotals } from '../walk/usage.js';
 import { addTargetOptions, commandSpec, compressionFromName, targetSpecFromOptions } from './target-options.js';
-import { ProgressLine, formatBytes, formatDuration, printJson } from './output.js';
+import { ProgressLine, formatDuration, printJson } from './output.js';
+import { formatSize } from '../sys/size.js';
 
 function progressText(verb: string, p: TarProgress): string {
   const total = p.totalEntries !== undefined ? `/${p.totalEntries}` : '';
-  const bytes = p.totalBytes !== undefined ? `${formatBytes(p.bytes)}/${formatBytes(p.totalBytes)}` : formatBytes(p.bytes);
+  const bytes = p.totalBytes !== undefined ? `${formatSize(p.bytes)}/${formatSize(p.totalBytes)}` : formatSize(p.bytes);
   return `${verb}: ${p.phase} ${p.entries}${total} entries ${bytes}`;
 }
 
@@ -27,10 +28,10 @@ function statusOf(s: TarSummary): number {
 
 function printSummary(verb: string, s: TarSummary, target?: TargetSummary): void {
   const out = [
-    `${verb} ${s.entries} entries in ${formatDuration(s.seconds)}: ${s.files} files (${formatBytes(s.bytes)}), ${s.directories} directories, ` +
+    `${verb} ${s.entries} entries in ${formatDuration(s.seconds)}: ${s.files} files (${formatSize(s.bytes)}), ${s.directories} directories, ` +
       `${s.symlinks} symlinks, ${s.hardlinks} hard links, ${s.devices} devices, ${s.fifos} fifos, ${s.withXattrs} with xattrs`,
   ];
-  if (verb === 'packed') out.push(`  ${s.archive}: ${formatBytes(s.archiveBytes)} (${s.compression})`);
+  if (verb === 'packed') out.push(`  ${s.archive}: ${formatSize(s.archiveBytes)} (${s.compression})`);
   if (target) out.push(`  into ${target.kind} ${target.path}`);
   for (const p of s.skipped.slice(0, 50)) out.push(`  skipped: ${p.path}: ${p.reason}`);
   for (const p of s.changed.slice(0, 50)) out.push(`  changed during the run: ${p.path}: ${p.reason}`);

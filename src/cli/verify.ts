@@ -5,7 +5,8 @@ import { DomuError, EXIT_STATUS } from '../errors.js';
 import { verifyTree, type VerifyResult, type MtimePrecision, DIFFERENCE_KINDS } from '../verify/index.js';
 import { CleanupStack } from '../cleanup.js';
 import { abortOnSignals } from './signals.js';
-import { ProgressLine, formatBytes, formatDuration, printJson } from './output.js';
+import { ProgressLine, formatDuration, printJson } from './output.js';
+import { formatSize } from '../sys/size.js';
 
 interface VerifyCliOptions {
   exclude: string[];
@@ -36,7 +37,7 @@ export function printVerifyResult(r: VerifyResult, all = false): void {
   const precision = r.mtimePrecisionNs === 1 ? 'ns' : r.mtimePrecisionNs === 1000 ? 'µs' : r.mtimePrecisionNs === 1e6 ? 'ms' : r.mtimePrecisionNs === 1e9 ? 's' : `${r.mtimePrecisionNs} ns window`;
   out.push(
     `${r.identical ? 'identical' : `${r.differences.length} difference(s)`}: ${r.entries.source} source entries, ${r.entries.target} target entries, ` +
-      `${formatBytes(r.bytesCompared)} compared, mtimes to ${precision}, ${formatDuration(r.seconds)}`,
+      `${formatSize(r.bytesCompared)} compared, mtimes to ${precision}, ${formatDuration(r.seconds)}`,
   );
   process.stdout.write(`${out.join('\n')}\n`);
 }
@@ -89,7 +90,7 @@ Examples:
           mtimePrecision: opts.mtimePrecision as MtimePrecision,
           cleanup,
           onProgress: (p) =>
-            progress.update(p.phase === 'compare' ? `verify: comparing, ${formatBytes(p.bytes)}` : `verify: reading ${p.phase === 'read-source' ? 'source' : 'target'}, ${p.entries} entries`),
+            progress.update(p.phase === 'compare' ? `verify: comparing, ${formatSize(p.bytes)}` : `verify: reading ${p.phase === 'read-source' ? 'source' : 'target'}, ${p.entries} entries`),
         });
         progress.clear();
         if (opts.json) printJson({ ok: result.identical, ...result });

@@ -1,6 +1,6 @@
 // What the CLI prints: one-line errors with their exit status, --json errors, byte and duration formats.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { formatBytes, formatDuration, printJson, ProgressLine, reportError } from '../../src/cli/output.js';
+import { formatDuration, printJson, ProgressLine, reportError } from '../../src/cli/output.js';
 import { DomuError } from '../../src/errors.js';
 
 let out: string[];
@@ -93,16 +93,6 @@ describe('printJson and ProgressLine', () => {
 });
 
 describe('formats', () => {
-  it('formatBytes uses binary units with one decimal below 100', () => {
-    expect(formatBytes(0)).toBe('0 B');
-    expect(formatBytes(1023)).toBe('1023 B');
-    expect(formatBytes(1024)).toBe('1.0 KiB');
-    expect(formatBytes(1536 * 1024 * 1024)).toBe('1.5 GiB');
-    expect(formatBytes(200 * 1024 * 1024)).toBe('200 MiB');
-    expect(formatBytes(5 * 1024 ** 4)).toBe('5.0 TiB');
-    expect(formatBytes(2048 * 1024 ** 4)).toBe('2048 TiB');
-  });
-
   it('formatDuration gives seconds, then minutes and seconds', () => {
     expect(formatDuration(0)).toBe('0.0s');
     expect(formatDuration(9.94)).toBe('9.9s');
