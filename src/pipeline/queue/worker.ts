@@ -188,6 +188,9 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     lockDuration: lockMs,
     stalledInterval: lockMs,
     maxStalledCount: 3,
+    // an idle worker waits at most half a second for the next job (BullMQ's default is 5 s, and a
+    // flow's job that misses the wake-up marker waited that long before it was taken)
+    drainDelay: 0.5,
     autorun: false,
   };
   // the guests, `concurrency` at a time; the base jobs on their own queue, outside those slots (each
