@@ -176,7 +176,7 @@ async function closeQueues(queues: Map<string, Queue>): Promise<void> {
   await Promise.all([...queues.values()].map((q) => q.close().catch(() => undefined)));
 }
 
-/** Watch until every guest is finished, calling `onRows` at each look; Redis restarts are waited out. */
+/** Watch until every guest is finished, calling `onRows` at each look (every 200 ms; a finished guest is not asked about again); Redis restarts are waited out. */
 export async function watchFleet(redis: Redis, record: FleetRunRecord, o: { onRows?: (rows: GuestRow[]) => void; onError?: (message: string) => void; signal?: AbortSignal; intervalMs?: number }): Promise<GuestRow[]> {
   let rows: GuestRow[] = [];
   const queues = new Map<string, Queue>();
@@ -192,7 +192,7 @@ export async function watchFleet(redis: Redis, record: FleetRunRecord, o: { onRo
         o.onError?.(isDomuError(e) ? e.message : oneLine(e));
       }
       if (o.signal?.aborted) return rows;
-      await new Promise((r) => setTimeout(r, o.intervalMs ?? 500));
+      await new Promise((r) => setTimeout(r, o.intervalMs ?? 200));
       if (o.signal?.aborted) return rows;
     }
   } finally {
