@@ -60,6 +60,14 @@ export function hostQueueName(host: string): string {
   return `domu-forge.${host}`;
 }
 
+/**
+ * The queue of a host's base jobs: taken by the same worker outside its guest slots (a base job is
+ * one build per fleet run, or a look-up of its outcome), so the guests run as one continuous pool.
+ */
+export function hostBaseQueueName(host: string): string {
+  return `domu-forge.${host}.base`;
+}
+
 /** The systemd unit for a host's worker (contrib/domu-forge-worker.service is the template form). */
 export function workerUnit(o: { host: string; concurrency?: number; bin?: string }): string {
   const args = ['worker', '--host', o.host, ...(o.concurrency ? ['--concurrency', String(o.concurrency)] : [])];

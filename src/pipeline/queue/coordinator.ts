@@ -1,7 +1,8 @@
 // The coordinator: places a fleet's guests on its hosts (printed before anything is queued, stable
 // across reruns), leases ip: auto addresses from the fleet's pool here (one lease table for every
-// host), and queues the fleet as BullMQ flows: each guest job waits for a base job on the same host
-// (the first builds the host's base, the others find it in that host's cache). Every job is signed.
+// host), and queues the fleet as BullMQ flows: each guest job waits for a base job of its host, on
+// that host's base queue (the worker takes those outside its guest slots and builds or checks the
+// base once per fleet run; every other base job of the run gets that one outcome). Every job is signed.
 // Then it watches the jobs (fleet status reads the same state later).
 
 import { FlowProducer, Job, Queue, type FlowJob } from 'bullmq';
@@ -11,7 +12,7 @@ import { readState, writeState } from '../../sys/state.js';
 import { formatPlacement, placeGuests, type Placement } from '../../spec/fleet-hosts.js';
 import { leaseAddress } from '../inventory.js';
 import { readFleetFile, type Fleet } from '../fleet.js';
-import { hostQueueName } from './connection.js';
+import { hostBaseQueueName, hostQueueName } from './connection.js';
 import { signJob } from './sign.js';
 import { fleetKey, JOB_VERSION, jobIdOf, type BaseJobResult, type BasePayload, type FleetRunRecord, type GuestJobResult, type GuestPayload, type JobProgressReport } from './jobs.js';
 import { readFileSync } from 'node:fs';
@@ -53,7 +54,7 @@ export function planQueuedFleet(file: string): { fleet: Fleet; placements: Place
   return { fleet, placements: r.placements, placementText: formatPlacement(fleet.hosts, r.placements), ips };
 }
 
-/** Queue the fleet: one flow per guest (the guest job, its host's base job as its child). */
+/** Queue the fleet: one flow per guest (the guest job, a base job on its host's base queue as its child). */
 export async function queueFleet(o: QueueFleetOptions, plan = planQueuedFleet(o.file)): Promise<QueuedFleet> {
   const { fleet, placements, ips } = plan;
   const text = readFileSync(fleet.file, 'utf8');
@@ -74,7 +75,7 @@ export async function queueFleet(o: QueueFleetOptions, plan = planQueuedFleet(o.
       queueName: hostQueueName(p.host),
       data: signJob(o.key, guestPayload),
       opts: { ...opts, jobId },
-      children: [{ name: 'base', queueName: hostQueueName(p.host), data: signJob(o.key, basePayload), opts: { ...opts, jobId: baseJobId, failParentOnFailure: true } }],
+      children: [{ name: 'base', queueName: hostBaseQueueName(p.host), data: signJob(o.key, basePayload), opts: { ...opts, jobId: baseJobId, failParentOnFailure: true } }],
     };
   });
   const producer = new FlowProducer({ connection: o.redis });
@@ -125,20 +126,23 @@ export async function readRunRecord(redis: Redis, fleet: string): Promise<FleetR
 }
 
 /** Where every guest of a queued fleet stands. */
-export async function fleetRows(redis: Redis, record: FleetRunRecord, cache?: Map<string, Queue>): Promise<GuestRow[]> {
+export async function fleetRows(redis: Redis, record: FleetRunRecord, cache?: Map<string, Queue>, finished?: Map<string, GuestRow>): Promise<GuestRow[]> {
   const queues = cache ?? new Map<string, Queue>();
-  const queueOf = (host: string) => {
-    let q = queues.get(host);
+  const queueOf = (name: string) => {
+    let q = queues.get(name);
     if (!q) {
-      q = new Queue(hostQueueName(host), { connection: redis });
+      q = new Queue(name, { connection: redis });
       q.on('error', () => undefined);
-      queues.set(host, q);
+      queues.set(name, q);
     }
     return q;
   };
   try {
     return await Promise.all(record.guests.map(async (g): Promise<GuestRow> => {
-      const q = queueOf(g.host);
+      // a finished guest stays finished within a run: no need to ask Redis again
+      const known = finished?.get(g.guest);
+      if (known) return known;
+      const q = queueOf(hostQueueName(g.host));
       const row: GuestRow = { guest: g.guest, host: g.host, state: 'missing', stage: '', elapsed: 0, attempts: 0, ...(g.ip ? { ip: g.ip } : {}) };
       const job = await Job.fromId(q, g.jobId);
       if (!job) return { ...row, error: 'the job is no longer in the queue' };
@@ -152,7 +156,8 @@ export async function fleetRows(redis: Redis, record: FleetRunRecord, cache?: Ma
       }
       if (state === 'failed') return { ...row, state: 'failed', stage: typeof progress === 'object' ? (progress.stage ?? '') : '', elapsed: job.finishedOn && job.processedOn ? (job.finishedOn - job.processedOn) / 1000 : 0, error: job.failedReason };
       if (state === 'waiting-children') {
-        const base = await Job.fromId(q, g.baseJobId);
+        // fleets queued before base queues existed kept the base job in the host's queue
+        const base = (await Job.fromId(queueOf(hostBaseQueueName(g.host)), g.baseJobId)) ?? (await Job.fromId(q, g.baseJobId));
         const bs = base ? await base.getState() : 'missing';
         const bp = base?.progress as unknown as Partial<JobProgressReport> | undefined;
         const stage = bs === 'active' && typeof bp === 'object' && bp.stage ? `base: ${bp.stage}` : `base ${bs}`;
@@ -171,21 +176,23 @@ async function closeQueues(queues: Map<string, Queue>): Promise<void> {
   await Promise.all([...queues.values()].map((q) => q.close().catch(() => undefined)));
 }
 
-/** Watch until every guest is finished, calling `onRows` at each look; Redis restarts are waited out. */
+/** Watch until every guest is finished, calling `onRows` at each look (every 200 ms; a finished guest is not asked about again); Redis restarts are waited out. */
 export async function watchFleet(redis: Redis, record: FleetRunRecord, o: { onRows?: (rows: GuestRow[]) => void; onError?: (message: string) => void; signal?: AbortSignal; intervalMs?: number }): Promise<GuestRow[]> {
   let rows: GuestRow[] = [];
   const queues = new Map<string, Queue>();
+  const finished = new Map<string, GuestRow>();
   try {
     for (;;) {
       try {
-        rows = await fleetRows(redis, record, queues);
+        rows = await fleetRows(redis, record, queues, finished);
+        for (const r of rows) if (isFinished(r.state) && r.state !== 'missing') finished.set(r.guest, r);
         o.onRows?.(rows);
         if (rows.every((r) => isFinished(r.state))) return rows;
       } catch (e) {
         o.onError?.(isDomuError(e) ? e.message : oneLine(e));
       }
       if (o.signal?.aborted) return rows;
-      await new Promise((r) => setTimeout(r, o.intervalMs ?? 500));
+      await new Promise((r) => setTimeout(r, o.intervalMs ?? 200));
       if (o.signal?.aborted) return rows;
     }
   } finally {

@@ -60,6 +60,8 @@ export interface BaseJobResult {
   key: string;
   image: string;
   seconds: number;
+  /** Another base job of the same run built or checked it; this one took that outcome. */
+  shared?: boolean;
 }
 
 /** BullMQ custom job ids may not contain ":" (its key separator). */

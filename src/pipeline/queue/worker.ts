@@ -12,7 +12,7 @@ import { DomuError, oneLine } from '../../errors.js';
 import { planStages } from '../pipeline.js';
 import { baseImagePath, baseKey, buildFleetGuest, ensureBase, guestSpec, type BaseOutcome, type Fleet } from '../fleet.js';
 import type { BuildSpec } from '../../spec/types.js';
-import { hostQueueName } from './connection.js';
+import { hostBaseQueueName, hostQueueName } from './connection.js';
 import { acceptJob, fleetForHost, redisClient, RefusedJob, type BaseJobResult, type GuestJobResult, type JobProgressReport } from './jobs.js';
 import { dropRunRecord, isDead, readRunRecords, removeDeadRun, writeRunRecord, type RunRecord } from './runs.js';
 
@@ -48,7 +48,8 @@ async function serially<T>(key: string, fn: () => Promise<T>): Promise<T> {
 
 class Stopping extends DomuError {}
 
-const baseKeys = new Map<string, string>();
+/** The base outcome of each fleet's latest run in this process, by fleet name. */
+const runBases = new Map<string, { run: string; outcome: Promise<BaseOutcome> }>();
 
 /** Run a worker until `stop` is aborted. Resolves once it has closed (every job finished or handed back). */
 export async function runWorker(o: WorkerOptions): Promise<void> {
@@ -78,30 +79,50 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     throw new WaitingError();
   };
 
-  const base = async (job: Job, fleet: Fleet, run: string, token: string | undefined): Promise<BaseOutcome> => {
-    return serially(fleet.name, async () => {
+  /** Build or check the base (one caller at a time per fleet in this process). */
+  const buildBase = (job: Job, fleet: Fleet): Promise<BaseOutcome> =>
+    serially(fleet.name, async () => {
       const started = Date.now();
       const rec: RunRecord = { kind: 'base', name: fleet.name, jobId: String(job.id), pid: process.pid, stage: 'starting', stages: [], image: '', started: new Date(started).toISOString() };
       const cleanup = new CleanupStack();
       const starts = await stageStarts(fleet.base);
       const status = tracker(job, rec, starts, started);
       try {
-        // the key once per queueing of the fleet (a clone source's fingerprint walks its whole tree)
-        const memo = `${fleet.name}\0${run}`;
-        const key = baseKeys.get(memo) ?? (await baseKey(fleet));
-        baseKeys.set(memo, key);
+        // the key once per run (a clone source's fingerprint walks its whole tree)
+        const key = await baseKey(fleet);
         rec.image = baseImagePath(fleet.name, key);
-        const r = await ensureBase(fleet, { signal: new AbortController().signal, cleanup, log: (l) => o.log(`${fleet.name}: ${l}`), status, key });
-        if (r.status === 'failed') {
-          if (stopping) return await handBack(job, token);
-          throw new Error(`the base failed: ${r.error ?? 'failed'}`);
-        }
-        return r;
+        return await ensureBase(fleet, { signal: new AbortController().signal, cleanup, log: (l) => o.log(`${fleet.name}: ${l}`), status, key });
       } finally {
         await cleanup.runAll();
         dropRunRecord('base', fleet.name);
       }
     });
+
+  /**
+   * The base of this run of the fleet: built or checked once in this process, and that one outcome
+   * given to every other base job and guest of the run (a failed one is not kept: a retry tries again).
+   */
+  const baseOf = (job: Job, fleet: Fleet, run: string): { outcome: Promise<BaseOutcome>; first: boolean } => {
+    const memo = runBases.get(fleet.name);
+    if (memo && memo.run === run) return { outcome: memo.outcome, first: false };
+    const outcome = buildBase(job, fleet);
+    const entry = { run, outcome };
+    runBases.set(fleet.name, entry);
+    const drop = () => {
+      if (runBases.get(fleet.name) === entry) runBases.delete(fleet.name);
+    };
+    outcome.then((r) => (r.status === 'failed' ? drop() : undefined), drop);
+    return { outcome, first: true };
+  };
+
+  const base = async (job: Job, fleet: Fleet, run: string, token: string | undefined): Promise<BaseOutcome & { first: boolean }> => {
+    const { outcome, first } = baseOf(job, fleet, run);
+    const r = await outcome;
+    if (r.status === 'failed') {
+      if (stopping) return await handBack(job, token);
+      throw new Error(`the base failed: ${r.error ?? 'failed'}`);
+    }
+    return { ...r, first };
   };
 
   const processor = async (job: Job, token?: string): Promise<GuestJobResult | BaseJobResult> => {
@@ -120,8 +141,8 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     const t0 = performance.now();
     const b = await base(job, fleet, String(accepted.payload.run), token);
     if (accepted.payload.kind === 'base') {
-      o.log(`${fleet.name}: base ${b.status} ${b.image}`);
-      return { status: b.status === 'built' ? 'built' : 'cached', host: o.host, key: b.key, image: b.image, seconds: (performance.now() - t0) / 1000 };
+      if (b.first) o.log(`${fleet.name}: base ${b.status} ${b.image}`);
+      return { status: b.status === 'built' ? 'built' : 'cached', host: o.host, key: b.key, image: b.image, seconds: (performance.now() - t0) / 1000, ...(b.first ? {} : { shared: true }) };
     }
     const g = accepted.guest!;
     const ip = accepted.payload.ip ?? (g.ip === 'auto' ? undefined : g.ip);
@@ -162,39 +183,52 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   const connection = redisClient(o.url);
   connection.on('error', () => undefined); // the worker's own 'error' event reports it
   const lockMs = o.lockMs ?? 30_000;
-  const worker = new Worker(hostQueueName(o.host), processor, {
+  const settings = {
     connection,
-    concurrency: o.concurrency,
     lockDuration: lockMs,
     stalledInterval: lockMs,
     maxStalledCount: 3,
+    // an idle worker waits at most half a second for the next job (BullMQ's default is 5 s, and a
+    // flow's job that misses the wake-up marker waited that long before it was taken)
+    drainDelay: 0.5,
     autorun: false,
-  });
+  };
+  // the guests, `concurrency` at a time; the base jobs on their own queue, outside those slots (each
+  // run's first builds or checks the base, the rest wait for that outcome, so they cost no slot)
+  const worker = new Worker(hostQueueName(o.host), processor, { ...settings, concurrency: o.concurrency });
+  const baseWorker = new Worker(hostBaseQueueName(o.host), processor, { ...settings, concurrency: 64 });
+  const workers = [worker, baseWorker];
   let lastError = '';
-  worker.on('error', (e) => {
-    const m = oneLine(e);
-    if (m !== lastError) o.log(`queue: ${m}`);
-    lastError = m;
-  });
-  worker.on('ready', () => {
-    if (lastError) o.log('queue: connected again');
-    lastError = '';
-  });
-  worker.on('completed', (job, rv: GuestJobResult | BaseJobResult) => o.log(`${job.name} ${String(job.id)}: ${rv.status} in ${rv.seconds.toFixed(1)}s`));
-  worker.on('failed', (job, e) => {
-    if (job && !(e instanceof WaitingError) && e.name !== 'WaitingError') o.log(`${job.name} ${String(job.id)}: failed (attempt ${job.attemptsMade}): ${oneLine(e)}`);
-  });
+  for (const w of workers) {
+    w.on('error', (e) => {
+      const m = oneLine(e);
+      if (m !== lastError) o.log(`queue: ${m}`);
+      lastError = m;
+    });
+    w.on('ready', () => {
+      if (lastError) o.log('queue: connected again');
+      lastError = '';
+    });
+    w.on('completed', (job, rv: GuestJobResult | BaseJobResult) => {
+      if (!('shared' in rv && rv.shared)) o.log(`${job.name} ${String(job.id)}: ${rv.status} in ${rv.seconds.toFixed(1)}s`);
+    });
+    w.on('failed', (job, e) => {
+      if (job && !(e instanceof WaitingError) && e.name !== 'WaitingError') o.log(`${job.name} ${String(job.id)}: failed (attempt ${job.attemptsMade}): ${oneLine(e)}`);
+    });
+  }
   const closed = new Promise<void>((resolve) => {
     const close = () => {
       stopping = true;
       o.log('stopping: the jobs in progress stop at their next stage and go back to the queue');
-      worker.close().then(resolve, resolve);
+      Promise.all(workers.map((w) => w.close())).then(() => resolve(), () => resolve());
     };
     if (o.stop.aborted) close();
     else o.stop.addEventListener('abort', close, { once: true });
   });
-  o.log(`worker for host ${o.host}: queue ${hostQueueName(o.host)}, concurrency ${o.concurrency}`);
-  void worker.run().catch((e: unknown) => o.log(`queue: ${oneLine(e)}`));
+  for (const w of workers) void w.run().catch((e: unknown) => o.log(`queue: ${oneLine(e)}`));
+  // ready once connected (the bench and an admin's log see when jobs can really be taken)
+  await Promise.race([Promise.all(workers.map((w) => w.waitUntilReady())), closed]);
+  if (!o.stop.aborted) o.log(`worker for host ${o.host}: queues ${hostQueueName(o.host)} (guests, concurrency ${o.concurrency}) and ${hostBaseQueueName(o.host)} (bases)`);
   await closed;
   await connection.quit().catch(() => connection.disconnect());
   o.log('stopped');
