@@ -13,7 +13,7 @@ import { SPEC_FLAGS, applySpecFlags, loadBuildSpec, SpecError, formatIssue } fro
 import { ProgressLine, formatDuration, printJson } from './output.js';
 import { addFlag } from './target-options.js';
 import type { SpecReader } from '../spec/check.js';
-import { applyDefaultImageDir, applyDom0Suite, applySiteDefaults, describeSpec, loadSiteDefaults } from '../spec/site-defaults.js';
+import { applyDefaultImageDir, applyDom0Suite, applyInstallDiskDefaults, applySiteDefaults, describeSpec, loadSiteDefaults } from '../spec/site-defaults.js';
 import { guessDom0Suite } from '../spec/dom0-defaults.js';
 import { diskPathOf, domainOf } from '../pipeline/pipeline.js';
 import { renderXlConfig } from '../xen/render.js';
@@ -203,6 +203,7 @@ Examples:
           applySpecFlags(r, opts);
           if (defaults) applyDefaultImageDir(r, defaults.data, `site defaults ${defaults.file}`);
           applyDom0Suite(r, () => guessDom0Suite());
+          applyInstallDiskDefaults(r);
         });
         if (opts.printSpec) {
           const lines = describeSpec(spec, reader!);

@@ -135,3 +135,19 @@ export function applyDom0Suite(r: SpecReader, guess: () => { distro: string; dis
   if (inst.dist === undefined) r.set(['source', 'install', 'dist'], g.dist, origin);
   if (inst.mirror === undefined) r.set(['source', 'install', 'mirror'], g.mirror, origin);
 }
+
+/** xen-create-image's own defaults for a new guest's disks (its xen-tools.conf: size = 4G, swap = 512M). */
+export const INSTALL_DISK_DEFAULTS = { size: '4G', swap: '512M' } as const;
+
+/**
+ * An install into an image or volume with no size or swap from the spec, the site or a flag gets
+ * xen-tools' defaults: a 4G root disk and 512M of swap. (A clone is sized from its source instead.)
+ */
+export function applyInstallDiskDefaults(r: SpecReader): void {
+  if (!isMap(r.get(['source', 'install']))) return;
+  const target = r.get(['target']);
+  if (!isMap(target) || (target.image === undefined && target.lvm === undefined)) return;
+  const origin = "built-in default (xen-create-image's)";
+  if (target.size === undefined) r.set(['target', 'size'], INSTALL_DISK_DEFAULTS.size, origin);
+  if (target.swap === undefined) r.set(['target', 'swap'], INSTALL_DISK_DEFAULTS.swap, origin);
+}

@@ -3,7 +3,7 @@
 // (Needs the npm registry for the dependencies; dist/ must be built: npm run build.)
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,5 +40,16 @@ describe('npm pack installs and runs outside the checkout (network: npm registry
     const clone = run(['clone', '--help']);
     expect([clone.status, clone.stderr]).toEqual([0, '']);
     expect(clone.stdout).toMatch(/^Usage: domu-forge clone/m);
+  });
+
+  it('build --dry-run from another directory: the stages and the xl config, nothing written', () => {
+    const dir = join(work, 'guests');
+    const r = run(['build', '--hostname', 'pk1', '--install', 'debian', '--dist', 'bookworm', '--dir', dir, '--pygrub', '--config', join(work, 'pk1.cfg'), '--dry-run']);
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    expect(r.stdout).toMatch(/^stages it would run:$/m);
+    expect(r.stdout).toMatch(/^ {2}source\/install {9}install the distribution/m);
+    expect(r.stdout).toContain(`target=${join(dir, 'domains', 'pk1', 'disk.img')}`);
+    expect(r.stdout).toContain(`target=${join(dir, 'domains', 'pk1', 'swap.img')}`);
+    expect(existsSync(dir) || existsSync(join(work, 'pk1.cfg'))).toBe(false);
   });
 });

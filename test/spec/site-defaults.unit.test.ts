@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { applySpecFlags, loadBuildSpec, parseBuildSpec } from '../../src/spec/index.js';
 import type { SpecReader } from '../../src/spec/check.js';
-import { applyDefaultImageDir, applyDom0Suite, applySiteDefaults, describeSpec } from '../../src/spec/site-defaults.js';
+import { applyDefaultImageDir, applyDom0Suite, applyInstallDiskDefaults, applySiteDefaults, describeSpec } from '../../src/spec/site-defaults.js';
 import { accessOptionsOf } from '../../src/pipeline/pipeline.js';
 
 const SITE = { target: { size: '4G', swap: '512M', fs: 'xfs', imageDir: '/srv/xen' }, source: { install: { distro: 'debian', dist: 'bookworm' } }, domain: { memory: '512M', pygrub: true } };
@@ -75,5 +75,30 @@ describe('access', () => {
     expect(s.domain).toMatchObject({ pvgrub: true, pygrub: false });
     expect(s.source).toMatchObject({ kind: 'install', kernel: false });
     expect(s.access.ssh).toBe(false);
+  });
+});
+
+describe("xen-create-image's disk defaults for installs (size 4G, swap 512M)", () => {
+  const load = (flags: Record<string, unknown>) => {
+    let reader: SpecReader | undefined;
+    const spec = loadBuildSpec(undefined, (r) => {
+      reader = r;
+      applySpecFlags(r, flags);
+      applyInstallDiskDefaults(r);
+    });
+    return { spec, origins: Object.fromEntries(describeSpec(spec, reader!).map((l) => [l.field, l.origin])) };
+  };
+
+  it('an install into an image with no size or swap gets 4G and 512M, and says where they came from', () => {
+    const { spec, origins } = load({ hostname: 'i1', install: 'debian', dist: 'bookworm', image: '/tmp/i1.img', pygrub: true });
+    expect(spec.target).toMatchObject({ kind: 'image', size: 4 * 2 ** 30, swap: 512 * 2 ** 20 });
+    expect(origins['target.size']).toBe("built-in default (xen-create-image's)");
+    expect(origins['target.swap']).toBe("built-in default (xen-create-image's)");
+  });
+
+  it('a flag wins over them; a clone is sized from its source and gets no swap it did not ask for', () => {
+    expect(load({ hostname: 'i2', install: 'debian', dist: 'bookworm', image: '/tmp/i2.img', size: '8G', swap: '1G', pygrub: true }).spec.target).toMatchObject({ size: 8 * 2 ** 30, swap: 2 ** 30 });
+    const clone = load({ hostname: 'c2', clone: '/', image: '/tmp/c2.img', kernel: '/boot/vmlinuz' }).spec.target as Record<string, unknown>;
+    expect([clone.size, clone.swap]).toEqual([undefined, undefined]);
   });
 });
