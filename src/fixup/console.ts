@@ -1,7 +1,8 @@
 // fixup/console: a login prompt on the Xen console. hvc0 for mainline kernels, xvc0 for legacy
 // XenLinux ones (from the domain model, so the config's console= and the getty agree). sysvinit
 // gets an inittab line (the seed's `xvc:2345:respawn:/sbin/agetty -L xvc0`), upstart a job, and
-// systemd an enabled serial-getty@ instance: the symlink `systemctl enable` would make.
+// systemd an enabled serial-getty@ instance (the symlink `systemctl enable` would make), with no
+// time limit on the wait for the console device.
 
 import { consoleOf, defineStage, type FixupContext, type StagePlanner } from './context.js';
 
@@ -17,6 +18,10 @@ async function systemdGetty(ctx: FixupContext, p: StagePlanner, dev: string): Pr
   }
   if (!template) return 'the guest runs systemd but has no serial-getty@.service';
   await p.symlink(`/etc/systemd/system/getty.target.wants/serial-getty@${dev}.service`, template);
+  // serial-getty@ is bound to the console's device unit, which systemd gives up on after 90 s
+  // (DefaultDeviceTimeoutSec); on a slow or loaded host udev can announce hvc0 later than that,
+  // and the guest then boots with no login prompt at all. Wait for the console however long.
+  await p.writeFile(`/etc/systemd/system/dev-${dev}.device.d/domu-forge-console.conf`, '# written by domu-forge: the Xen console may appear late; the getty waits for it\n[Unit]\nJobRunningTimeoutSec=infinity\n');
 }
 
 async function upstartJob(ctx: FixupContext, p: StagePlanner, dev: string): Promise<void> {

@@ -61,6 +61,8 @@ describe('fixups on a debootstrapped Debian bookworm (root, network)', () => {
     execFileSync('systemctl', [`--root=${other.merged}`, 'enable', 'serial-getty@hvc0.service'], { stdio: 'pipe' });
     expect(readlinkSync(join(other.merged, link))).toBe(readlinkSync(at(link)));
     expect(other.changes()).toEqual([`/${link}`]);
+    // and the getty waits for the console device however long udev takes to announce it
+    expect(text('etc/systemd/system/dev-hvc0.device.d/domu-forge-console.conf')).toMatch(/^\[Unit\]\nJobRunningTimeoutSec=infinity$/m);
   });
 
   it('writes fstab from the domain model, keeping the other lines', () => {
