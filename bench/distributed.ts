@@ -23,9 +23,10 @@
 // DOMU_FORGE_CLI names another built CLI (default: this checkout's dist/cli/main.js).
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { benchDir, guestTree } from './guest-tree.js';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -77,35 +78,10 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-function benchDir(): string {
-  const dir = process.env.BENCH_DIR || '/var/tmp/domu-forge-bench';
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
 
 /** A small Debian-like root (payload of `mib` MiB of random files), made once per size. */
 function sourceTree(mib: number): string {
-  const root = join(benchDir(), `distributed-src-${mib}m`);
-  if (existsSync(join(root, '.complete'))) return root;
-  rmSync(root, { recursive: true, force: true });
-  execFileSync('bash', ['-c', `
-    set -e
-    mkdir -p "$1" && cd "$1"
-    mkdir -p etc/network lib/systemd sbin usr/bin usr/lib boot dev proc sys tmp var root
-    chmod 1777 tmp
-    printf 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\\nVERSION_ID="12"\\nID=debian\\n' > etc/os-release
-    echo buildhost > etc/hostname
-    printf '127.0.0.1 localhost\\n' > etc/hosts
-    printf '/dev/sda1 / ext4 defaults 0 1\\n' > etc/fstab
-    printf 'auto lo\\niface lo inet loopback\\n' > etc/network/interfaces
-    printf 'root:x:0:0:root:/root:/bin/sh\\n' > etc/passwd
-    printf '#!/bin/sh\\n' > lib/systemd/systemd && chmod 755 lib/systemd/systemd && ln -s /lib/systemd/systemd sbin/init
-    echo k > boot/vmlinuz-6.1.0-18-amd64 && echo i > boot/initrd.img-6.1.0-18-amd64
-    cp -a /usr/bin/true /usr/bin/env usr/bin/
-    for i in $(seq 1 $(( $2 ))); do head -c 1M /dev/urandom > usr/lib/blob-$i; done
-    touch .complete
-  `, 'distributed-src', root, String(mib)]);
-  return root;
+  return guestTree(`distributed-src-${mib}m`, 'cp -a /usr/bin/true /usr/bin/env usr/bin/ && for i in $(seq 1 $(( $2 ))); do head -c 1M /dev/urandom > usr/lib/blob-$i; done', [String(mib)]);
 }
 
 function fleetYaml(o: { name: string; src: string; out: string; guests: number; concurrency: number; hosts?: Array<{ name: string; concurrency: number }>; ips: boolean }): string {

@@ -8,7 +8,8 @@
 // Environment: BENCH_DIR (default /var/tmp/domu-forge-bench) holds the source tree, state and images.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { benchDir, guestTree } from './guest-tree.js';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
@@ -28,35 +29,10 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-function benchDir(): string {
-  const dir = process.env.BENCH_DIR || '/var/tmp/domu-forge-bench';
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
 
 /** A Debian-like guest root of about 700 MiB (system files copied from this host), made once. */
 function sourceTree(): string {
-  const root = join(benchDir(), 'fleet-src');
-  if (existsSync(join(root, '.complete'))) return root;
-  rmSync(root, { recursive: true, force: true });
-  execFileSync('bash', ['-c', `
-    set -e
-    mkdir -p "$1" && cd "$1"
-    mkdir -p etc/network lib/systemd sbin usr/share boot dev proc sys tmp var root
-    chmod 1777 tmp
-    printf 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\\nVERSION_ID="12"\\nID=debian\\n' > etc/os-release
-    echo buildhost > etc/hostname
-    printf '127.0.0.1 localhost\\n' > etc/hosts
-    printf '/dev/sda1 / ext4 defaults 0 1\\n' > etc/fstab
-    printf 'auto lo\\niface lo inet loopback\\n' > etc/network/interfaces
-    printf 'root:x:0:0:root:/root:/bin/sh\\n' > etc/passwd
-    printf '#!/bin/sh\\n' > lib/systemd/systemd && chmod 755 lib/systemd/systemd && ln -s /lib/systemd/systemd sbin/init
-    echo k > boot/vmlinuz-6.1.0-18-amd64 && echo i > boot/initrd.img-6.1.0-18-amd64
-    cp -a /usr/bin /usr/include usr/
-    cp -a /usr/share/doc /usr/share/man usr/share/
-    touch .complete
-  `, 'fleet-src', root]);
-  return root;
+  return guestTree('fleet-src', 'cp -a /usr/bin /usr/include usr/ && cp -a /usr/share/doc /usr/share/man usr/share/');
 }
 
 function fleetYaml(name: string, src: string, out: string, guests: number, concurrency: number, method: string): string {
