@@ -3,6 +3,17 @@
 
 import { runTool, type ToolArg } from './exec.js';
 
+/** A time in nanoseconds as whole seconds (floored, also before 1970) and the nanoseconds after them. */
+export function splitNs(ns: bigint): { sec: bigint; nsec: bigint } {
+  let sec = ns / 1_000_000_000n;
+  let nsec = ns % 1_000_000_000n;
+  if (nsec < 0n) {
+    nsec += 1_000_000_000n;
+    sec -= 1n;
+  }
+  return { sec, nsec };
+}
+
 /**
  * touch's date for a time in nanoseconds since the epoch: "@SEC.NNNNNNNNN". touch reads the whole
  * string as one signed decimal, so a time before 1970 is written "-" and its magnitude.

@@ -7,7 +7,8 @@ import { chmod, lchown, lstat, lutimes, open, readFile } from 'node:fs/promises'
 import { DomuError, oneLine } from '../errors.js';
 import { hasTool, runTool } from '../sys/exec.js';
 import { requireTool, spawnFilter } from './compression.js';
-import { NS, printable, type TarSummary, type Xattrs } from './types.js';
+import { splitNs } from '../sys/times.js';
+import { printable, type TarSummary, type Xattrs } from './types.js';
 
 export type { Xattrs } from './types.js';
 
@@ -254,13 +255,8 @@ function depth(rel: Buffer): number {
 }
 
 function microsArg(ns: bigint): number {
-  let sec = ns / NS;
-  let frac = ns % NS;
-  if (frac < 0n) {
-    frac += NS;
-    sec -= 1n;
-  }
-  return frac === 0n ? Number(sec) : Number(sec) + (Number(frac / 1000n) + 0.5) / 1e6;
+  const { sec, nsec } = splitNs(ns);
+  return nsec === 0n ? Number(sec) : Number(sec) + (Number(nsec / 1000n) + 0.5) / 1e6;
 }
 
 async function chmodNoFollow(path: Buffer, mode: number): Promise<void> {

@@ -21,6 +21,7 @@ import { BLOCK, TYPEFLAG, aclRecords, padded, paxBytes, writePax, writeUstar, ty
 import { ArchiveOutput, gzipToFd, type OutputTarget } from './write-output.js';
 import { mayHaveHoles, sparseLayout, type SparseLayout } from './write-sparse.js';
 import { XattrReader } from './write-xattrs.js';
+import { splitNs } from '../sys/times.js';
 import { NS, TAR_COMPRESSIONS, emptySummary, printable, type TarSummary, type WriteTarballOptions, type Xattrs } from './types.js';
 
 export type { WriteTarballOptions } from './types.js';
@@ -118,12 +119,7 @@ function ustarSeconds(ns: bigint): number {
 
 /** A time as Node's plain Stats holds it (seconds * 1e3 + nanoseconds / 1e6, as doubles). */
 function millis(ns: bigint): number {
-  let sec = ns / NS;
-  let nsec = ns % NS;
-  if (nsec < 0n) {
-    nsec += NS;
-    sec -= 1n;
-  }
+  const { sec, nsec } = splitNs(ns);
   return Number(sec) * 1e3 + Number(nsec) / 1e6;
 }
 
