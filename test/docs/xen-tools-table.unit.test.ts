@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SPEC_FLAGS } from '../../src/spec/flags.js';
+import { FLAG, SPEC_FLAGS } from '../../src/spec/flags.js';
 
 const repo = resolve(import.meta.dirname, '..', '..');
 const CHECKED_IN = join(import.meta.dirname, 'xen-create-image-options.txt');
@@ -74,7 +74,8 @@ describe('docs/xen-tools.md: every xen-create-image option', () => {
   it('the build flags it names exist', () => {
     const buildCli = readFileSync(join(repo, 'src', 'cli', 'build.ts'), 'utf8');
     const own = [...buildCli.matchAll(/\.option\('(--[a-z-]+)/g)].map((m) => m[1]!);
-    const flags = new Set([...SPEC_FLAGS.flatMap((f) => f.flags.split(/[ ,]+/).filter((t) => t.startsWith('--'))), ...own, '--help', '--version']);
+    const declared = [...SPEC_FLAGS, ...Object.values(FLAG)].flatMap((f) => f.flags.split(/[ ,]+/).filter((t) => t.startsWith('--')));
+    const flags = new Set([...declared, ...own, '--help', '--version']);
     for (const r of rows) {
       // cells naming another command (domu-forge install --device) or a spec field are not build flags
       if (/domu-forge (install|xen-config)|spec `/.test(r[1]!)) continue;
