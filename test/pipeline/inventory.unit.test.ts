@@ -1,21 +1,12 @@
 // The inventory and the address pools, in a state directory of the test's own (no root needed).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { usePrivateStateDir } from '../helpers/state-dir.js';
 import { findGuest, forgetGuest, leaseAddress, leasesOf, listGuests, parsePool, recordGuest, releaseLeases, withStateLock, type GuestRecord } from '../../src/pipeline/inventory.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'df-mirror-inventory-'));
-const saved = process.env.DOMU_FORGE_STATE_DIR;
-beforeAll(() => {
-  process.env.DOMU_FORGE_STATE_DIR = join(dir, 'state');
-});
-afterAll(() => {
-  if (saved === undefined) delete process.env.DOMU_FORGE_STATE_DIR;
-  else process.env.DOMU_FORGE_STATE_DIR = saved;
-  rmSync(dir, { recursive: true, force: true });
-});
+const dir = usePrivateStateDir('df-mirror-inventory-');
 
 describe('parsePool', () => {
   it('reads FIRST-LAST and FIRST-LASTOCTET', () => {

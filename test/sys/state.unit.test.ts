@@ -1,20 +1,11 @@
 // The state directory: DOMU_FORGE_STATE_DIR moves it; writes are atomic and private.
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { usePrivateStateDir } from '../helpers/state-dir.js';
 import { readState, stateDir, writeState } from '../../src/sys/state.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'df-mirror-state-'));
-const saved = process.env.DOMU_FORGE_STATE_DIR;
-beforeAll(() => {
-  process.env.DOMU_FORGE_STATE_DIR = join(dir, 'state');
-});
-afterAll(() => {
-  if (saved === undefined) delete process.env.DOMU_FORGE_STATE_DIR;
-  else process.env.DOMU_FORGE_STATE_DIR = saved;
-  rmSync(dir, { recursive: true, force: true });
-});
+const dir = usePrivateStateDir('df-mirror-state-');
 
 describe('state', () => {
   it('lives in /var/lib/domu-forge unless DOMU_FORGE_STATE_DIR says otherwise', () => {
