@@ -57,10 +57,13 @@ try {
     const ac = new AbortController();
     if (a.abortAfterBytes) {
       // abort once a partial file in the cache holds that much
-      const { readdirSync, statSync } = await import('node:fs');
+      // (the cache directory appears only once fetchBase makes it: until then there is nothing to look at)
+      const { existsSync, readdirSync, statSync } = await import('node:fs');
       const t = setInterval(() => {
-        for (const n of readdirSync(a.cacheDir)) {
-          if (n.includes('.partial-') && statSync(a.cacheDir + '/' + n).size >= a.abortAfterBytes) { clearInterval(t); ac.abort(); }
+        for (const n of existsSync(a.cacheDir) ? readdirSync(a.cacheDir) : []) {
+          let size = 0;
+          try { size = statSync(a.cacheDir + '/' + n).size; } catch { continue; } // renamed or removed meanwhile
+          if (n.includes('.partial-') && size >= a.abortAfterBytes) { clearInterval(t); ac.abort(); }
         }
       }, 20);
       t.unref();
@@ -124,7 +127,11 @@ describe('base share between two network namespaces', () => {
     const child = spawn('ip', ['netns', 'exec', NS_CLI, process.execPath, join(d, 'client.mjs'), JSON.stringify({ key: keyHex, cacheDir: cliCache, ...args })], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    const result = once(child, 'exit').then(() => JSON.parse(out) as ClientOut);
+    // 'close', not 'exit': the child's stdout is read to its end before it is parsed
+    const result = once(child, 'close').then(([status]) => {
+      if (!out.trim()) throw new Error(`the client printed nothing (exit status ${String(status)})`);
+      return JSON.parse(out) as ClientOut;
+    });
     return { child, result };
   }
 
