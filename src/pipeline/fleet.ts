@@ -14,50 +14,21 @@ import { parse as parseYaml } from 'yaml';
 import { DomuError, isDomuError, oneLine } from '../errors.js';
 import { stateDir, readState, writeState } from '../sys/state.js';
 import { SpecReader } from '../spec/check.js';
-import { readBuildSpec, SpecError, NAME_RE, IPV4_RE, MAC_RE } from '../spec/load.js';
+import { readBuildSpec, SpecError } from '../spec/load.js';
 import type { BuildSpec } from '../spec/types.js';
 import { treeFingerprint as fingerprintTree } from '../walk/fingerprint.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
 import { CleanupStack } from '../cleanup.js';
 import { planStages, runBuild, type BuildResult } from './pipeline.js';
 import { findGuest, leaseAddress, listGuests, parsePool } from './inventory.js';
-import { GuestPlacementFieldsSchema, parseHosts, type FleetHost } from '../spec/fleet-hosts.js';
+import { FLEET_BASE_FIELDS, fleetFileProblems, fleetFileSchema, fleetGuestFields, fleetSchema, reportIssues, toFleetGuest, validFields, type Fleet, type FleetGuest } from '../spec/fleet-schema.js';
 
 /** Bump when the way a base is made changes, so old cached bases are not reused. */
 export const BASE_RECIPE_VERSION = 2;
 
-export interface FleetGuest {
-  name: string;
-  hostname: string;
-  ip?: string;
-  mac?: string;
-  size?: number;
-  packages: string[];
-  memory?: number;
-  vcpus?: number;
-  /** The host it is built on (fleets over many Dom0s: the hosts: section). */
-  host?: string;
-  /** Labels its host must have, when the coordinator places it. */
-  requires?: Record<string, string>;
-}
-
-export interface Fleet {
-  name: string;
-  file: string;
-  /** The base, as a build spec whose target is the cached base image. */
-  base: BuildSpec;
-  guests: FleetGuest[];
-  /** Where guest images go: DIR/NAME.img. */
-  directory: string;
-  /** Where their xl configs go: DIR/NAME.cfg. */
-  configDir: string;
-  pool?: string;
-  concurrency: number;
-  /** How a guest is made from the base: a sparse copy (standalone raw image) or a qcow2 overlay. */
-  method: 'copy' | 'overlay';
-  /** The Dom0s a queued fleet is built on (domu-forge build --queue); absent for a local fleet. */
-  hosts?: FleetHost[];
-}
+// The fleet's types and its default method come from its schema (src/spec/fleet-schema.ts).
+export type { Fleet, FleetGuest } from '../spec/fleet-schema.js';
+export { DEFAULT_FLEET_METHOD } from '../spec/fleet-schema.js';
 
 export interface FleetGuestResult {
   name: string;
@@ -86,48 +57,35 @@ export function isFleetText(text: string): boolean {
   }
 }
 
-const FLEET_FIELDS = ['fleet', 'base', 'guests', 'directory', 'configDir', 'pool', 'concurrency', 'method', 'hosts'];
-
-/** Measured in bench/fleet.ts; see the README's Fleets section. */
-export const DEFAULT_FLEET_METHOD: Fleet['method'] = 'overlay';
-const GUEST_FIELDS = ['name', 'hostname', 'ip', 'mac', 'size', 'packages', 'memory', 'vcpus', 'host', 'requires'];
-
 export function baseImagePath(fleet: string, key: string): string {
   return join(stateDir(), 'fleet-bases', `${fleet}-${key.slice(0, 16)}.img`);
 }
 
-/** Parse and check a fleet file; every issue at once, with file, line and field. */
+/** Parse and check a fleet file (its schema: src/spec/fleet-schema.ts); every issue at once, with file, line and field. */
 export function parseFleet(text: string, file: string): Fleet {
   const r = new SpecReader(file);
   r.parse(text);
   if (r.issues.length > 0) throw new SpecError(r.issues);
-  for (const k of Object.keys(r.data)) if (!FLEET_FIELDS.includes(k)) r.issue([k], `unknown field (known: ${FLEET_FIELDS.join(', ')})`);
-  const name = r.str(['fleet'], { required: true, pattern: NAME_RE, patternText: 'is not a name (letters, digits, _ . -)' }) ?? 'fleet';
-  const directory = r.str(['directory'], { required: true });
-  const configDir = r.str(['configDir']) ?? '/etc/xen';
-  const pool = r.str(['pool']);
-  if (pool !== undefined) {
+  const parsed = fleetFileSchema.safeParse(r.data);
+  if (!parsed.success) reportIssues(r, [], parsed.error);
+  // The checks across fields, over the fields that are valid on their own.
+  const top = parsed.success ? parsed.data : validFields(fleetFileSchema, r.data);
+  const rawGuests = r.get(['guests']);
+  const guestFields = parsed.success ? parsed.data.guests : Array.isArray(rawGuests) ? rawGuests.map((g) => validFields(fleetGuestFields, g)) : [];
+  for (const p of fleetFileProblems(top, guestFields)) r.issue(p.path, p.message);
+  if (top.pool !== undefined) {
     try {
-      parsePool(pool);
+      parsePool(top.pool);
     } catch (e) {
       r.issue(['pool'], oneLine(e));
     }
   }
-  const concurrency = r.int(['concurrency'], { min: 1, max: 64, fallback: 4 })!;
-  const method = r.oneOf(['method'], ['copy', 'overlay'] as const, DEFAULT_FLEET_METHOD)!;
-  let hosts: FleetHost[] | undefined;
-  if (r.get(['hosts']) !== undefined) {
-    const h = parseHosts(r.get(['hosts']));
-    for (const i of h.issues) r.issue(i.path, i.message);
-    hosts = h.hosts;
-  }
+  const name = top.fleet ?? 'fleet';
 
   // The base: a build spec whose target is our cached image (only its size, fs and label come from the file).
   const b = r.scope(['base']);
-  const baseSec = r.get(['base']);
-  if (baseSec === undefined || baseSec === null) r.issue(['base'], 'is required (the shared target settings, source, fixups and domain)');
-  else if (typeof baseSec !== 'object' || Array.isArray(baseSec)) r.issue(['base'], 'must be a mapping');
-  if (baseSec && typeof baseSec === 'object' && !Array.isArray(baseSec)) {
+  const baseSec = top.base;
+  if (baseSec) {
     // The base's image is the fleet's cached base under the state directory; buildFleet adds the
     // inputs key to its name once the key is known (baseImagePath).
     const cachedBase = join(stateDir(), 'fleet-bases', `${name}.img`);
@@ -139,56 +97,19 @@ export function parseFleet(text: string, file: string): Fleet {
       b.set(['target', 'image'], cachedBase);
     } else if (t === undefined || t === null) b.set(['target'], { image: cachedBase });
   }
-  const base = baseSec && typeof baseSec === 'object' && !Array.isArray(baseSec) ? readBuildSpec(b, { defaultName: `${name}-base`, allowAutoIp: true, known: ['target', 'source', 'packages', 'fixups', 'roles', 'domain', 'verify', 'bootTest'] }) : undefined;
+  const base = baseSec ? readBuildSpec(b, { defaultName: `${name}-base`, allowAutoIp: true, known: FLEET_BASE_FIELDS }) : undefined;
 
-  const guests: FleetGuest[] = [];
-  const list = r.get(['guests']);
-  if (!Array.isArray(list) || list.length === 0) r.issue(['guests'], 'must be a list of at least one guest');
-  else {
-    const seen = { name: new Map<string, number>(), ip: new Map<string, number>(), mac: new Map<string, number>() };
-    list.forEach((_, i) => {
-      const P = ['guests', i];
-      const g = r.section(P, GUEST_FIELDS, true);
-      if (!g) return;
-      const gname = r.str([...P, 'name'], { required: true, pattern: NAME_RE, patternText: 'is not a domain name' });
-      const hostname = r.str([...P, 'hostname'], { pattern: /^[A-Za-z0-9][A-Za-z0-9.-]*$/, patternText: 'is not a hostname' });
-      const ip = r.str([...P, 'ip'], { pattern: new RegExp(`${IPV4_RE.source}|^auto$`), patternText: 'is not an IPv4 address or auto' });
-      if (ip === 'auto' && pool === undefined) r.issue([...P, 'ip'], 'auto needs a pool (pool: 10.0.0.10-10.0.0.50)');
-      const mac = r.str([...P, 'mac'], { pattern: MAC_RE, patternText: 'is not a MAC address' });
-      const size = r.size([...P, 'size']);
-      const packages = r.strList([...P, 'packages']);
-      const memBytes = r.size([...P, 'memory']);
-      const vcpus = r.int([...P, 'vcpus'], { min: 1, max: 512 });
-      for (const [field, v] of [['name', gname], ['ip', ip === 'auto' ? undefined : ip], ['mac', mac?.toLowerCase()]] as const) {
-        if (v === undefined) continue;
-        const prev = seen[field].get(v);
-        if (prev !== undefined) r.issue([...P, field], `"${v}" is already used by guests[${prev}]`);
-        else seen[field].set(v, i);
-      }
-      const placement = GuestPlacementFieldsSchema.safeParse({ host: g['host'], requires: g['requires'] });
-      if (!placement.success) for (const iss of placement.error.issues) r.issue([...P, ...(iss.path as Array<string | number>)], iss.message);
-      if (!gname) return;
-      const pl = placement.success ? placement.data : {};
-      guests.push({
-        ...(pl.host !== undefined ? { host: pl.host } : {}),
-        ...(pl.requires !== undefined ? { requires: pl.requires } : {}),
-        name: gname,
-        hostname: hostname ?? gname,
-        packages,
-        ...(ip ? { ip } : {}),
-        ...(mac ? { mac: mac.toLowerCase() } : {}),
-        ...(size ? { size } : {}),
-        ...(memBytes ? { memory: Math.round(memBytes / 2 ** 20) } : {}),
-        ...(vcpus ? { vcpus } : {}),
-      });
-    });
-  }
-  if (r.issues.length > 0 || !base || !directory) throw new SpecError(r.issues);
+  if (r.issues.length > 0 || !parsed.success || !base) throw new SpecError(r.issues);
+  const f = parsed.data;
   const dir = (p: string) => resolve(file === 'command line' ? process.cwd() : resolve(file, '..'), p);
-  return {
-    name, file: resolve(file), base, guests, directory: dir(directory), configDir: dir(configDir), concurrency, method, ...(pool ? { pool } : {}),
-    ...(hosts ? { hosts: hosts.map((h) => ({ ...h, ...(h.directory ? { directory: dir(h.directory) } : {}), ...(h.configDir ? { configDir: dir(h.configDir) } : {}) })) } : {}),
+  const fleet: Fleet = {
+    name, file: resolve(file), base, guests: f.guests.map(toFleetGuest), directory: dir(f.directory), configDir: dir(f.configDir), concurrency: f.concurrency, method: f.method, ...(f.pool ? { pool: f.pool } : {}),
+    ...(f.hosts ? { hosts: f.hosts.map((h) => ({ ...h, ...(h.directory ? { directory: dir(h.directory) } : {}), ...(h.configDir ? { configDir: dir(h.configDir) } : {}) })) } : {}),
   };
+  // The reader and the schema must agree; a difference is a bug here, not the user's.
+  const checked = fleetSchema.safeParse(fleet);
+  if (!checked.success) throw new DomuError('INTERNAL', `the fleet reader and the schema disagree: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return fleet;
 }
 
 function sha256(...parts: Array<string | Buffer>): string {

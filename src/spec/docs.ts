@@ -1,11 +1,15 @@
-// The spec reference (docs/spec.md), rendered from the zod schema: every field with its type, default,
-// flag and description. `npm run docs:spec` writes it; test/spec/docs.unit.test.ts fails when stale.
+// The spec reference (docs/spec.md), rendered from the zod schemas: every field of the build spec
+// (schema.ts) and of the fleet file (fleet-schema.ts) with its type, default, flag and description.
+// `npm run docs:spec` writes it; test/spec/docs.unit.test.ts fails when stale.
 
 import { z } from 'zod';
 import { buildSpecSchema } from './schema.js';
+import { fleetFileSchema } from './fleet-schema.js';
 
 interface Json {
-  type?: string;
+  type?: string | string[];
+  /** The type as the docs name it, where the schema's own is not what a user writes (a size). */
+  docType?: string;
   enum?: unknown[];
   const?: unknown;
   description?: string;
@@ -22,6 +26,7 @@ interface Json {
 }
 
 function typeText(j: Json): string {
+  if (j.docType) return j.docType;
   if (j.const !== undefined) return JSON.stringify(j.const);
   if (j.enum) return j.enum.map((v) => JSON.stringify(v)).join(' \\| ');
   if (j.type === 'array') return `list of ${j.items ? typeText(j.items) : 'values'}`;
@@ -30,7 +35,7 @@ function typeText(j: Json): string {
   const max = j.maximum !== undefined && j.maximum < Number.MAX_SAFE_INTEGER ? j.maximum : undefined;
   const min = j.minimum !== undefined && j.minimum > Number.MIN_SAFE_INTEGER ? j.minimum : undefined;
   const range = min !== undefined || max !== undefined ? ` (${min ?? ''}..${max ?? ''})` : '';
-  return `${j.type ?? 'value'}${range}`;
+  return `${Array.isArray(j.type) ? j.type.join(' or ') : (j.type ?? 'value')}${range}`;
 }
 
 function cell(v: unknown): string {
@@ -62,6 +67,59 @@ function rows(j: Json, path: string, out: string[], required: boolean): void {
   out.push(`| \`${path}\` | ${typeText(j)}${required && j.default === undefined ? ', required' : ''} | ${cell(j.default)} | ${cell(j.flag)} | ${cell(j.description)} |`);
 }
 
+/** The schema under a wrapper: a pipe's output (its input when the output is a transform: the value as read), optional, default. */
+function under(s: z.ZodType): z.ZodType | undefined {
+  if (s instanceof z.ZodPipe) return (s.out instanceof z.ZodTransform ? s.in : s.out) as z.ZodType;
+  if (s instanceof z.ZodOptional || s instanceof z.ZodDefault) return s.unwrap() as z.ZodType;
+  return undefined;
+}
+
+/** The schema that says what a field holds. */
+function innerSchema(s: z.ZodType): z.ZodType {
+  for (let n = under(s); n; n = under(s)) s = n;
+  return s;
+}
+
+/** A field's docs: its type from the innermost schema, its metadata (description, default, docType, flag) from every wrapper, the outermost winning. */
+function fieldDoc(s: z.ZodType): Json {
+  const metas: Json[] = [];
+  for (let t: z.ZodType | undefined = s; t; t = under(t)) metas.unshift((t.meta() ?? {}) as Json);
+  const { default: fallback } = z.toJSONSchema(s, { unrepresentable: 'any' }) as Json;
+  return { ...(z.toJSONSchema(innerSchema(s), { unrepresentable: 'any' }) as Json), ...(fallback !== undefined ? { default: fallback } : {}), ...Object.assign({}, ...metas) };
+}
+
+/** Rows for a mapping of the file: one per field, and the fields of a list's mappings as `list[].field`. */
+function fileRows(shape: Record<string, z.ZodType>, path: string, out: string[]): void {
+  for (const [k, s] of Object.entries(shape)) {
+    const p = path ? `${path}.${k}` : k;
+    const j = fieldDoc(s);
+    const inner = innerSchema(s);
+    const element = inner instanceof z.ZodArray ? innerSchema(inner.element as z.ZodType) : undefined;
+    const type = element instanceof z.ZodObject ? `list of mappings${(inner as z.ZodArray<z.ZodType>).safeParse([]).success ? '' : ' (at least one)'}` : typeText(j);
+    out.push(`| \`${p}\` | ${type}${s.isOptional() ? '' : ', required'} | ${cell(j.default)} | ${cell(j.flag)} | ${cell(j.description)} |`);
+    if (element instanceof z.ZodObject) fileRows(element.shape as Record<string, z.ZodType>, `${p}[]`, out);
+  }
+}
+
+/** The fleet file's section of docs/spec.md. */
+export function renderFleetDocs(): string {
+  const out = [
+    '## The fleet file',
+    '',
+    '<!-- Generated from src/spec/fleet-schema.ts by `npm run docs:spec`; do not edit by hand. -->',
+    '',
+    'A fleet file is a spec file with `guests:`: a shared base, built once and cached, and many guests',
+    'made from it that differ in identity (`domu-forge build FLEET.yaml`; how it is built: [Fleets](fleets.md)).',
+    'Sizes and errors are as in a build spec. `guests[].ip` means the `ip:` key of each item of `guests:`.',
+    '',
+    '| field | type | default | flag | description |',
+    '|---|---|---|---|---|',
+  ];
+  fileRows(fleetFileSchema.shape as unknown as Record<string, z.ZodType>, '', out);
+  out.push('');
+  return out.join('\n');
+}
+
 /** The Markdown of docs/spec.md. */
 export function renderSpecDocs(): string {
   const json = z.toJSONSchema(buildSpecSchema, { unrepresentable: 'any' }) as Json;
@@ -84,6 +142,6 @@ export function renderSpecDocs(): string {
     '|---|---|---|---|---|',
   ];
   rows(json, '', out, false);
-  out.push('');
+  out.push('', renderFleetDocs());
   return out.join('\n');
 }

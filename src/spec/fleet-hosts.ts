@@ -13,14 +13,11 @@ export const LabelsSchema = z.record(z.string().regex(LABEL_KEY, 'is not a label
 /** One Dom0 of the fleet. */
 export const FleetHostSchema = z
   .object({
-    name: z.string().regex(NAME, 'is not a host name (letters, digits, _ . -)'),
-    /** Guests this host builds at once. */
-    concurrency: z.int().min(1).max(64).default(2),
-    /** Overrides the fleet's `directory` (guest images) on this host. */
-    directory: z.string().min(1).optional(),
-    /** Overrides the fleet's `configDir` (xl configs) on this host. */
-    configDir: z.string().min(1).optional(),
-    labels: LabelsSchema.default({}),
+    name: z.string().regex(NAME, 'is not a host name (letters, digits, _ . -)').describe("the Dom0's name, as its worker is started (domu-forge worker --host NAME)"),
+    concurrency: z.int().min(1).max(64).default(2).describe('guests this host builds at once'),
+    directory: z.string().min(1).optional().describe("overrides the fleet's directory (guest disks) on this host"),
+    configDir: z.string().min(1).optional().describe("overrides the fleet's configDir (xl configs) on this host"),
+    labels: LabelsSchema.default({}).describe("the host's labels, matched by a guest's requires:").meta({ docType: 'mapping of label: value' }),
   })
   .strict();
 
