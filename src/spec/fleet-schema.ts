@@ -17,10 +17,7 @@ import { buildSpecSchema, domainSection, imageTarget, networkSection } from './s
 import { FleetHostSchema, FleetHostsSchema, GuestPlacementFieldsSchema } from './fleet-hosts.js';
 import { sizeBytes } from '../sys/size.js';
 import type { Path, SpecReader } from './check.js';
-
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const IPV4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+import { IPV4_RE, MAC_RE, NAME_RE } from './load.js';
 
 // ---- fields as the file gives them (the rules and messages of SpecReader's getters) ----
 
@@ -103,7 +100,7 @@ export const fleetGuestFields = mapping(
   {
     name: required(fileText({ pattern: NAME_RE, patternText: 'is not a domain name' })).describe(d(buildSpecSchema.shape.name)),
     hostname: optional(fileText({ pattern: /^[A-Za-z0-9][A-Za-z0-9.-]*$/, patternText: 'is not a hostname' })).describe('guest hostname').meta({ default: 'the name' }),
-    ip: optional(fileText({ pattern: new RegExp(`${IPV4.source}|^auto$`), patternText: 'is not an IPv4 address or auto' })).describe('static IPv4 address, or auto: the lowest free address of the pool (no ip: DHCP)'),
+    ip: optional(fileText({ pattern: new RegExp(`${IPV4_RE.source}|^auto$`), patternText: 'is not an IPv4 address or auto' })).describe('static IPv4 address, or auto: the lowest free address of the pool (no ip: DHCP)'),
     mac: optional(fileText({ pattern: MAC_RE, patternText: 'is not a MAC address' })).describe(d(networkSection.shape.mac.unwrap())),
     size: optional(fileSize()).describe("disk size, when larger than the base's (its disk and filesystem are grown)"),
     packages: fileTextList().describe("extra packages installed on this guest (after the base's)"),
@@ -162,7 +159,7 @@ export function toFleetGuest(g: FleetGuestFile): FleetGuest {
 export const fleetGuestSchema = z.object({
   name: buildSpecSchema.shape.name,
   hostname: z.string(),
-  ip: z.string().regex(new RegExp(`${IPV4.source}|^auto$`)).optional(),
+  ip: z.string().regex(new RegExp(`${IPV4_RE.source}|^auto$`)).optional(),
   mac: networkSection.shape.mac,
   size: imageTarget.shape.size,
   packages: buildSpecSchema.shape.packages,
