@@ -5,7 +5,7 @@
 //
 // How it is fast: the one walker (walk/walk.ts) hands entries over in batches; the xattrs of a batch
 // come from one getfattr run in another process, started while the batch before it is written;
-// headers are made straight into large output buffers (write-header.ts), file contents are read
+// headers are made straight into the output buffers (write-header.ts), file contents are read
 // straight behind them, and each full buffer is written whole while the next fills (write-output.ts).
 
 import { closeSync, constants as fsc, fstatSync, openSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
