@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 
 type Loader = () => Promise<{ register(program: Command): void }>;
 
-/** Command names, each with the module that registers it (tar.js registers pack and unpack). */
+/** Command names, each with the module that registers it (tar.js registers unpack, and pack when pack.js has not). */
 export const COMMANDS: ReadonlyArray<readonly [string, Loader]> = [
   ['clone', () => import('./clone.js')],
   ['fixup', () => import('./fixup.js')],
@@ -18,7 +18,7 @@ export const COMMANDS: ReadonlyArray<readonly [string, Loader]> = [
   ['bench', () => import('./bench.js')],
   ['import-disk', () => import('./import-disk.js')],
   ['install', () => import('./install.js')],
-  ['pack', () => import('./tar.js')],
+  ['pack', () => import('./pack.js')],
   ['unpack', () => import('./tar.js')],
   ['boot-test', () => import('./boot-test.js')],
   ['defaults', () => import('./defaults.js')],

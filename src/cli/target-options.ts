@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 import { DomuError } from '../errors.js';
 import type { Compression, FsType, TargetSpec } from '../targets/index.js';
 import { parseSize } from '../targets/size.js';
+import { compressionOfName } from '../tar/types.js';
 import { checkFsType, checkLabel } from '../targets/mkfs.js';
 import { checkLvmNames, guestVolumeNames } from '../targets/lvm.js';
 import { FLAG, TARGET_FLAGS, applySpecFlags, type FlagDecl } from '../spec/flags.js';
@@ -44,10 +45,7 @@ function str(v: unknown): string | undefined {
 
 /** --compress from the tarball's name when not given. */
 export function compressionFromName(file: string): Compression {
-  if (/\.(tgz|tar\.gz|gz)$/i.test(file)) return 'gzip';
-  if (/\.(txz|tar\.xz|xz)$/i.test(file)) return 'xz';
-  if (/\.(tzst|tar\.zst|zst)$/i.test(file)) return 'zstd';
-  return 'none';
+  return compressionOfName(file);
 }
 
 /** --format from the image's name when not given. */

@@ -12,6 +12,6 @@
 export { writeTarball } from './write.js';
 export { extractTarball, checkTarball, type TarballCheck } from './extract.js';
 export {
-  TAR_COMPRESSIONS, type ExtractTarballOptions, type ReadCompression, type TarCompression, type TarIssue, type TarProgress, type TarSummary,
+  TAR_COMPRESSIONS, compressionOfName, type ExtractTarballOptions, type ReadCompression, type TarCompression, type TarIssue, type TarProgress, type TarSummary,
   type WriteTarballOptions,
 } from './types.js';

@@ -4,6 +4,14 @@
 /** Compressions the writer makes. */
 export type TarCompression = 'none' | 'gzip' | 'xz' | 'zstd';
 export const TAR_COMPRESSIONS: readonly TarCompression[] = ['none', 'gzip', 'xz', 'zstd'];
+
+/** The compression a tarball's name stands for: .gz/.tgz, .xz/.txz, .zst/.tzst, else none. */
+export function compressionOfName(file: string): TarCompression {
+  if (/\.(tgz|tar\.gz|gz)$/i.test(file)) return 'gzip';
+  if (/\.(txz|tar\.xz|xz)$/i.test(file)) return 'xz';
+  if (/\.(tzst|tar\.zst|zst)$/i.test(file)) return 'zstd';
+  return 'none';
+}
 /** Compressions the reader takes (every one GNU tar 1.34 handles, found by magic bytes). */
 export type ReadCompression = TarCompression | 'bzip2' | 'lzma' | 'lzip' | 'lzop' | 'lz4' | 'compress' | 'lrzip';
 

@@ -1,4 +1,4 @@
-// The writer's output: archive bytes gathered in a few large buffers, each written out whole while
+// The writer's output: archive bytes gathered in buffers of 256 KiB, each written out whole while
 // the next ones fill (positioned writes on the thread pool for a plain file, or a compressor's input
 // stream). The content of large files is read straight into its place in a buffer by reads on the
 // thread pool, several at a time; a buffer goes out, in order, once the reads into it are done, and is
@@ -37,8 +37,10 @@ export class ArchiveOutput {
 
   constructor(
     private readonly target: OutputTarget,
-    private readonly size = 4 << 20,
-    private readonly count = 8,
+    // Small enough that a buffer is still in the CPU's cache when its write copies it into the page
+    // cache: with 4 MiB buffers that copy took 1.7 s of system time for 600 MiB here, with 256 KiB 0.55 s.
+    private readonly size = 256 << 10,
+    private readonly count = 16,
   ) {
     this.buf = Buffer.allocUnsafe(size);
     this.cur = { buf: this.buf, len: 0, reads: 0 };

@@ -5,7 +5,7 @@
 //
 // How it is fast: the one walker (walk/walk.ts) hands entries over in batches; the xattrs of a batch
 // come from one getfattr run in another process, started while the batch before it is written;
-// headers are made straight into large output buffers (write-header.ts), file contents are read
+// headers are made straight into the output buffers (write-header.ts), file contents are read
 // straight behind them, and each full buffer is written whole while the next fills (write-output.ts).
 
 import { closeSync, constants as fsc, fstatSync, openSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
@@ -26,9 +26,13 @@ import { NS, TAR_COMPRESSIONS, emptySummary, printable, type TarSummary, type Wr
 
 export type { WriteTarballOptions } from './types.js';
 
-/** Entries in the first batch (few, so the first bytes go out soon), and at most in one. */
+/**
+ * Entries in the first batch (few, so the first bytes go out soon), and at most in one (a batch's
+ * stats live until it is written: 2,048 gave the scavenger less to copy than 8,192, CPU 2.68 s
+ * against 2.92 s on /usr/share, medians of 4, for a few more getfattr runs).
+ */
 const FIRST_BATCH = 64;
-const MAX_BATCH = 8192;
+const MAX_BATCH = 2048;
 const MAX_ID = BigInt(USTAR_MAX_ID);
 const MAX_TIME = BigInt(USTAR_MAX_TIME);
 /** Files from this size on are read on the thread pool, in pieces of at most READ_PIECE, several at a time. */
