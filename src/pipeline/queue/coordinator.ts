@@ -56,6 +56,9 @@ export function planQueuedFleet(file: string, o: { dryRun?: boolean } = {}): { f
   return { fleet, placements: r.placements, placementText: formatPlacement(fleet.hosts, r.placements), ips };
 }
 
+/** Flows sent to Redis at once. */
+const FLOW_BATCH = 50;
+
 /**
  * Queue the fleet: one flow per guest (the guest job, a base job on its host's base queue as its
  * child). For a clone of a named host's root (source.clone.host), the base job of every other host
@@ -74,7 +77,7 @@ export async function queueFleet(o: QueueFleetOptions, plan = planQueuedFleet(o.
   const opts = { attempts: o.attempts ?? 3, backoff: { type: 'exponential', delay: o.backoffMs ?? 5000 }, removeOnComplete: { age: o.dryRun ? 3600 : 30 * 86400 }, removeOnFail: { age: o.dryRun ? 3600 : 30 * 86400 } };
   const cloneHost = cloneHostOf(fleet);
   const record: FleetRunRecord = { fleet: fleet.name, file: fleet.file, run, queued: new Date().toISOString(), hosts: fleet.hosts!.map((h) => h.name), guests: [], ...(cloneHost ? { cloneHost } : {}), ...dry };
-  const flows: FlowJob[] = placements.map((p) => {
+  const flowOf = (p: Placement): FlowJob => {
     const ip = ips.get(p.guest);
     const g = fleet.guests.find((x) => x.name === p.guest)!;
     const guestPayload: GuestPayload = { ...common, kind: 'guest', host: p.host, guest: p.guest, ...(g.ip === 'auto' && ip ? { ip } : {}) };
@@ -93,11 +96,13 @@ export async function queueFleet(o: QueueFleetOptions, plan = planQueuedFleet(o.
       opts: { ...opts, jobId },
       children: [{ name: 'base', queueName: hostBaseQueueName(p.host), data: signJob(o.key, basePayload), opts: { ...opts, jobId: baseJobId, failParentOnFailure: true }, ...(fetches ? { children: [serve] } : {}) }],
     };
-  });
+  };
   const producer = new FlowProducer({ connection: o.redis });
   producer.on('error', () => undefined);
   try {
-    await producer.addBulk(flows);
+    // in batches: every job carries the fleet file, so a fleet of hundreds of guests signed and sent
+    // at once would hold all of it in memory together
+    for (let i = 0; i < placements.length; i += FLOW_BATCH) await producer.addBulk(placements.slice(i, i + FLOW_BATCH).map(flowOf));
   } finally {
     await producer.close();
   }
@@ -156,6 +161,27 @@ export async function fleetRows(redis: Redis, record: FleetRunRecord, cache?: Ma
     }
     return q;
   };
+  /** Where a guest's base job stands: its state, its stage (or what it waits for), its error; fields read alone, not the whole job. */
+  const baseState = async (g: FleetRunRecord['guests'][number]): Promise<{ state: string; stage: string; elapsed: number; error?: string } | undefined> => {
+    // fleets queued before base queues existed kept the base job in the host's queue
+    let bq = queueOf(hostBaseQueueName(g.host));
+    let bs = await bq.getJobState(g.baseJobId);
+    if (bs === 'unknown') {
+      bq = queueOf(hostQueueName(g.host));
+      bs = await bq.getJobState(g.baseJobId);
+      if (bs === 'unknown') return undefined;
+    }
+    const [progressText, failedReason] = await redis.hmget(bq.toKey(g.baseJobId), 'progress', 'failedReason');
+    let bp: Partial<JobProgressReport> | undefined;
+    try {
+      bp = progressText ? (JSON.parse(progressText) as Partial<JobProgressReport>) : undefined;
+    } catch {
+      bp = undefined;
+    }
+    const active = bs === 'active' && typeof bp === 'object' && bp !== null;
+    const stage = active && bp!.stage ? `base: ${bp!.stage}` : bs === 'waiting-children' && record.cloneHost ? `base waiting for ${record.cloneHost}'s packed clone` : `base ${bs}`;
+    return { state: bs, stage, elapsed: active && bp!.started ? (Date.now() - bp!.started) / 1000 : 0, ...(failedReason ? { error: failedReason } : {}) };
+  };
   try {
     return await Promise.all(record.guests.map(async (g): Promise<GuestRow> => {
       // a finished guest stays finished within a run: no need to ask Redis again
@@ -163,6 +189,14 @@ export async function fleetRows(redis: Redis, record: FleetRunRecord, cache?: Ma
       if (known) return known;
       const q = queueOf(hostQueueName(g.host));
       const row: GuestRow = { guest: g.guest, host: g.host, state: 'missing', stage: '', elapsed: 0, attempts: 0, ...(g.ip ? { ip: g.ip } : {}) };
+      // a guest still queued behind its base is asked only its state (not the whole job, which
+      // carries the fleet file: hundreds of guests would mean megabytes a look)
+      const early = await q.getJobState(g.jobId);
+      if (early === 'waiting' || early === 'prioritized' || early === 'waiting-children') {
+        const base = early === 'waiting-children' ? await baseState(g) : undefined;
+        if (!base) return { ...row, state: early === 'waiting-children' ? 'waiting-base' : 'queued', stage: early === 'waiting-children' ? 'base' : '' };
+        if (base.state !== 'failed') return { ...row, state: 'waiting-base', stage: base.stage, elapsed: base.elapsed, ...(base.error ? { error: `base: ${base.error}` } : {}) };
+      }
       const job = await Job.fromId(q, g.jobId);
       if (!job) return { ...row, error: 'the job is no longer in the queue' };
       const state = await job.getState();
@@ -173,14 +207,24 @@ export async function fleetRows(redis: Redis, record: FleetRunRecord, cache?: Ma
         const rv = job.returnvalue as GuestJobResult | DryRunResult;
         return { ...row, state: rv.status, stage: '', elapsed: rv.seconds, ...(rv.image ? { image: rv.image } : {}), ...(rv.config ? { config: rv.config } : {}), result: rv };
       }
-      if (state === 'failed') return { ...row, state: 'failed', stage: typeof progress === 'object' ? (progress.stage ?? '') : '', elapsed: job.finishedOn && job.processedOn ? (job.finishedOn - job.processedOn) / 1000 : 0, error: job.failedReason };
+      if (state === 'failed') {
+        // failed because its base failed (failParentOnFailure): the base's own reason (or its serve job's)
+        let error = job.failedReason;
+        if (job.processedOn === undefined) {
+          const base = await Job.fromId(queueOf(hostBaseQueueName(g.host)), g.baseJobId);
+          if (base?.failedReason) {
+            error = `base: ${base.failedReason}`;
+            if (base.processedOn === undefined && record.cloneHost) {
+              const serve = await Job.fromId(queueOf(hostBaseQueueName(record.cloneHost)), g.baseJobId.replace(/\.base\.([^.]+)$/, '.serve.$1'));
+              if (serve?.failedReason) error = `base: ${record.cloneHost}'s packed clone: ${serve.failedReason}`;
+            }
+          }
+        }
+        return { ...row, state: 'failed', stage: typeof progress === 'object' ? (progress.stage ?? '') : '', elapsed: job.finishedOn && job.processedOn ? (job.finishedOn - job.processedOn) / 1000 : 0, error };
+      }
       if (state === 'waiting-children') {
-        // fleets queued before base queues existed kept the base job in the host's queue
-        const base = (await Job.fromId(queueOf(hostBaseQueueName(g.host)), g.baseJobId)) ?? (await Job.fromId(q, g.baseJobId));
-        const bs = base ? await base.getState() : 'missing';
-        const bp = base?.progress as unknown as Partial<JobProgressReport> | undefined;
-        const stage = bs === 'active' && typeof bp === 'object' && bp.stage ? `base: ${bp.stage}` : bs === 'waiting-children' && record.cloneHost ? `base waiting for ${record.cloneHost}'s packed clone` : `base ${bs}`;
-        return { ...row, state: 'waiting-base', stage, elapsed: bs === 'active' && typeof bp === 'object' && bp.started ? (now - bp.started) / 1000 : 0, ...(base?.failedReason ? { error: `base: ${base.failedReason}` } : {}) };
+        const base = await baseState(g);
+        return { ...row, state: 'waiting-base', stage: base?.stage ?? 'base missing', elapsed: base?.elapsed ?? 0, ...(base?.error ? { error: `base: ${base.error}` } : {}) };
       }
       if (state === 'active') return { ...row, state: 'building', stage: typeof progress === 'object' ? (progress.stage ?? 'starting') : 'starting', elapsed: typeof progress === 'object' && progress.started ? (now - progress.started) / 1000 : 0 };
       if (state === 'delayed') return { ...row, state: 'retrying', stage: `attempt ${job.attemptsMade + 1} soon`, ...(job.failedReason ? { error: job.failedReason } : {}) };

@@ -2,6 +2,7 @@
 // anything. A job carries the fleet file's text (the worker validates it as a local build does), the
 // host and guest it is for, and the address the coordinator leased; nothing else from Redis is trusted.
 
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { DomuError } from '../../errors.js';
 import { SpecError } from '../../spec/load.js';
@@ -131,6 +132,22 @@ export function fleetForHost(fleet: Fleet, host: string): Fleet {
 export class RefusedJob extends DomuError {}
 
 /**
+ * The last few fleet files this process validated, by file and text: every job of a fleet carries
+ * the same text, and a fleet of hundreds of guests would otherwise be parsed again for each of its
+ * jobs. Only a file that passed is kept (the same text passes the same way); callers do not change it.
+ */
+const parsed = new Map<string, Fleet>();
+function parsedFleet(text: string, file: string): Fleet {
+  const id = `${file}\0${createHash('sha256').update(text).digest('hex')}`;
+  const hit = parsed.get(id);
+  if (hit) return hit;
+  const fleet = parseFleet(text, file);
+  parsed.set(id, fleet);
+  if (parsed.size > 8) parsed.delete(parsed.keys().next().value!);
+  return fleet;
+}
+
+/**
  * Check a job as a worker must before it runs anything: signed with this worker's key, for this
  * host, and its fleet file passes the same validation as a local build. Throws RefusedJob.
  */
@@ -143,7 +160,7 @@ export function acceptJob(key: Buffer, data: unknown, host: string): { payload: 
   }
   let fleet: Fleet;
   try {
-    fleet = parseFleet(p.text, p.file);
+    fleet = parsedFleet(p.text, p.file);
   } catch (e) {
     const first = e instanceof SpecError ? `${e.issues.length} issue(s), first: ${e.issues[0]?.field ?? ''} ${e.issues[0]?.message ?? ''}` : (e as Error).message;
     throw new RefusedJob('BAD_INPUT', `refused (invalid-spec): the fleet file does not pass validation: ${first}`);

@@ -286,7 +286,10 @@ ${guests}`;
     const r = await build(['--attempts', '2']);
     expect(r.status).toBe(4);
     expect(r.byName.alba!.state).toBe('unchanged');
-    for (const g of ['bute', 'coll', 'eigg']) expect(r.byName[g]!.state, g).toBe('failed');
+    for (const g of ['bute', 'coll', 'eigg']) {
+      expect(r.byName[g]!.state, g).toBe('failed');
+      expect(r.byName[g]!.error).toMatch(/^base: refused \(bad-signature\): /);
+    }
     expect(workerLog('h2')).toMatch(/REFUSED job cloned\.\w+\.base\.\w+ \(base\): refused \(bad-signature\)/);
     expect(snapshot('h2')).toBe(before);
     expect(existsSync(join(hostDir('h2'), 'images', 'eigg.qcow2'))).toBe(false);
@@ -308,7 +311,10 @@ ${guests}`;
     writeFileSync(fleetFile(), fleetText(GUESTS));
     const r = await build(['--attempts', '2']);
     expect(r.status).toBe(4);
-    for (const g of ['bute', 'coll']) expect(r.byName[g]!.state, g).toBe('failed');
+    for (const g of ['bute', 'coll']) {
+      expect(r.byName[g]!.state, g).toBe('failed');
+      expect(r.byName[g]!.error).toMatch(/^base: the base failed: fetching base \w+… from [\d.:]+: the bytes received have SHA-256/);
+    }
     const tries = workerLog('h2').match(/base \S+: failed \(attempt \d\): the base failed: fetching base \w+… from [\d.:]+: the bytes received have SHA-256 \w+…, not \w+…; refused, nothing kept/g) ?? [];
     // each of h2's two base jobs, twice (--attempts 2)
     expect(tries.length).toBe(4);
