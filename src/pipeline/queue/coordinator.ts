@@ -209,12 +209,14 @@ export async function fleetRows(redis: Redis, record: FleetRunRecord, cache?: Ma
       }
       if (state === 'failed') {
         // failed because its base failed (failParentOnFailure): the base's own reason (or its serve job's)
+        // (BullMQ's reason is then "child KEY failed")
+        const childFailed = (reason: string | undefined) => reason !== undefined && /^child \S+ failed$/.test(reason);
         let error = job.failedReason;
-        if (job.processedOn === undefined) {
+        if (childFailed(job.failedReason)) {
           const base = await Job.fromId(queueOf(hostBaseQueueName(g.host)), g.baseJobId);
           if (base?.failedReason) {
             error = `base: ${base.failedReason}`;
-            if (base.processedOn === undefined && record.cloneHost) {
+            if (childFailed(base.failedReason) && record.cloneHost) {
               const serve = await Job.fromId(queueOf(hostBaseQueueName(record.cloneHost)), g.baseJobId.replace(/\.base\.([^.]+)$/, '.serve.$1'));
               if (serve?.failedReason) error = `base: ${record.cloneHost}'s packed clone: ${serve.failedReason}`;
             }
