@@ -4,19 +4,17 @@
 //      through the queue with one worker on this machine (`domu-forge worker` + `domu-forge build
 //      FLEET --queue URL`), each from scratch; the queue's extra wall time as a ratio (goal: at most
 //      1.05). Needs the queue CLI (`domu-forge worker`); skipped, and said so, when this build has none.
-//  (b) drain rate: 500 queued guests whose build is a dry run, drained by 4 workers: jobs per second
-//      and the coordinator's memory (peak RSS). Through the CLI when the worker documents dry runs
-//      (`domu-forge worker --help` mentions --dry-run); otherwise DIRECTLY WITH BULLMQ, as labelled in
-//      the output: a coordinator process signs and queues one job per guest (the guest's real build
-//      spec, HMAC-signed with the fleet key as src/pipeline/queue/sign.ts does) on one queue per host,
-//      and 4 worker processes (one per host) check each job's signature and host, plan its stages
-//      and render its xl config (what `build --dry-run` does), and return the plan.
+//  (b) drain rate: 500 queued guests whose build is a dry run, drained by 4 workers, all through the
+//      CLI: 4 `domu-forge worker` processes (one host each, their own state directories) and the
+//      coordinator `domu-forge build FLEET --queue URL --dry-run --json`, which places, signs and
+//      queues the fleet (a base and a guest job per guest), and waits for every plan; jobs per second,
+//      the coordinator's peak RSS and CPU, the workers' CPU, the load average.
 //
 // Each run starts its own redis-server on a free loopback port with a temporary directory (no
 // persistence) and stops it at the end.
 //
 //   npm run bench -- distributed [--part a,b] [--guests 20] [--concurrency 4] [--tree-mib 64]
-//                                [--runs 1] [--jobs 500] [--workers 4] [--worker-concurrency 2] [--mode auto|cli|bullmq]
+//                                [--runs 1] [--jobs 500] [--workers 4] [--worker-concurrency 2]
 //   node dist-bench/bench/distributed.js [same options]
 //
 // Environment: BENCH_DIR (default /var/tmp/domu-forge-bench) holds the source tree, state and images;
@@ -26,20 +24,12 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { benchDir, guestTree } from './guest-tree.js';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Queue, Worker } from 'bullmq';
-import { Redis as IORedis } from 'ioredis';
-import { parseFleet, guestSpec, guestKey } from '../src/pipeline/fleet.js';
-import { planStages, domainOf, diskPathOf } from '../src/pipeline/pipeline.js';
-import { renderXlConfig } from '../src/xen/render.js';
-import { checkJob, readKeyFile, signJob } from '../src/pipeline/queue/sign.js';
-import { hostQueueName } from '../src/pipeline/queue/connection.js';
-import type { BuildSpec } from '../src/spec/types.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** dist-bench/bench -> the checkout */
@@ -54,12 +44,11 @@ interface Args {
   jobs: number;
   workers: number;
   workerConcurrency: number;
-  mode: 'auto' | 'cli' | 'bullmq';
   runs: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { parts: ['a', 'b'], guests: 20, concurrency: 4, treeMiB: 64, jobs: 500, workers: 4, workerConcurrency: 2, mode: 'auto', runs: 1 };
+  const a: Args = { parts: ['a', 'b'], guests: 20, concurrency: 4, treeMiB: 64, jobs: 500, workers: 4, workerConcurrency: 2, runs: 1 };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1] ?? '';
     const f = argv[i];
@@ -70,9 +59,7 @@ function parseArgs(argv: string[]): Args {
     else if (f === '--jobs') (a.jobs = Number(v)), i++;
     else if (f === '--workers') (a.workers = Number(v)), i++;
     else if (f === '--worker-concurrency') (a.workerConcurrency = Number(v)), i++;
-    else if (f === '--mode') (a.mode = v as Args['mode']), i++;
     else if (f === '--runs') (a.runs = Number(v)), i++;
-    else if (f?.startsWith('--role')) continue;
     else throw new Error(`distributed bench: unknown option ${f}`);
   }
   return a;
@@ -310,97 +297,22 @@ async function partA(a: Args): Promise<string[]> {
 
 // ---- (b) the drain rate
 
-interface DrainReport { jobs: number; failed: number; seconds: number; jobsPerSecond: number; coordinatorPeakRssMiB: number; coordinatorRssMiB: number; queueSeconds: number }
-
-/** The coordinator role (bullmq mode): sign and queue one job per guest, wait until all are done. */
-async function roleCoordinator(o: { port: number; keyFile: string; fleetFile: string; workers: number }): Promise<void> {
-  const key = readKeyFile(o.keyFile);
-  const fleet = parseFleet(readFileSync(o.fleetFile, 'utf8'), o.fleetFile);
-  const hosts = Array.from({ length: o.workers }, (_, i) => `bench-w${i + 1}`);
-  // BullMQ takes client instances (its lazy require of ioredis does not work from native ESM)
-  const redis = (): IORedis => new IORedis({ host: '127.0.0.1', port: o.port, maxRetriesPerRequest: null });
-  const clients: IORedis[] = [];
-  const client = (): IORedis => {
-    const c = redis();
-    clients.push(c);
-    return c;
-  };
-  const shared = client();
-  const queues = hosts.map((h) => new Queue(hostQueueName(h), { connection: shared }));
-  await Promise.all(queues.map((q) => q.waitUntilReady()));
-  const total = fleet.guests.length;
-  let failed = 0;
-  /** Resolves when every job is completed or failed (the job counts, polled every 50 ms); progress on stderr. */
-  const finished = (): Promise<void> => new Promise<void>((res) => {
-    let last = Date.now();
-    const poll = setInterval(() => {
-      void Promise.all(queues.map((q) => q.getJobCounts('completed', 'failed'))).then((cs) => {
-        const c = cs.reduce((n, x) => n + (x.completed ?? 0), 0);
-        const f = cs.reduce((n, x) => n + (x.failed ?? 0), 0);
-        if (Date.now() - last > 5000) {
-          last = Date.now();
-          process.stderr.write(`coordinator: ${c + f}/${total} done\n`);
-        }
-        if (c + f >= total) {
-          clearInterval(poll);
-          failed = f;
-          res();
-        }
-      }, () => undefined);
-    }, 50);
-  });
-  const t0 = process.hrtime.bigint();
-  const base = { image: join(fleet.directory, '.base', 'bench.img'), key: 'bench-base-key' };
-  const perHost = new Map<string, Array<{ name: string; data: unknown; opts: Record<string, unknown> }>>();
-  fleet.guests.forEach((g, i) => {
-    const host = hosts[i % hosts.length]!;
-    const spec = guestSpec(fleet, g, base, g.ip);
-    const payload = { v: 1, kind: 'guest', host, fleet: fleet.name, run: 'bench', guest: g.name, key: guestKey(spec), dryRun: true, spec };
-    const list = perHost.get(host) ?? [];
-    list.push({ name: 'guest', data: signJob(key, payload), opts: { jobId: `guest.${fleet.name}.${g.name}.bench`, attempts: 3, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: { age: 86400 }, removeOnFail: { age: 86400 } } });
-    perHost.set(host, list);
-  });
-  await Promise.all(hosts.map((h, i) => queues[i]!.addBulk(perHost.get(h) ?? [])));
-  const queued = Number(process.hrtime.bigint() - t0) / 1e9;
-  await finished();
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const report: DrainReport = {
-    jobs: total, failed, seconds, jobsPerSecond: total / seconds, queueSeconds: queued,
-    coordinatorPeakRssMiB: process.resourceUsage().maxRSS / 1024, coordinatorRssMiB: process.memoryUsage().rss / 1048576,
-  };
-  process.stdout.write(`${JSON.stringify(report)}\n`);
-  await Promise.all(queues.map((q) => q.close()));
-  for (const c of clients) c.disconnect();
-}
-
-/** The worker role (bullmq mode): refuse what is not signed for this host; dry-run the rest. */
-async function roleWorker(o: { port: number; keyFile: string; host: string; concurrency: number }): Promise<void> {
-  const key = readKeyFile(o.keyFile);
-  const connection = new IORedis({ host: '127.0.0.1', port: o.port, maxRetriesPerRequest: null });
-  const worker = new Worker(hostQueueName(o.host), async (job) => {
-    const refused = checkJob(key, job.data, o.host);
-    if (refused) throw new Error(`refused: ${refused.message}`);
-    const spec = (job.data as { payload: { spec: BuildSpec } }).payload.spec;
-    const stages = await planStages(spec);
-    const plan = stages.map((s) => ({ id: s.id, skip: s.skipReason?.(spec) }));
-    await job.updateProgress({ stage: 'dry-run', stages: plan.length });
-    const config = diskPathOf(spec) === undefined ? undefined : renderXlConfig(domainOf(spec), { checkPaths: false });
-    return { dryRun: true, stages: plan, configBytes: config?.length ?? 0 };
-  }, { connection, concurrency: o.concurrency });
-  await worker.waitUntilReady();
-  process.stderr.write(`bench worker for host ${o.host} ready\n`);
-  const stop = () => void worker.close().then(() => {
-    connection.disconnect();
-    process.exit(0);
-  });
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+/** A process's CPU seconds so far (user+sys, from /proc/PID/stat), or NaN once it is gone. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return NaN;
+  }
 }
 
 async function partB(a: Args): Promise<string[]> {
-  const useCli = a.mode === 'cli' || (a.mode === 'auto' && cliHas(['worker'], '--dry-run') && cliHas(['build'], '--queue'));
+  if (!cliHas(['worker'], '--dry-run') || !cliHas(['build'], '--queue')) {
+    return ['(b) drain rate: SKIPPED: this build of domu-forge has no queued dry run (`domu-forge worker --help` does not mention --dry-run)'];
+  }
   const redis = await startRedis();
-  const dir = mkdtempSync(join(tmpdir(), 'baseshare-bench-drain-'));
+  const dir = mkdtempSync(join(tmpdir(), 'distributed-bench-drain-'));
   tempDirs.add(dir);
   const children: ChildProcess[] = [];
   try {
@@ -410,47 +322,37 @@ async function partB(a: Args): Promise<string[]> {
     const key = keyFile(dir);
     const hosts = Array.from({ length: a.workers }, (_, i) => ({ name: `bench-w${i + 1}`, concurrency: a.workerConcurrency }));
     const file = join(dir, 'fleet.yaml');
-    writeFileSync(file, fleetYaml({ name: 'drain', src, out: join(dir, 'out'), guests: a.jobs, concurrency: a.workerConcurrency, hosts: useCli ? hosts : undefined, ips: true }));
-    let report: DrainReport;
-    let label: string;
-    const env = { DOMU_FORGE_STATE_DIR: join(dir, 'state') };
-    if (useCli) {
-      label = 'through the CLI (domu-forge worker x' + a.workers + ', domu-forge build --queue --dry-run)';
-      for (const h of hosts) children.push(await startCliWorker({ url: redis.url, host: h.name, concurrency: h.concurrency, key, env }));
-      const r = await timed(process.execPath, [CLI, 'build', file, '--queue', redis.url, '--key', key, '--dry-run', '--json'], env);
-      let failed = a.jobs;
-      try {
-        const j = JSON.parse(r.stdout) as { guests?: Array<{ status?: string; state?: string }> };
-        failed = (j.guests ?? []).filter((g) => !['built', 'unchanged', 'planned', 'dry-run'].includes(g.status ?? g.state ?? '')).length + Math.max(0, a.jobs - (j.guests ?? []).length);
-      } catch {
-        // counted as failed
-      }
-      report = { jobs: a.jobs, failed, seconds: r.seconds, jobsPerSecond: a.jobs / r.seconds, queueSeconds: NaN, coordinatorPeakRssMiB: r.peakKiB / 1024, coordinatorRssMiB: NaN };
-    } else {
-      const why = !cliHas(['worker'], '--queue') ? 'this build has no `domu-forge worker`' : a.mode === 'bullmq' ? '--mode bullmq' : '`domu-forge worker` documents no dry-run jobs';
-      label = `DIRECTLY WITH BULLMQ (not the domu-forge CLI: ${why}): signed jobs, 1 bench worker process per host, dry run = plan stages + render xl config`;
-      const self = fileURLToPath(import.meta.url);
-      for (const h of hosts) {
-        const c = track(spawn(process.execPath, [self, '--role=worker', String(redis.port), key, h.name, String(h.concurrency)], { stdio: ['ignore', 'inherit', 'pipe'] }));
-        children.push(c);
-        await new Promise<void>((res, rej) => {
-          createInterface({ input: c.stderr! }).on('line', (l) => (l.includes('ready') ? res() : process.stderr.write(`${l}\n`)));
-          c.once('exit', (code) => rej(new Error(`bench worker exited (${code})`)));
-        });
-      }
-      const r = await timed(process.execPath, [self, '--role=coordinator', String(redis.port), key, file, String(a.workers)], env, true);
-      if (r.status !== 0) throw new Error(`the coordinator failed (${r.status}): ${r.stderr.trim().slice(-800)}`);
-      report = JSON.parse(r.stdout.trim().split('\n').pop()!) as DrainReport;
+    writeFileSync(file, fleetYaml({ name: 'drain', src, out: join(dir, 'out'), guests: a.jobs, concurrency: a.workerConcurrency, hosts, ips: true }));
+    // one state directory per worker (as on separate Dom0s), the coordinator's own
+    for (const h of hosts) children.push(await startCliWorker({ url: redis.url, host: h.name, concurrency: h.concurrency, key, env: { DOMU_FORGE_STATE_DIR: join(dir, `state-${h.name}`) } }));
+    const cpu0 = children.map((c) => cpuSeconds(c.pid));
+    const load0 = loadavg();
+    const timeFile = join(dir, 'coordinator.time');
+    const r = await timed('/usr/bin/time', ['-o', timeFile, '-f', '%e %U %S %M', process.execPath, CLI, 'build', file, '--queue', redis.url, '--key', key, '--dry-run', '--json'], { DOMU_FORGE_STATE_DIR: join(dir, 'state-coordinator') });
+    const load1 = loadavg();
+    const workerCpu = children.reduce((n, c, i) => n + (cpuSeconds(c.pid) - cpu0[i]!), 0);
+    const [wall, user, sys, maxKiB] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number) as [number, number, number, number];
+    let planned = 0;
+    let got = 0;
+    try {
+      const j = JSON.parse(r.stdout) as { guests?: Array<{ state?: string; result?: { stages?: unknown[] } }> };
+      got = j.guests?.length ?? 0;
+      planned = (j.guests ?? []).filter((g) => g.state === 'planned' && Array.isArray(g.result?.stages) && g.result.stages.length > 0).length;
+    } catch {
+      // no JSON: nothing planned
     }
-    const lines = [
-      `(b) ${report.jobs} dry-run guests drained by ${a.workers} workers (concurrency ${a.workerConcurrency} each), ${label}:`,
-      `    ${report.jobsPerSecond.toFixed(1)} jobs/s (${report.seconds.toFixed(2)} s${Number.isFinite(report.queueSeconds) ? `, of which queueing ${report.queueSeconds.toFixed(2)} s` : ''}), ${report.failed} failed; coordinator peak RSS ${report.coordinatorPeakRssMiB.toFixed(0)} MiB${Number.isFinite(report.coordinatorRssMiB) ? ` (${report.coordinatorRssMiB.toFixed(0)} MiB at the end)` : ''}`,
+    const written = ['out'].concat(hosts.map((h) => `state-${h.name}`)).filter((d) => existsSync(join(dir, d)) && spawnSync('find', [join(dir, d), '-type', 'f'], { encoding: 'utf8' }).stdout.trim() !== '');
+    const failed = a.jobs - planned;
+    return [
+      `(b) ${a.jobs} queued dry-run guests (${a.jobs * 2} jobs: a base and a guest job each), through the CLI: ${a.workers} \`domu-forge worker\` processes (concurrency ${a.workerConcurrency} each), \`domu-forge build FLEET --queue URL --dry-run --json\`:`,
+      `    ${(a.jobs / wall).toFixed(1)} guests/s, ${((a.jobs * 2) / wall).toFixed(1)} jobs/s (${wall.toFixed(2)} s wall, coordinator start to summary); ${failed} not planned${got !== a.jobs ? ` (${got} rows)` : ''}${r.status !== 0 ? ` [coordinator exit ${r.status}: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}]` : ''}${written.length ? ` [WROTE FILES in ${written.join(', ')}]` : ''}`,
+      `    coordinator: peak RSS ${(maxKiB / 1024).toFixed(0)} MiB, CPU ${(user + sys).toFixed(2)} s (user ${user.toFixed(2)}, sys ${sys.toFixed(2)}); the 4 workers: CPU ${workerCpu.toFixed(2)} s together; load average ${load0.map((x) => x.toFixed(2)).join(' ')} before, ${load1.map((x) => x.toFixed(2)).join(' ')} after`,
     ];
-    return lines;
   } finally {
     await stopChildren(children);
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
   }
 }
 
@@ -465,10 +367,4 @@ export async function benchDistributed(argv: string[]): Promise<void> {
   for (const r of rows) console.log(r);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const role = process.argv.find((x) => x.startsWith('--role='))?.slice(7);
-  const [p1, p2, p3, p4] = process.argv.slice(3);
-  if (role === 'coordinator') await roleCoordinator({ port: Number(p1), keyFile: p2!, fleetFile: p3!, workers: Number(p4) });
-  else if (role === 'worker') await roleWorker({ port: Number(p1), keyFile: p2!, host: p3!, concurrency: Number(p4) });
-  else await benchDistributed(process.argv.slice(2));
-}
+if (process.argv[1] === fileURLToPath(import.meta.url)) await benchDistributed(process.argv.slice(2));

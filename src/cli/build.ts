@@ -127,7 +127,7 @@ export function register(program: Command): void {
     .option('--list-stages', 'print the stages this spec runs, and exit');
   addFlag(cmd, FLAG.defaults)
     .option('--print-spec', 'print the resolved spec, each value with where it came from (flag, spec file:line, site defaults, built-in), and exit')
-    .option('--dry-run', 'print the stages it would run and the xl config it would write, and exit; nothing is touched')
+    .option('--dry-run', 'print the stages it would run and the xl config it would write, and exit; nothing is touched (with --queue: each host\'s worker plans its guests and returns the plan)')
     .option('--concurrency <n>', 'fleets: guests built at once (default: the fleet file\'s, else 4)')
     .option('--queue <url>', 'fleets: queue the fleet for its hosts\' workers (redis://[user:password@]host:port[/db] or rediss://; $DOMU_FORGE_QUEUE for a fleet with hosts:)')
     .option('--key <file>', 'fleets through the queue: the fleet key (mode 0600) the jobs are signed with; default $DOMU_FORGE_KEY')
@@ -178,6 +178,8 @@ Examples:
         }
         if (opts.queue !== undefined || opts.detach) throw new DomuError('USAGE', '--queue and --detach are for fleet files (with guests: and hosts:)');
         if (file !== undefined && isFleetText(readSpecText(file))) {
+          // a local fleet has no dry run: refused rather than built
+          if (opts.dryRun) throw new DomuError('USAGE', '--dry-run of a fleet file plans it on its hosts\' workers: give --queue URL (a local fleet has no dry run; nothing was built)');
           const fp = new FleetProgress();
           const r = await buildFleet({
             file,

@@ -17,6 +17,7 @@ export interface QueuedBuildOptions {
   detach?: boolean;
   json?: boolean;
   attempts?: string;
+  dryRun?: boolean;
 }
 
 function table(rows: string[][]): string[] {
@@ -32,8 +33,19 @@ function summary(rows: GuestRow[]): string {
     ...rows.map((r) => [r.guest, r.host, r.state, r.ip ?? '', r.elapsed > 0 ? formatDuration(r.elapsed) : '', r.error ?? (isFinished(r.state) ? r.image ?? '' : r.stage)]),
   ]);
   const n = (s: string) => rows.filter((r) => r.state === s).length;
-  out.push('', `${n('built')} built, ${n('unchanged')} unchanged, ${n('failed') + n('missing')} failed${rows.some((r) => !isFinished(r.state)) ? `, ${rows.filter((r) => !isFinished(r.state)).length} not finished` : ''}`);
+  out.push('', `${n('planned') ? `${n('planned')} planned, ` : ''}${n('built')} built, ${n('unchanged')} unchanged, ${n('failed') + n('missing')} failed${rows.some((r) => !isFinished(r.state)) ? `, ${rows.filter((r) => !isFinished(r.state)).length} not finished` : ''}`);
   return `${out.join('\n')}\n`;
+}
+
+/** A dry run's plans: per guest, the stages its host would run (and those it would skip). */
+function plans(rows: GuestRow[]): string {
+  const out: string[] = [];
+  for (const r of rows) {
+    const stages = r.result && 'stages' in r.result ? r.result.stages : undefined;
+    if (!stages) continue;
+    out.push(`${r.guest} on ${r.host}: ${stages.filter((s) => !s.skip).map((s) => s.id).join(', ')}${r.result && 'configText' in r.result && r.result.config ? ` -> ${r.result.config}` : ''}`);
+  }
+  return out.length ? `\nstages each host would run:\n${out.map((l) => `  ${l}`).join('\n')}\n` : '';
 }
 
 /** The live table on a terminal: guest, host, stage, elapsed; redrawn in place on stderr. */
@@ -69,7 +81,8 @@ export async function runQueuedBuild(file: string, opts: QueuedBuildOptions): Pr
   parseQueueUrl(url);
   const key = readKeyFile(keyFileFrom(opts.key));
   const attempts = attemptsOf(opts.attempts);
-  const plan = planQueuedFleet(file);
+  const dryRun = opts.dryRun === true;
+  const plan = planQueuedFleet(file, { dryRun });
   if (!opts.json) process.stdout.write(`placement:\n${plan.placementText.replace(/^/gm, '  ')}\n`);
   const redis = redisClient(url);
   let lastError = '';
@@ -80,7 +93,8 @@ export async function runQueuedBuild(file: string, opts: QueuedBuildOptions): Pr
   const stop = new AbortController();
   const removeSignals = abortOnSignals(stop);
   try {
-    const q = await queueFleet({ file, redis, key, ...(attempts ? { attempts } : {}), ...(process.env.DOMU_FORGE_QUEUE_BACKOFF_MS ? { backoffMs: Number(process.env.DOMU_FORGE_QUEUE_BACKOFF_MS) } : {}) }, plan);
+    if (dryRun && opts.detach) throw new DomuError('USAGE', '--dry-run waits for the plans (leave out --detach)');
+    const q = await queueFleet({ file, redis, key, dryRun, ...(attempts ? { attempts } : {}), ...(process.env.DOMU_FORGE_QUEUE_BACKOFF_MS ? { backoffMs: Number(process.env.DOMU_FORGE_QUEUE_BACKOFF_MS) } : {}) }, plan);
     if (opts.detach) {
       if (opts.json) printJson({ ok: true, fleet: q.fleet.name, run: q.record.run, queued: q.record.guests });
       else process.stdout.write(`queued ${q.record.guests.length} guests of fleet ${q.fleet.name} (run ${q.record.run}); domu-forge fleet status ${file} --queue URL shows where they stand\n`);
@@ -96,9 +110,12 @@ export async function runQueuedBuild(file: string, opts: QueuedBuildOptions): Pr
       },
     });
     live.clear();
-    rememberRows(q.fleet.name, rows);
-    if (opts.json) printJson({ ok: rows.every((r) => r.state === 'built' || r.state === 'unchanged'), fleet: q.fleet.name, run: q.record.run, placements: q.placements, guests: rows });
-    else process.stdout.write(summary(rows));
+    if (!dryRun) rememberRows(q.fleet.name, rows);
+    if (opts.json) printJson({ ok: rows.every((r) => r.state === (dryRun ? 'planned' : 'built') || (!dryRun && r.state === 'unchanged')), fleet: q.fleet.name, run: q.record.run, ...(dryRun ? { dryRun: true } : {}), placements: q.placements, guests: rows });
+    else {
+      process.stdout.write(summary(rows));
+      if (dryRun) process.stdout.write(`${plans(rows)}dry run: the workers planned each guest; nothing was written on the hosts\n`);
+    }
     if (stop.signal.aborted) {
       process.stderr.write('domu-forge: stopped watching; the fleet goes on in the queue (domu-forge fleet status shows it)\n');
       process.exitCode = EXIT_STATUS.INTERRUPTED;

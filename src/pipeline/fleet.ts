@@ -97,7 +97,12 @@ export function parseFleet(text: string, file: string): Fleet {
       b.set(['target', 'image'], cachedBase);
     } else if (t === undefined || t === null) b.set(['target'], { image: cachedBase });
   }
-  const base = baseSec ? readBuildSpec(b, { defaultName: `${name}-base`, allowAutoIp: true, known: FLEET_BASE_FIELDS }) : undefined;
+  const base = baseSec ? readBuildSpec(b, { defaultName: `${name}-base`, allowAutoIp: true, allowCloneHost: true, known: FLEET_BASE_FIELDS }) : undefined;
+  const hosts = top.hosts;
+  const cloneHost = base?.source.kind === 'clone' ? base.source.host : undefined;
+  if (cloneHost !== undefined && !hosts?.some((h) => h.name === cloneHost)) {
+    r.issue(['base', 'source', 'clone', 'host'], hosts ? `no host named "${cloneHost}" in hosts: (there are: ${hosts.map((h) => h.name).join(', ')})` : 'needs a hosts: section (the fleet is built through the queue, the clone on that host)');
+  }
 
   if (r.issues.length > 0 || !parsed.success || !base) throw new SpecError(r.issues);
   const f = parsed.data;
@@ -123,10 +128,19 @@ async function treeFingerprint(root: string, excludes: string[], defaults: boole
   return fingerprintTree(root, { excludes: new ExcludeSet([...(defaults ? DEFAULT_EXCLUDES : []), ...excludes]), oneFileSystem: oneFs });
 }
 
-/** The hash of every input that shapes the base image. */
+/** The host whose root a clone-source fleet base is cloned from (source.clone.host), if any. */
+export function cloneHostOf(fleet: Fleet): string | undefined {
+  return fleet.base.source.kind === 'clone' ? fleet.base.source.host : undefined;
+}
+
+/**
+ * The hash of every input that shapes the base image. For a clone of a named host's root
+ * (source.clone.host) it is computed on that host and carried to the others, so it is the same key
+ * as a clone of that root on that host alone (the host's name is not an input of the tree).
+ */
 export async function baseKey(fleet: Fleet): Promise<string> {
   const b = fleet.base;
-  const s = b.source;
+  const s = b.source.kind === 'clone' ? (({ host: _h, ...rest }) => rest)(b.source) : b.source;
   let content = '';
   if (s.kind === 'clone') content = await treeFingerprint(s.root, s.exclude, s.defaultExcludes, s.oneFileSystem);
   else if (s.kind === 'tarball') content = sha256(readFileSync(s.file));
@@ -213,7 +227,7 @@ export interface BaseOutcome {
 }
 
 /** The fleet's base, built or reused from the cache under its key (a worker calls this once per host). */
-export async function ensureBase(fleet: Fleet, o: { signal: AbortSignal; cleanup: CleanupStack; log: (line: string) => void; status?: (text: string) => void; key?: string }): Promise<BaseOutcome> {
+export async function ensureBase(fleet: Fleet, o: { signal: AbortSignal; cleanup: CleanupStack; log: (line: string) => void; status?: (text: string) => void; key?: string; source?: () => Promise<BuildSpec['source']> }): Promise<BaseOutcome> {
   const t0 = performance.now();
   const key = o.key ?? (await baseKey(fleet));
   const image = baseImagePath(fleet.name, key);
@@ -221,7 +235,10 @@ export async function ensureBase(fleet: Fleet, o: { signal: AbortSignal; cleanup
   const rec = readState<BaseRecord>(recPath);
   if (rec?.key === key && existsSync(image)) return { status: 'cached', key, image, seconds: (performance.now() - t0) / 1000 };
   await mkdir(join(stateDir(), 'fleet-bases'), { recursive: true, mode: 0o700 });
-  const spec: BuildSpec = { ...fleet.base, target: { ...(fleet.base.target as Extract<BuildSpec['target'], { kind: 'image' }>), path: image, force: true, format: 'raw' } };
+  // another source for this host's base (a clone fetched packed from the host whose root it is),
+  // asked for only when the base is really built
+  const source = o.source ? await o.source() : fleet.base.source;
+  const spec: BuildSpec = { ...fleet.base, source, verify: fleet.base.verify && source.kind === 'clone', target: { ...(fleet.base.target as Extract<BuildSpec['target'], { kind: 'image' }>), path: image, force: true, format: 'raw' } };
   o.log(`base: building ${image} (key ${key.slice(0, 12)})`);
   const r = await runBuild(spec, {
     // The base is the source tree (and the base's packages); everything that carries identity is per guest.

@@ -106,7 +106,7 @@ function readTarget(r: SpecReader, name: string): TargetSection | undefined {
   return undefined;
 }
 
-function readSource(r: SpecReader): SourceSection | undefined {
+function readSource(r: SpecReader, allowCloneHost: boolean): SourceSection | undefined {
   const P = ['source'];
   const sec = r.section(P, [...SOURCE_KINDS], true);
   const kind = exactlyOne(r, P, sec, SOURCE_KINDS);
@@ -114,9 +114,11 @@ function readSource(r: SpecReader): SourceSection | undefined {
   if (kind === 'clone') {
     const C = [...P, 'clone'];
     if (typeof sec.clone === 'string') return { kind, root: specPath(r, C, sec.clone), exclude: [], defaultExcludes: true, oneFileSystem: false };
-    r.section(C, ['root', 'exclude', 'defaultExcludes', 'oneFileSystem', 'workers']);
+    r.section(C, ['root', 'exclude', 'defaultExcludes', 'oneFileSystem', 'workers', 'host']);
     const root = r.str([...C, 'root']) ?? '/';
     const workers = r.int([...C, 'workers'], { min: 1, max: 256 });
+    const host = r.str([...C, 'host'], { pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, patternText: 'is not a host name (letters, digits, _ . -)' });
+    if (host !== undefined && !allowCloneHost) r.issue([...C, 'host'], "applies only to a fleet's base (the host in hosts: whose root is cloned)");
     return {
       kind,
       root: specPath(r, [...C, 'root'], root),
@@ -124,6 +126,7 @@ function readSource(r: SpecReader): SourceSection | undefined {
       defaultExcludes: r.bool([...C, 'defaultExcludes'], true),
       oneFileSystem: r.bool([...C, 'oneFileSystem'], false),
       ...(workers ? { workers } : {}),
+      ...(host !== undefined && allowCloneHost ? { host } : {}),
     };
   }
   if (kind === 'tarball') {
@@ -265,6 +268,8 @@ function readAccess(r: SpecReader, isInstall: boolean): AccessSection {
 /** Read a whole BuildSpec out of a reader; issues collect in the reader. */
 export interface ReadSpecOptions {
   allowAutoIp?: boolean;
+  /** A fleet's base: source.clone.host may name the host whose root is cloned. */
+  allowCloneHost?: boolean;
   known?: readonly string[];
   /** The name when the spec gives none (the clone, install and unpack commands). */
   defaultName?: string;
@@ -284,7 +289,7 @@ export function readBuildSpec(r: SpecReader, options: ReadSpecOptions = {}): Bui
   packages.forEach((p, i) => {
     if (!/^[A-Za-z0-9][A-Za-z0-9+_.:~-]*$/.test(p)) r.issue(['packages', i], `"${p}" is not a package name`);
   });
-  const source = readSource(r);
+  const source = readSource(r, options.allowCloneHost ?? false);
   r.section(['fixups'], ['skip', 'only', 'options']);
   const skip = r.strList(['fixups', 'skip']);
   const only = r.strList(['fixups', 'only']);

@@ -70,6 +70,7 @@ export const cloneSource = z.object({
   defaultExcludes: z.boolean().describe('add the default excludes (/home /mnt /tmp /proc /sys /var ...)').meta(flag('--no-default-excludes', { default: true })),
   oneFileSystem: z.boolean().describe('stay on the root filesystem').meta(flag('--one-file-system', { default: false })),
   workers: z.number().int().min(1).max(256).describe('copy workers').meta(flag('--workers')).optional(),
+  host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/).describe("fleets through the queue only: the host (in hosts:) whose root is cloned; its worker packs it and the other hosts fetch that tarball").optional(),
 });
 export const debianInstall = z.object({
   kind: z.literal('install').describe('source.install: install a distribution').meta(flag('--install')),

@@ -148,4 +148,8 @@ export interface WriteTarballOptions {
   onProgress?: (p: TarProgress) => void;
   /** Store files with holes as GNU sparse 1.0 entries (default true); false stores the holes as zeros. */
   sparse?: boolean;
+  /** Patterns left out, as a clone's excludes (walk/exclude.ts); default none. */
+  exclude?: readonly string[];
+  /** Stay on the root's filesystem, as a clone's oneFileSystem. */
+  oneFileSystem?: boolean;
 }

@@ -180,7 +180,7 @@ class Packer {
   }
 
   async run(): Promise<void> {
-    const walker = walkTree(this.rootL, { excludes: new ExcludeSet([]), sorted: true, onProblem: (p) => this.problem(p) });
+    const walker = walkTree(this.rootL, { excludes: new ExcludeSet(this.opts.exclude ?? []), ...(this.opts.oneFileSystem ? { oneFileSystem: true } : {}), sorted: true, onProblem: (p) => this.problem(p) });
     const xattrs = new XattrReader(this.rootPath, this.opts.signal);
     try {
       let size = FIRST_BATCH;

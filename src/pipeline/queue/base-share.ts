@@ -75,6 +75,58 @@ function shortHash(sha: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The announcement: where a packed base is and its SHA-256, as the serving host's base job returns
+// it (its BullMQ return value, which the fetching hosts' base jobs read as their child's). Redis is
+// not trusted, so it is signed with the fleet key (under a key derived for this use alone) over
+// the fleet, the run and the host it is from; a fetching worker checks all of them.
+
+export interface BaseShare {
+  fleet: string;
+  /** The queueing of the fleet it was packed for. */
+  run: string;
+  /** The host whose root it is (source.clone.host). */
+  host: string;
+  /** The base key, computed on that host (the same key on every host). */
+  key: string;
+  sha256: string;
+  /** That host's base server (http://HOST:PORT). */
+  url: string;
+}
+
+export interface SignedBaseShare extends BaseShare {
+  signature: string;
+}
+
+function announceKey(key: Buffer): Buffer {
+  return createHmac('sha256', key).update('domu-forge base-share announce v1').digest();
+}
+
+function shareFields(s: BaseShare): BaseShare {
+  return { fleet: s.fleet, run: s.run, host: s.host, key: s.key, sha256: s.sha256, url: s.url };
+}
+
+export function signBaseShare(key: Buffer, s: BaseShare): SignedBaseShare {
+  const f = shareFields(s);
+  return { ...f, signature: signPayload(announceKey(key), { kind: 'base-share-announce', ...f }) };
+}
+
+/** Check an announcement read from Redis: signed with the fleet key, for this fleet, run and host. Throws a one-line DomuError. */
+export function checkBaseShare(key: Buffer, value: unknown, want: { fleet: string; run: string; host: string }): BaseShare {
+  const v = value as Partial<SignedBaseShare> | null;
+  const from = `host ${want.host}'s packed clone`;
+  if (!v || typeof v !== 'object' || typeof v.signature !== 'string' || [v.fleet, v.run, v.host, v.key, v.sha256, v.url].some((x) => typeof x !== 'string')) {
+    throw new DomuError('BAD_INPUT', `${from}: no signed announcement (is that host's worker a domu-forge with base sharing, started with --serve?)`);
+  }
+  const f = shareFields(v as BaseShare);
+  const expect = Buffer.from(signPayload(announceKey(key), { kind: 'base-share-announce', ...f }), 'hex');
+  const got = /^[0-9a-f]{64}$/.test(v.signature) ? Buffer.from(v.signature, 'hex') : Buffer.alloc(0);
+  if (got.length !== expect.length || !timingSafeEqual(got, expect)) throw new DomuError('BAD_INPUT', `${from}: the announcement's signature does not match under this worker's key; refused`);
+  if (f.fleet !== want.fleet || f.run !== want.run || f.host !== want.host) throw new DomuError('BAD_INPUT', `${from}: the announcement is for fleet ${f.fleet} run ${f.run} from ${f.host}, not fleet ${want.fleet} run ${want.run}; refused`);
+  if (!SHA_RE.test(f.sha256) || !/^[0-9a-f]{64}$/.test(f.key)) throw new DomuError('BAD_INPUT', `${from}: the announcement's hash or key is malformed; refused`);
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The server
 
 export interface ServeBasesOptions {
@@ -428,14 +480,15 @@ export interface PackedBase {
 /**
  * Pack the tree at `root` (a clone source) with the project's tarball writer, uncompressed, into
  * `<cacheDir>/<sha256>.tar` (mode 0600), as `domu-forge pack` writes it. Nothing is left behind on
- * failure. What the clone leaves out (excludes) is the caller's to leave out of `root`.
+ * failure. `exclude` and `oneFileSystem` leave out what the clone leaves out (the clone's own patterns,
+ * default excludes included).
  */
-export async function packBase(root: string, cacheDir: string, opts: { signal?: AbortSignal } = {}): Promise<PackedBase> {
+export async function packBase(root: string, cacheDir: string, opts: { signal?: AbortSignal; exclude?: readonly string[]; oneFileSystem?: boolean } = {}): Promise<PackedBase> {
   const dir = resolve(cacheDir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const temp = join(dir, `.pack-${process.pid}-${randomBytes(4).toString('hex')}.tar`);
   try {
-    const summary = await writeTarball(root, temp, { compression: 'none', ...(opts.signal ? { signal: opts.signal } : {}) });
+    const summary = await writeTarball(root, temp, { compression: 'none', ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.exclude ? { exclude: opts.exclude } : {}), ...(opts.oneFileSystem ? { oneFileSystem: true } : {}) });
     await chmod(temp, 0o600);
     const sha256 = await hashFile(temp, opts.signal);
     const path = join(dir, `${sha256}.tar`);

@@ -69,8 +69,8 @@ export function hostBaseQueueName(host: string): string {
 }
 
 /** The systemd unit for a host's worker (contrib/domu-forge-worker.service is the template form). */
-export function workerUnit(o: { host: string; concurrency?: number; bin?: string }): string {
-  const args = ['worker', '--host', o.host, ...(o.concurrency ? ['--concurrency', String(o.concurrency)] : [])];
+export function workerUnit(o: { host: string; concurrency?: number; bin?: string; serve?: string }): string {
+  const args = ['worker', '--host', o.host, ...(o.concurrency ? ['--concurrency', String(o.concurrency)] : []), ...(o.serve ? ['--serve', o.serve] : [])];
   return `[Unit]
 Description=domu-forge fleet worker for host ${o.host}
 Documentation=man:domu-forge(1)
