@@ -147,7 +147,10 @@ function coarsest(p: bigint, mtimeNs: bigint): bigint {
 }
 
 /** Compare two entries of the same path and kind on everything but xattrs (the caller batches those). */
-export function comparePair(rel: string, a: LeanEntry, b: LeanEntry, batch: Pick<WalkBatch, 'source' | 'target'>, out: WalkResult, contentNow: boolean): void {
+/** An entry to compare: a walk's LeanEntry, or a root's StatEntry (no path: it is joined here). */
+export type PairEntry = Omit<LeanEntry, 'path'> & { path?: string | Buffer };
+
+export function comparePair(rel: string, a: PairEntry, b: PairEntry, batch: Pick<WalkBatch, 'source' | 'target'>, out: WalkResult, contentNow: boolean): void {
   const add = (kind: DifferenceKind, s?: string, t?: string) => out.differences.push([kind, rel, s, t]);
   const sa = a.st;
   const sb = b.st;
@@ -165,7 +168,7 @@ export function comparePair(rel: string, a: LeanEntry, b: LeanEntry, batch: Pick
       if (sa.nlink > 1n || sb.nlink > 1n) out.linkedContent.push([rel, Number(sa.size), `${sa.dev}:${sa.ino}`, `${sb.dev}:${sb.ino}`]);
       else if (contentNow) {
         try {
-          if (!sameContent(joinRootArg(batch.source, rel), joinRootArg(batch.target, rel), Number(sa.size))) add('content');
+          if (!sameContent(a.path ?? joinRootArg(batch.source, rel), b.path ?? joinRootArg(batch.target, rel), Number(sa.size))) add('content');
         } catch (e) {
           add('unreadable', oneLine(e));
         }
@@ -174,8 +177,8 @@ export function comparePair(rel: string, a: LeanEntry, b: LeanEntry, batch: Pick
     }
   } else if (a.kind === 'symlink') {
     try {
-      const la = readlinkSync(joinRootArg(batch.source, rel), { encoding: 'buffer' });
-      const lb = readlinkSync(joinRootArg(batch.target, rel), { encoding: 'buffer' });
+      const la = readlinkSync(a.path ?? joinRootArg(batch.source, rel), { encoding: 'buffer' });
+      const lb = readlinkSync(b.path ?? joinRootArg(batch.target, rel), { encoding: 'buffer' });
       if (!la.equals(lb)) add('symlink', displayPath(la.toString('latin1')).slice(1), displayPath(lb.toString('latin1')).slice(1));
     } catch (e) {
       add('unreadable', oneLine(e));
@@ -187,7 +190,7 @@ export function comparePair(rel: string, a: LeanEntry, b: LeanEntry, batch: Pick
   if (a.pruned) {
     // clone recreates an excluded directory empty; the target's own copy must hold nothing.
     try {
-      const kids = readdirSync(joinRootArg(batch.target, rel));
+      const kids = readdirSync(b.path ?? joinRootArg(batch.target, rel));
       if (kids.length > 0) add('not-empty', 'empty', `${kids.length} entries`);
     } catch (e) {
       add('unreadable', undefined, oneLine(e));

@@ -189,6 +189,8 @@ export interface LeanEntry {
   kind: EntryKind;
   st: LeanStat;
   pruned?: 'excluded' | 'other-filesystem';
+  /** The entry's path as lstat was given it (joinRootArg's form), for the caller's next system calls. */
+  path: string | Buffer;
 }
 
 /**
@@ -198,15 +200,21 @@ export interface LeanEntry {
  */
 export function listDirectoryLean(root: string, rel: string, rules: ScanRules, options: ListOptions = {}): { entries: LeanEntry[]; problems: WalkProblem[] } {
   // latin1: one char per byte, as names.toString('latin1') gives them, without a Buffer per name
-  const names = readdirSync(joinRootArg(root, rel), { encoding: 'latin1' });
+  const dir = rel === '' ? root : root.endsWith('/') ? `${root}${rel}` : `${root}/${rel}`;
+  const dirAscii = !NON_ASCII.test(dir);
+  const names = readdirSync(dirAscii ? dir : Buffer.from(dir, 'latin1'), { encoding: 'latin1' });
   if (options.sorted) names.sort(); // latin1 chars compare as the bytes do
   const entries: LeanEntry[] = [];
   const problems: WalkProblem[] = [];
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
   for (const name of names) {
     const childRel = rel === '' ? name : `${rel}/${name}`;
+    // the test per name, not per path: a short string, once
+    const full = `${prefix}${name}`;
+    const path = dirAscii && !NON_ASCII.test(name) ? full : Buffer.from(full, 'latin1');
     let st: LeanStat;
     try {
-      st = lstatLean(joinRootArg(root, childRel));
+      st = lstatLean(path);
     } catch (e) {
       problems.push(problemOf(childRel, e, 'lstat'));
       continue;
@@ -214,7 +222,7 @@ export function listDirectoryLean(root: string, rel: string, rules: ScanRules, o
     const kind = kindOfMode(st.mode);
     const verdict = judgeEntry(childRel, name, kind, st.dev, rules);
     if (verdict === 'drop') continue;
-    entries.push(verdict === 'keep' ? { rel: childRel, kind, st } : { rel: childRel, kind, st, pruned: verdict });
+    entries.push(verdict === 'keep' ? { rel: childRel, kind, st, path } : { rel: childRel, kind, st, pruned: verdict, path });
   }
   return { entries, problems };
 }

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExcludeSet } from '../../src/walk/exclude.js';
-import { listDirectory, listDirectoryLean, scanDirectory, walkTree, type StatEntry, type WalkProblem } from '../../src/walk/walk.js';
+import { joinRoot, listDirectory, listDirectoryLean, scanDirectory, walkTree, type StatEntry, type WalkProblem } from '../../src/walk/walk.js';
 import { leanOf } from '../../src/sys/lean-stat.js';
 import { estimateUsage, treeUsage } from '../../src/walk/usage.js';
 import { treeFingerprint } from '../../src/walk/fingerprint.js';
@@ -126,7 +126,8 @@ describe('listDirectoryLean', () => {
           const full = listDirectory(root, rel, rules, { sorted: true });
           const lean = listDirectoryLean(root, rel, rules, { sorted: true });
           expect(lean.problems).toEqual(full.problems);
-          expect(lean.entries).toEqual(full.entries.map((x) => ({ ...x, st: leanOf(x.st) })));
+          expect(lean.entries).toEqual(full.entries.map((x) => ({ ...x, st: leanOf(x.st), path: expect.anything() })));
+          for (const x of lean.entries) expect(Buffer.from(x.path as string, typeof x.path === 'string' ? 'utf8' : undefined)).toEqual(joinRoot(root, x.rel));
         }
       }
     }
