@@ -5,7 +5,7 @@
 
 import { closeSync, constants, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 import { ExcludeSet } from '../walk/exclude.js';
-import { joinRoot, listDirectory, type ScanRules, type StatEntry, type WalkProblem } from '../walk/walk.js';
+import { joinRootArg, listDirectoryLean, type LeanEntry, type ScanRules, type WalkProblem } from '../walk/walk.js';
 import { displayPath } from './display.js';
 import type { DifferenceKind } from './kinds.js';
 
@@ -87,7 +87,7 @@ function readFull(fd: number, buf: Buffer, want: number, end = -1): number {
  * Whether two files hold the same bytes, reading each once. `size` is the lstat size both sides
  * share: a file that fits a chunk is read with one call of size + 1 bytes, so growth shows too.
  */
-export function sameContent(a: Buffer, b: Buffer, size: number): boolean {
+export function sameContent(a: string | Buffer, b: string | Buffer, size: number): boolean {
   bufA ??= Buffer.allocUnsafe(CHUNK + 1);
   bufB ??= Buffer.allocUnsafe(CHUNK + 1);
   // O_NOFOLLOW: an entry that turned into a symlink since the walk is not followed
@@ -147,7 +147,10 @@ function coarsest(p: bigint, mtimeNs: bigint): bigint {
 }
 
 /** Compare two entries of the same path and kind on everything but xattrs (the caller batches those). */
-export function comparePair(rel: string, a: StatEntry, b: StatEntry, batch: Pick<WalkBatch, 'source' | 'target'>, out: WalkResult, contentNow: boolean): void {
+/** An entry to compare: a walk's LeanEntry, or a root's StatEntry (no path: it is joined here). */
+export type PairEntry = Omit<LeanEntry, 'path'> & { path?: string | Buffer };
+
+export function comparePair(rel: string, a: PairEntry, b: PairEntry, batch: Pick<WalkBatch, 'source' | 'target'>, out: WalkResult, contentNow: boolean): void {
   const add = (kind: DifferenceKind, s?: string, t?: string) => out.differences.push([kind, rel, s, t]);
   const sa = a.st;
   const sb = b.st;
@@ -165,7 +168,7 @@ export function comparePair(rel: string, a: StatEntry, b: StatEntry, batch: Pick
       if (sa.nlink > 1n || sb.nlink > 1n) out.linkedContent.push([rel, Number(sa.size), `${sa.dev}:${sa.ino}`, `${sb.dev}:${sb.ino}`]);
       else if (contentNow) {
         try {
-          if (!sameContent(joinRoot(batch.source, rel), joinRoot(batch.target, rel), Number(sa.size))) add('content');
+          if (!sameContent(a.path ?? joinRootArg(batch.source, rel), b.path ?? joinRootArg(batch.target, rel), Number(sa.size))) add('content');
         } catch (e) {
           add('unreadable', oneLine(e));
         }
@@ -174,8 +177,8 @@ export function comparePair(rel: string, a: StatEntry, b: StatEntry, batch: Pick
     }
   } else if (a.kind === 'symlink') {
     try {
-      const la = readlinkSync(joinRoot(batch.source, rel), { encoding: 'buffer' });
-      const lb = readlinkSync(joinRoot(batch.target, rel), { encoding: 'buffer' });
+      const la = readlinkSync(a.path ?? joinRootArg(batch.source, rel), { encoding: 'buffer' });
+      const lb = readlinkSync(b.path ?? joinRootArg(batch.target, rel), { encoding: 'buffer' });
       if (!la.equals(lb)) add('symlink', displayPath(la.toString('latin1')).slice(1), displayPath(lb.toString('latin1')).slice(1));
     } catch (e) {
       add('unreadable', oneLine(e));
@@ -187,7 +190,7 @@ export function comparePair(rel: string, a: StatEntry, b: StatEntry, batch: Pick
   if (a.pruned) {
     // clone recreates an excluded directory empty; the target's own copy must hold nothing.
     try {
-      const kids = readdirSync(joinRoot(batch.target, rel));
+      const kids = readdirSync(b.path ?? joinRootArg(batch.target, rel));
       if (kids.length > 0) add('not-empty', 'empty', `${kids.length} entries`);
     } catch (e) {
       add('unreadable', undefined, oneLine(e));
@@ -195,16 +198,16 @@ export function comparePair(rel: string, a: StatEntry, b: StatEntry, batch: Pick
   }
 }
 
-function note(out: WalkResult, side: 0 | 1, e: StatEntry): void {
+function note(out: WalkResult, side: 0 | 1, e: LeanEntry): void {
   out.entries[side]++;
   out.precision[side] = coarsest(out.precision[side], e.st.mtimeNs);
   if (e.kind !== 'dir' && e.st.nlink > 1n) out.links.push([side, e.rel, `${e.st.dev}:${e.st.ino}`]);
 }
 
-function list(root: string, rel: string, rules: ScanRules, side: 0 | 1, out: WalkResult): StatEntry[] {
+function list(root: string, rel: string, rules: ScanRules, side: 0 | 1, out: WalkResult): LeanEntry[] {
   const problem = (p: WalkProblem) => out.differences.push(side === 0 ? ['unreadable', p.rel, p.message, undefined] : ['unreadable', p.rel, undefined, p.message]);
   try {
-    const l = listDirectory(root, rel, rules);
+    const l = listDirectoryLean(root, rel, rules);
     for (const p of l.problems) problem(p);
     return l.entries;
   } catch (e) {
@@ -232,7 +235,7 @@ export function walkBatch(batch: WalkBatch): WalkResult {
     }
     const a = list(batch.source, rel, srcRules, 0, out);
     const b = list(batch.target, rel, dstRules, 1, out);
-    const inTarget = new Map<string, StatEntry>();
+    const inTarget = new Map<string, LeanEntry>();
     for (const e of b) {
       inTarget.set(e.rel, e);
       note(out, 1, e);
@@ -272,7 +275,7 @@ export function compareContents(batch: ContentBatch): ContentResult {
   const result: ContentResult = { different: [], errors: [], bytes: 0 };
   for (const [rel, size] of batch.items) {
     try {
-      if (!sameContent(joinRoot(batch.source, rel), joinRoot(batch.target, rel), size)) result.different.push(rel);
+      if (!sameContent(joinRootArg(batch.source, rel), joinRootArg(batch.target, rel), size)) result.different.push(rel);
     } catch (e) {
       result.errors.push([rel, oneLine(e)]);
     }

@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExcludeSet } from '../../src/walk/exclude.js';
-import { listDirectory, scanDirectory, walkTree, type StatEntry, type WalkProblem } from '../../src/walk/walk.js';
+import { joinRoot, listDirectory, listDirectoryLean, scanDirectory, walkTree, type StatEntry, type WalkProblem } from '../../src/walk/walk.js';
+import { leanOf } from '../../src/sys/lean-stat.js';
 import { estimateUsage, treeUsage } from '../../src/walk/usage.js';
 import { treeFingerprint } from '../../src/walk/fingerprint.js';
 
@@ -110,6 +111,32 @@ describe('walkTree', () => {
       for (const [r, c] of m) if (r !== '' && r.slice(0, r.lastIndexOf('/') < 0 ? 0 : r.lastIndexOf('/')) === rel) fromWalk.set(r, c.pruned ? `dir ${c.pruned}` : c.kind);
       expect(fromScan).toEqual(fromWalk);
     }
+  });
+});
+
+describe('listDirectoryLean', () => {
+  it('gives what listDirectory gives on every directory: children, kinds, pruning, lstat fields, byte order', () => {
+    const patterns = [['/var', '*.log'], []];
+    for (const p of patterns) {
+      const excludes = new ExcludeSet(p);
+      const rootDev = all(root).get('')!.st.dev;
+      for (const rules of [{ excludes }, { excludes, rootDev }]) {
+        for (const [rel, e] of all(root, p)) {
+          if (e.kind !== 'dir' || e.pruned) continue;
+          const full = listDirectory(root, rel, rules, { sorted: true });
+          const lean = listDirectoryLean(root, rel, rules, { sorted: true });
+          expect(lean.problems).toEqual(full.problems);
+          expect(lean.entries).toEqual(full.entries.map((x) => ({ ...x, st: leanOf(x.st), path: expect.anything() })));
+          for (const x of lean.entries) expect(Buffer.from(x.path as string, typeof x.path === 'string' ? 'utf8' : undefined)).toEqual(joinRoot(root, x.rel));
+        }
+      }
+    }
+    const odd1 = listDirectoryLean(root, '', { excludes: new ExcludeSet([]) }).entries.find((x) => x.rel === odd);
+    expect(odd1?.st.size).toBe(3n);
+  });
+
+  it('reports a child it cannot lstat as listDirectory does, and throws what readdir throws', () => {
+    expect(() => listDirectoryLean(join(dir, 'nope'), '', { excludes: new ExcludeSet([]) })).toThrow(/ENOENT/);
   });
 });
 
