@@ -227,12 +227,11 @@ export async function readArchive(
         trailing += c.length;
         if (!nonZero && !c.equals(Buffer.alloc(c.length))) nonZero = true;
       }
-      if (tool) {
-        await tool;
-        // a decompressor's warning with a success status (bzip2: "trailing garbage after EOF ignored")
-        const said = oneLine(toolStderr().trim());
-        if (said) report.warnings.push(said.startsWith(`${compression}:`) ? said : `${compression}: ${said}`);
-      }
+      if (tool) await tool;
+      // a decompressor's warning with a success status (bzip2: "trailing garbage after EOF ignored";
+      // the in-process gzip reader: "decompression OK, trailing garbage ignored")
+      const said = oneLine(toolStderr().trim());
+      if (said) report.warnings.push(said.startsWith(`${compression}:`) ? said : `${compression}: ${said}`);
     } catch (e) {
       // the tar data was whole: a decompressor's complaint about what follows it is a warning (GNU tar extracts too)
       report.warnings.push(`${compression} reported an error after the end of the archive, which was read whole: ${oneLine(e instanceof DomuError ? e.message : e)}`);
