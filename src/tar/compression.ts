@@ -3,9 +3,9 @@
 // tools (every other compression GNU tar reads; xz and zstd for writing).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createReadStream, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { Readable, Writable as NodeWritable, type Writable } from 'node:stream';
+import { Writable as NodeWritable, type Writable } from 'node:stream';
 import { createGzip, createInflateRaw, crc32 } from 'node:zlib';
 import { DomuError, oneLine } from '../errors.js';
 import { DEBIAN_PACKAGE, hasTool } from '../sys/exec.js';
@@ -57,14 +57,63 @@ export function requireCompressionTool(compression: ReadCompression, why: string
   }
 }
 
+/** The tar bytes of an archive, chunk by chunk; `skip` passes over bytes not yet read without reading them. */
+export interface TarSource extends AsyncIterable<Buffer> {
+  /** Pass over up to n unread bytes; returns how many there were (fewer at the end of the file). */
+  skip?(n: number): number;
+  destroy(): void;
+}
+
+/**
+ * A file read in large synchronous chunks. Reads from the page cache are quick, and a thread-pool
+ * round trip per chunk (createReadStream) waits for a thread to be scheduled each time, which on a
+ * loaded machine made reading take several times its CPU time.
+ */
+export class FileChunks implements TarSource {
+  private fd: number | undefined;
+  private pos = 0;
+  private readonly size: number;
+
+  constructor(file: string, private readonly chunkSize = 4 << 20) {
+    this.fd = openSync(file, 'r');
+    this.size = fstatSync(this.fd).size;
+  }
+
+  skip(n: number): number {
+    const k = Math.max(0, Math.min(n, this.size - this.pos));
+    this.pos += k;
+    return k;
+  }
+
+  destroy(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    try {
+      while (this.fd !== undefined) {
+        const b = Buffer.allocUnsafe(this.chunkSize);
+        const n = readSync(this.fd, b, 0, b.length, this.pos);
+        if (n === 0) return;
+        this.pos += n;
+        yield n < b.length ? b.subarray(0, n) : b;
+      }
+    } finally {
+      this.destroy();
+    }
+  }
+}
+
 /** The archive's tar bytes: the file itself, or its decompressed stream; `tool` settles when a tool exits. */
-export async function openDecompressed(file: string, compression: ReadCompression): Promise<{ source: Readable; tool: Promise<void> | undefined; toolStderr: () => string }> {
-  if (compression === 'none') return { source: createReadStream(file, { highWaterMark: 1 << 20 }), tool: undefined, toolStderr: () => '' };
+export async function openDecompressed(file: string, compression: ReadCompression): Promise<{ source: TarSource; tool: Promise<void> | undefined; toolStderr: () => string }> {
+  if (compression === 'none') return { source: new FileChunks(file), tool: undefined, toolStderr: () => '' };
   if (compression === 'gzip') {
-    // in-process: a thread-pool round trip per chunk is far cheaper than a pipe from gzip(1)
-    const input = createReadStream(file, { highWaterMark: 256 << 10 });
+    // in-process: far cheaper than a pipe from gzip(1)
+    const input = new FileChunks(file, 1 << 20);
     const warnings: string[] = [];
-    return { source: Readable.from(gunzipMembers(input, warnings), { objectMode: false }), tool: undefined, toolStderr: () => warnings.join('; ') };
+    const gen = gunzipMembers(input, warnings);
+    return { source: { [Symbol.asyncIterator]: () => gen, destroy: () => void gen.return(undefined).catch(() => undefined) }, tool: undefined, toolStderr: () => warnings.join('; ') };
   }
   const d = DECOMPRESSORS.find((x) => x.compression === compression)!;
   const fh = await open(file, 'r');
@@ -96,8 +145,8 @@ class GzipError extends Error {
  * gzip -d says and GNU tar passes on): Node's gunzip fails the whole stream there instead, losing
  * the end of the data before it.
  */
-export async function* gunzipMembers(input: Readable, warnings: string[]): AsyncGenerator<Buffer> {
-  const src = (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+export async function* gunzipMembers(input: TarSource, warnings: string[]): AsyncGenerator<Buffer> {
+  const src = input[Symbol.asyncIterator]();
   let pending: Buffer = Buffer.alloc(0);
   let srcDone = false;
   const more = async (): Promise<boolean> => {
@@ -157,7 +206,8 @@ export async function* gunzipMembers(input: Readable, warnings: string[]): Async
       pending = pending.subarray(at);
 
       // the deflate data: the raw inflater ends at its end; what it did not consume is the trailer and after
-      const inflate = createInflateRaw({ chunkSize: 128 << 10 });
+      // large output chunks: each is a thread-pool round trip
+      const inflate = createInflateRaw({ chunkSize: 1 << 20 });
       const fed: Buffer[] = [];
       let fedStart = 0; // offset in this member's deflate data of fed[0]
       let fedTotal = 0;
