@@ -156,6 +156,20 @@ class Extractor {
     return false;
   }
 
+  /**
+   * Make the entry at `rel` with `make`, which fails with EEXIST when a name is there; then clear
+   * the way (keep a directory for a directory) and make it again. A directory kept returns undefined.
+   */
+  private create<T>(rel: Buffer, wantDir: boolean, make: () => T): T | undefined {
+    try {
+      return make();
+    } catch (e) {
+      if (errnoCode(e) !== 'EEXIST') throw e;
+    }
+    if (this.clear(rel, wantDir)) return undefined;
+    return make();
+  }
+
   async entry(e: Entry, body: AsyncIterable<Buffer>): Promise<void> {
     if (this.opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
     const rel = normalise(e.path, 'entry', this.opts.maxDepth ?? 1024);
@@ -166,8 +180,8 @@ class Extractor {
     switch (e.kind) {
       case 'directory': {
         if (rel.length > 0) {
-          const exists = this.clear(rel, true);
-          if (!exists) mkdirSync(this.abs(rel), { mode: 0o700 });
+          // create first, look only when something is there (as GNU tar: one call for a new name)
+          this.create(rel, true, () => mkdirSync(this.abs(rel), { mode: 0o700 }));
           this.dirs.add(key);
         }
         this.dirMeta.set(key, { ...meta, ...extra });
@@ -175,7 +189,6 @@ class Extractor {
         break;
       }
       case 'file': {
-        this.clear(rel, false);
         await this.writeFile(rel, e, body);
         this.queueXattrs(rel, extra);
         this.times.push(meta);
@@ -184,8 +197,7 @@ class Extractor {
         break;
       }
       case 'symlink': {
-        this.clear(rel, false);
-        symlinkSync(e.linkname!, this.abs(rel));
+        this.create(rel, false, () => symlinkSync(e.linkname!, this.abs(rel)));
         lchownSync(this.abs(rel), e.uid, e.gid);
         this.queueXattrs(rel, extra);
         this.times.push(meta);
@@ -196,11 +208,11 @@ class Extractor {
         const target = normalise(e.linkname!, 'hard link target', this.opts.maxDepth ?? 1024);
         if (target.equals(rel)) break; // a link to itself: nothing to do
         this.ensureParents(target);
-        this.clear(rel, false);
         if (this.pendingNodes.has(target.toString('latin1'))) {
+          this.clear(rel, false);
           this.deferredLinks.push({ rel, target });
           this.pendingNodes.add(key);
-        } else linkSync(this.abs(target), this.abs(rel));
+        } else this.create(rel, false, () => linkSync(this.abs(target), this.abs(rel)));
         // the link's times are its target's as extracted so far: set through the link's own name,
         // they stay right when the archive replaces the target's name later (as GNU tar leaves them)
         const t = this.lastTimes.get(target.toString('latin1'));
@@ -248,7 +260,7 @@ class Extractor {
   /** Write the body; all-zero chunks become holes. Owner before mode, so setuid bits stay. */
   private async writeFile(rel: Buffer, e: Entry, body: AsyncIterable<Buffer>): Promise<void> {
     // synchronous calls: a thread-pool round trip per call made extraction several times slower
-    const fd = openSync(this.abs(rel), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+    const fd = this.create(rel, false, () => openSync(this.abs(rel), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600))!; // never undefined for a non-directory
     try {
       if (e.sparse !== undefined) {
         // as GNU tar: each region written at its offset, a zero-length one truncates; the holes are never written

@@ -91,6 +91,10 @@ export function parseNumericField(field: Buffer, bits = 64, octalOnly = false): 
   const c = field[at]!;
   if (c >= 0x30 && c <= 0x37) {
     const first = at;
+    // up to 17 octal digits (51 bits) in a plain number, exactly; more in a bigint
+    let small = 0;
+    while (at < field.length && at - first < 17 && field[at]! >= 0x30 && field[at]! <= 0x37) small = small * 8 + (field[at++]! - 0x30);
+    value = BigInt(small);
     while (at < field.length && field[at]! >= 0x30 && field[at]! <= 0x37) value = (value << 3n) + BigInt(field[at++]! - 0x30);
     const max = (1n << BigInt(bits - 1)) - 1n; // a signed type of `bits` bits, as off_t and time_t
     if (value > max && field[first]! >= 0x32) {
@@ -192,18 +196,18 @@ export function decodeHeaderBlock(block: Buffer, byteOffset: number): TarHeader 
   if (format === 'ustar' && block[345] !== 0) name = `${str(345, 155)}/${name}`;
   const typeflag = String.fromCharCode(block[156]!);
   const type = TYPES[block[156] === 0 ? '\0' : typeflag] ?? null;
-  const where = printable(Buffer.from(name, 'latin1')) || '(no name)';
+  const where = () => printable(Buffer.from(name, 'latin1')) || '(no name)'; // only for a message
   const num = (what: string, at: number, len: number, bits = 64): bigint => {
     const r = parseNumericField(block.subarray(at, at + len), bits);
-    if ('error' in r) throw new EntryError(`entry ${where}: the header's ${what} field holds ${r.error}`);
+    if ('error' in r) throw new EntryError(`entry ${where()}: the header's ${what} field holds ${r.error}`);
     return r.value;
   };
   const size = num('size', 124, 12);
-  if (size < 0n || size > BigInt(Number.MAX_SAFE_INTEGER)) throw new EntryError(`entry ${where} has an invalid (negative or malformed) size: ${size}`);
+  if (size < 0n || size > BigInt(Number.MAX_SAFE_INTEGER)) throw new EntryError(`entry ${where()} has an invalid (negative or malformed) size: ${size}`);
   const mtime = num('mtime', 136, 12);
   const device = type === 'character-device' || type === 'block-device';
   const small = (what: string, v: bigint) => {
-    if (v < -(2n ** 53n) || v > 2n ** 53n) throw new EntryError(`entry ${where}: the header's ${what} ${v} is out of range`);
+    if (v < -(2n ** 53n) || v > 2n ** 53n) throw new EntryError(`entry ${where()}: the header's ${what} ${v} is out of range`);
     return Number(v);
   };
   return {
@@ -222,7 +226,9 @@ export function decodeHeaderBlock(block: Buffer, byteOffset: number): TarHeader 
 export function parseHeader(h: TarHeader): Entry {
   const pax = (h.pax ?? {}) as Record<string, string>;
   let name: Buffer = Buffer.from(h.name, 'latin1');
-  const where = printable(name);
+  const headerName = name;
+  let whereText: string | undefined;
+  const where = () => (whereText ??= printable(headerName)); // only for a message
   const sp = sparseOf(h as unknown as SparseHeader, where);
   if (sp?.name) name = sp.name;
   const type = sp?.sparse.format === 'old GNU' ? 'file' : h.type;
@@ -232,12 +238,12 @@ export function parseHeader(h: TarHeader): Entry {
     case 'file': case 'contiguous-file': case null: kind = name.length > 0 && name[name.length - 1] === 0x2f ? 'directory' : 'file'; break;
     case 'gnu-dumpdir': kind = 'directory'; break; // an incremental dump's directory: its listing is not applied
     case 'link': case 'symlink': case 'directory': case 'character-device': case 'block-device': case 'fifo': kind = type; break;
-    default: throw new EntryError(`${where}: unsupported entry type ${h.type}`);
+    default: throw new EntryError(`${where()}: unsupported entry type ${h.type}`);
   }
   const num = (key: string, fallback: number): number => {
     const v = pax[key];
     if (v === undefined || v === '') return fallback;
-    if (!/^[0-9]{1,15}$/.test(v)) throw new EntryError(`${where}: malformed pax ${key} "${v}"`);
+    if (!/^[0-9]{1,15}$/.test(v)) throw new EntryError(`${where()}: malformed pax ${key} "${v}"`);
     return Number(v);
   };
   const time = (key: string): bigint | undefined => {
@@ -246,7 +252,7 @@ export function parseHeader(h: TarHeader): Entry {
     try {
       return parsePaxTime(v);
     } catch {
-      throw new EntryError(`${where}: malformed pax ${key} "${v}"`);
+      throw new EntryError(`${where()}: malformed pax ${key} "${v}"`);
     }
   };
   const xattrs: Xattrs = [];
@@ -255,7 +261,7 @@ export function parseHeader(h: TarHeader): Entry {
   }
   const uid = num('uid', h.uid);
   const gid = num('gid', h.gid);
-  if (!(uid >= 0 && gid >= 0 && uid <= 0xfffffffe && gid <= 0xfffffffe)) throw new EntryError(`${where}: invalid owner ${uid}:${gid}`);
+  if (!(uid >= 0 && gid >= 0 && uid <= 0xfffffffe && gid <= 0xfffffffe)) throw new EntryError(`${where()}: invalid owner ${uid}:${gid}`);
   return {
     path: name, kind, mode: h.mode & 0o7777, uid, gid, size: h.size,
     mtimeNs: time('mtime') ?? BigInt(h.mtime) * NS,

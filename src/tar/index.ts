@@ -2,7 +2,6 @@
 //   types.ts              summary, progress, entry and option types
 //   format.ts             headers, pax records, GNU sparse
 //   compression.ts        compressions by magic, through zlib or the standard tools, streamed
-//   tar-stream-adapter.ts every workaround around tar-stream (pinned to its version by a test)
 //   read.ts               archive -> parsed entries, in order (its own block reader, as GNU tar reads)
 //   solaris-acl.ts        Solaris ACL headers (type A)
 //   safety.ts             the pass that checks a whole archive before anything is written

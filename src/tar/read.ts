@@ -5,7 +5,7 @@
 // its cause; what is read but not applied (volume labels, unknown pax keywords, ...) is reported.
 
 import { DomuError, oneLine } from '../errors.js';
-import { openDecompressed } from './compression.js';
+import { openDecompressed, type TarSource } from './compression.js';
 import { OrderedPaxRecords, PAX_SPARSE_SEQUENCE } from './sparse.js';
 import { checksumOk, decodeHeaderBlock, decodePaxRecords, isZeroBlock, parseHeader, type TarHeader } from './format.js';
 import { solarisAcl } from './solaris-acl.js';
@@ -44,32 +44,84 @@ class ByteReader {
   /** Bytes handed out so far. */
   offset = 0;
 
-  constructor(private readonly it: AsyncIterator<Buffer>) {}
+  constructor(private readonly it: AsyncIterator<Buffer>, private readonly source: TarSource) {}
 
-  private async fill(n: number): Promise<void> {
-    while (this.pending.length < n && !this.ended) {
-      const r = await this.it.next();
-      if (r.done) this.ended = true;
-      else this.pending = this.pending.length === 0 ? r.value : Buffer.concat([this.pending, r.value]);
+  private async next(): Promise<Buffer | undefined> {
+    if (this.ended) return undefined;
+    const r = await this.it.next();
+    if (r.done) {
+      this.ended = true;
+      return undefined;
     }
+    return r.value;
   }
 
   /** Exactly n bytes, or fewer at the end of the stream. */
   async read(n: number): Promise<Buffer> {
-    await this.fill(n);
+    if (this.pending.length < n) {
+      // copy only the n bytes wanted, not the whole next chunk
+      const parts = [this.pending];
+      let have = this.pending.length;
+      this.pending = Buffer.alloc(0);
+      while (have < n) {
+        const c = await this.next();
+        if (!c) break;
+        if (have + c.length > n) {
+          parts.push(c.subarray(0, n - have));
+          this.pending = c.subarray(n - have);
+          have = n;
+        } else {
+          parts.push(c);
+          have += c.length;
+        }
+      }
+      const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts, have);
+      this.offset += out.length;
+      return out;
+    }
     const out = this.pending.subarray(0, n);
-    this.pending = this.pending.subarray(out.length);
-    this.offset += out.length;
+    this.pending = this.pending.subarray(n);
+    this.offset += n;
+    return out;
+  }
+
+  /** Exactly n bytes when they are at hand, without waiting; else undefined. */
+  take(n: number): Buffer | undefined {
+    if (this.pending.length < n) return undefined;
+    const out = this.pending.subarray(0, n);
+    this.pending = this.pending.subarray(n);
+    this.offset += n;
     return out;
   }
 
   /** Up to n bytes as they come (at least one unless the stream ended). */
   async chunk(n: number): Promise<Buffer> {
-    if (this.pending.length === 0) await this.fill(1);
+    if (this.pending.length === 0) this.pending = (await this.next()) ?? this.pending;
     const out = this.pending.subarray(0, Math.min(n, this.pending.length));
     this.pending = this.pending.subarray(out.length);
     this.offset += out.length;
     return out;
+  }
+
+  /** Pass over n bytes; over those not read yet without reading them, where the source can. Returns how many were passed. */
+  async skip(n: number): Promise<number> {
+    let left = n;
+    const now = Math.min(left, this.pending.length);
+    this.pending = this.pending.subarray(now);
+    this.offset += now;
+    left -= now;
+    if (left > 0 && this.source.skip && !this.ended) {
+      // a file: the bytes are passed over where they are
+      const k = this.source.skip(left);
+      this.offset += k;
+      left -= k;
+    }
+    while (left > 0) {
+      const c = await this.chunk(left);
+      if (c.length === 0) break;
+      left -= c.length;
+    }
+    return n - left;
   }
 }
 
@@ -79,8 +131,8 @@ export async function readArchive(
   onEntry: (e: Entry, body: AsyncIterable<Buffer>) => Promise<void>,
 ): Promise<ReadReport> {
   const { source, tool, toolStderr } = await openDecompressed(file, compression);
-  const it = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  const input = new ByteReader(it);
+  const it = source[Symbol.asyncIterator]();
+  const input = new ByteReader(it, source);
   const report: ReadReport = { warnings: [], notApplied: [] };
   const noted = new Map<string, NotApplied>();
   const note = (what: string, path: Buffer | string) => {
@@ -102,7 +154,7 @@ export async function readArchive(
     for (;;) {
       if (signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
       const at = input.offset;
-      const block = await input.read(512);
+      const block = input.take(512) ?? (await input.read(512));
       if (block.length === 0) {
         if (pax || longName || longLink || solaris) throw new DomuError('BAD_INPUT', `${file} is truncated (it ends inside an entry)`);
         throw new DomuError('BAD_INPUT', `${file} is truncated (the end-of-archive marker is missing)`);
@@ -131,10 +183,11 @@ export async function readArchive(
         h.byteOffset = input.offset;
       }
       const padded = Math.ceil(h.size / 512) * 512;
-      const where = printable(Buffer.from(longName ?? h.name, 'latin1')) || '.';
+      const nameNow = longName ?? h.name;
+      const where = () => printable(Buffer.from(nameNow, 'latin1')) || '.';
       switch (h.type) {
         case 'pax-header': case 'pax-global-header': case 'gnu-long-path': case 'gnu-long-link-path': case 'solaris-acl': {
-          if (h.size > MAX_EXTENDED_HEADER) throw new EntryError(`entry ${where}: an extended header of ${h.size} bytes, more than the ${MAX_EXTENDED_HEADER >> 20} MiB this reads into memory`);
+          if (h.size > MAX_EXTENDED_HEADER) throw new EntryError(`entry ${where()}: an extended header of ${h.size} bytes, more than the ${MAX_EXTENDED_HEADER >> 20} MiB this reads into memory`);
           const data = await input.read(padded);
           if (data.length < padded) throw new DomuError('BAD_INPUT', `${file} is truncated (it ends inside an entry)`);
           const body = data.subarray(0, h.size);
@@ -143,7 +196,7 @@ export async function readArchive(
             try {
               decodePaxRecords(body, records);
             } catch (e) {
-              throw new EntryError(`${file} is damaged: ${oneLine(e)} in the pax header before ${where}`);
+              throw new EntryError(`${file} is damaged: ${oneLine(e)} in the pax header before ${where()}`);
             }
             const obj: Record<string, string> = {};
             for (const [k, v] of records) obj[k] = v.toString('latin1');
@@ -158,7 +211,7 @@ export async function readArchive(
             }
             else pax = { ...(pax ?? {}), ...obj };
           } else if (h.type === 'solaris-acl') {
-            solaris = solarisAcl(body, where);
+            solaris = solarisAcl(body, where());
           } else {
             const nul = body.indexOf(0);
             const text = body.toString('latin1', 0, nul < 0 ? body.length : nul);
@@ -176,9 +229,9 @@ export async function readArchive(
           continue;
         }
         case 'gnu-multi-volume':
-          throw new EntryError(`entry ${where} is continued from another volume (GNU multi-volume archive, type M): extract the volumes in order with tar --multi-volume; GNU tar cannot extract it alone either`);
+          throw new EntryError(`entry ${where()} is continued from another volume (GNU multi-volume archive, type M): extract the volumes in order with tar --multi-volume; GNU tar cannot extract it alone either`);
         case 'gnu-long-names':
-          throw new EntryError(`entry ${where} is an old GNU long-names list (type N), which renames and links files by the names in it: refusing it (GNU tar 1.34 no longer writes these)`);
+          throw new EntryError(`entry ${where()} is an old GNU long-names list (type N), which renames and links files by the names in it: refusing it (GNU tar 1.34 no longer writes these)`);
       }
       // the entry itself: pax records (global, then its own), GNU long names
       const records = { ...paxGlobal, ...(pax ?? {}) };
@@ -188,12 +241,12 @@ export async function readArchive(
       if (records.linkpath) h.linkname = records.linkpath;
       if (records.size !== undefined && records.size !== '') {
         if (!/^[0-9]{1,16}$/.test(records.size) || Number(records.size) > Number.MAX_SAFE_INTEGER) {
-          throw new EntryError(`entry ${where} has an invalid (negative or malformed) size: pax size "${records.size}"`);
+          throw new EntryError(`entry ${where()} has an invalid (negative or malformed) size: pax size "${records.size}"`);
         }
         h.size = Number(records.size);
       }
       if (records['GNU.volume.offset'] && records['GNU.volume.offset'] !== '0') {
-        throw new EntryError(`entry ${where} is continued from another volume (GNU.volume.offset ${records['GNU.volume.offset']}): extract the volumes in order with tar --multi-volume`);
+        throw new EntryError(`entry ${where()} is continued from another volume (GNU.volume.offset ${records['GNU.volume.offset']}): extract the volumes in order with tar --multi-volume`);
       }
       h.pax = Object.keys(records).length > 0 ? records : null;
       const name = Buffer.from(h.name, 'latin1');
@@ -227,12 +280,11 @@ export async function readArchive(
         trailing += c.length;
         if (!nonZero && !c.equals(Buffer.alloc(c.length))) nonZero = true;
       }
-      if (tool) {
-        await tool;
-        // a decompressor's warning with a success status (bzip2: "trailing garbage after EOF ignored")
-        const said = oneLine(toolStderr().trim());
-        if (said) report.warnings.push(said.startsWith(`${compression}:`) ? said : `${compression}: ${said}`);
-      }
+      if (tool) await tool;
+      // a decompressor's warning with a success status (bzip2: "trailing garbage after EOF ignored";
+      // the in-process gzip reader: "decompression OK, trailing garbage ignored")
+      const said = oneLine(toolStderr().trim());
+      if (said) report.warnings.push(said.startsWith(`${compression}:`) ? said : `${compression}: ${said}`);
     } catch (e) {
       // the tar data was whole: a decompressor's complaint about what follows it is a warning (GNU tar extracts too)
       report.warnings.push(`${compression} reported an error after the end of the archive, which was read whole: ${oneLine(e instanceof DomuError ? e.message : e)}`);
@@ -253,12 +305,7 @@ export async function readArchive(
 }
 
 async function skip(input: ByteReader, n: number, file: string): Promise<void> {
-  let left = n;
-  while (left > 0) {
-    const c = await input.chunk(left);
-    if (c.length === 0) throw new DomuError('BAD_INPUT', `${file} is truncated (it ends inside an entry)`);
-    left -= c.length;
-  }
+  if (n > 0 && (await input.skip(n)) < n) throw new DomuError('BAD_INPUT', `${file} is truncated (it ends inside an entry)`);
 }
 
 /** The entry's data, `n` bytes, read on demand; iterating it again after the end yields nothing. */

@@ -11,9 +11,9 @@ const PATH_MAX = 4096;
 
 /** "./a//b/." -> "a/b"; refuses absolute names, "..", NUL and depth bombs. */
 export function normalise(name: Buffer, what: string, maxDepth: number): Buffer {
-  const where = printable(name);
-  if (name.includes(0)) throw new EntryError(`${what} ${where} contains a NUL byte`);
-  if (name[0] === 0x2f) throw new EntryError(`${what} ${where} is an absolute path; refusing to extract outside the target`);
+  const where = () => printable(name); // only for a message: printing every name cost more than the checks
+  if (name.includes(0)) throw new EntryError(`${what} ${where()} contains a NUL byte`);
+  if (name[0] === 0x2f) throw new EntryError(`${what} ${where()} is an absolute path; refusing to extract outside the target`);
   const parts: Buffer[] = [];
   let start = 0;
   for (let i = 0; i <= name.length; i++) {
@@ -21,11 +21,11 @@ export function normalise(name: Buffer, what: string, maxDepth: number): Buffer 
       const part = name.subarray(start, i);
       start = i + 1;
       if (part.length === 0 || (part.length === 1 && part[0] === 0x2e)) continue;
-      if (part.length === 2 && part[0] === 0x2e && part[1] === 0x2e) throw new EntryError(`${what} ${where} contains ".."; refusing to extract outside the target`);
+      if (part.length === 2 && part[0] === 0x2e && part[1] === 0x2e) throw new EntryError(`${what} ${where()} contains ".."; refusing to extract outside the target`);
       parts.push(part);
     }
   }
-  if (parts.length > maxDepth) throw new EntryError(`${what} ${where.slice(0, 60)}... is ${parts.length} levels deep (more than ${maxDepth}): refusing a depth bomb`);
+  if (parts.length > maxDepth) throw new EntryError(`${what} ${where().slice(0, 60)}... is ${parts.length} levels deep (more than ${maxDepth}): refusing a depth bomb`);
   const out: Buffer[] = [];
   parts.forEach((p, i) => {
     if (i > 0) out.push(Buffer.from('/'));
@@ -54,8 +54,8 @@ export async function scanArchive(file: string, compression: ReadCompression, ro
   let last = 0;
   await readArchive(file, compression, opts.signal, async (e, body) => {
     const path = normalise(e.path, 'entry', maxDepth);
-    const where = printable(path) || '.';
-    if (rootLen + 1 + path.length >= PATH_MAX) throw new EntryError(`entry ${where.slice(0, 60)}... is too long: the target path would exceed PATH_MAX (${PATH_MAX})`);
+    const at = () => printable(path) || '.';
+    if (rootLen + 1 + path.length >= PATH_MAX) throw new EntryError(`entry ${at().slice(0, 60)}... is too long: the target path would exceed PATH_MAX (${PATH_MAX})`);
     if (path.length === 0 && e.kind !== 'directory') throw new EntryError('the archive\'s root entry "." is not a directory');
     // planting: nothing may be written through a symlink (or a non-directory) the archive put there
     const through = (p: Buffer, what: string) => {
@@ -68,21 +68,21 @@ export async function scanArchive(file: string, compression: ReadCompression, ro
     through(path, 'entry');
     let kind = e.kind;
     if (kind === 'link') {
-      if (!e.linkname || e.linkname.length === 0) throw new EntryError(`hard link ${where} has no target`);
-      const target = normalise(e.linkname, `hard link ${where} points to`, maxDepth);
-      through(target, `hard link ${where} points to`);
+      if (!e.linkname || e.linkname.length === 0) throw new EntryError(`hard link ${at()} has no target`);
+      const target = normalise(e.linkname, `hard link ${at()} points to`, maxDepth);
+      through(target, `hard link ${at()} points to`);
       const tk = kinds.get(target.toString('latin1'));
-      if (tk === undefined) throw new EntryError(`hard link ${where} points to ${printable(target)}, which is not earlier in the archive; refusing a link outside it`);
-      if (tk === 'directory') throw new EntryError(`hard link ${where} points to the directory ${printable(target)}`);
+      if (tk === undefined) throw new EntryError(`hard link ${at()} points to ${printable(target)}, which is not earlier in the archive; refusing a link outside it`);
+      if (tk === 'directory') throw new EntryError(`hard link ${at()} points to the directory ${printable(target)}`);
       kind = tk;
     }
-    if (e.kind === 'symlink' && (!e.linkname || e.linkname.length === 0 || e.linkname.includes(0))) throw new EntryError(`symbolic link ${where} has an empty or invalid target`);
+    if (e.kind === 'symlink' && (!e.linkname || e.linkname.length === 0 || e.linkname.includes(0))) throw new EntryError(`symbolic link ${at()} has an empty or invalid target`);
     if (e.kind === 'character-device' || e.kind === 'block-device') {
       result.deviceCount += 1;
-      if (result.devices.length < 10) result.devices.push(where);
+      if (result.devices.length < 10) result.devices.push(at());
     }
     if (e.xattrs.length > 0 || e.aclAccess || e.aclDefault) result.hasXattrs = true;
-    if (e.sparse !== undefined) await readSparseBody(body, e.sparse, where, { write: () => undefined, truncate: () => undefined });
+    if (e.sparse !== undefined) await readSparseBody(body, e.sparse, at(), { write: () => undefined, truncate: () => undefined });
     kinds.set(path.toString('latin1'), kind);
     result.entries += 1;
     if (e.kind === 'file') result.bytes += e.sparse?.realSize ?? e.size;

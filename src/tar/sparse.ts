@@ -84,10 +84,20 @@ export interface SparseHeader {
 }
 
 /** The sparse layout of an entry, and the real name pax sparse formats carry; undefined when not sparse. */
-export function sparseOf(h: SparseHeader, where: string): { sparse: SparseInfo; name: Buffer | undefined } | undefined {
-  if (h.block && h.block[156] === 0x53) return { sparse: oldGnu(h.block, h.extensions ?? [], where), name: undefined };
+export function sparseOf(h: SparseHeader, whereArg: string | (() => string)): { sparse: SparseInfo; name: Buffer | undefined } | undefined {
+  // the name for messages, printed only for a sparse entry
+  const named = () => (typeof whereArg === 'string' ? whereArg : whereArg());
+  if (h.block && h.block[156] === 0x53) return { sparse: oldGnu(h.block, h.extensions ?? [], named()), name: undefined };
   const pax = h.pax ?? {};
-  if (!Object.keys(pax).some((k) => k.startsWith('GNU.sparse.'))) return undefined;
+  let sparseKeys = false;
+  for (const k in pax) {
+    if (k.startsWith('GNU.sparse.')) {
+      sparseKeys = true;
+      break;
+    }
+  }
+  if (!sparseKeys) return undefined;
+  let where = named();
   // messages name the file by its real name when the records carry one
   const nameText = pax['GNU.sparse.name'];
   const name = nameText ? Buffer.from(nameText, 'latin1') : undefined;

@@ -3,10 +3,12 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { gunzipMembers } from '../../src/tar/compression.js';
 import { runCli, scratchDir } from '../helpers/run.js';
-import { compareWithGnuTar, makeCorpusTree } from './tar-corpus.js';
+import { compareWithGnuTar, compareWithGnuTarJson, makeCorpusTree } from './tar-corpus.js';
 
 const scratch = scratchDir('tar-compression');
 const src = join(scratch.dir, 'src');
@@ -66,5 +68,73 @@ describe('a missing decompressor', () => {
     expect(r.status).toBe(3);
     expect(r.stderr).toMatch(/lzip-compressed/);
     expect(r.stderr).toMatch(/apt-get install lzip/);
+  });
+});
+
+describe('gzip is read in-process, member by member, as gzip -d reads it', () => {
+  // random data (which deflate cannot shrink) and then zeros (which it shrinks to almost nothing):
+  // the end of the data sits in the last few compressed bytes, right before anything appended
+  const data = Buffer.concat([randomBytes(300000), Buffer.alloc(10240)]);
+  const gz = (b: Buffer) => execFileSync('gzip', ['-c'], { input: b });
+  const gunzip = async (bytes: Buffer, name: string) => {
+    const file = join(scratch.dir, `members-${name}.gz`);
+    writeFileSync(file, bytes);
+    const warnings: string[] = [];
+    const out: Buffer[] = [];
+    for await (const c of gunzipMembers(createReadStream(file, { highWaterMark: 64 << 10 }), warnings)) out.push(c);
+    // gzip(1) itself agrees on the data
+    expect(spawnSync('gzip', ['-dc', file], { maxBuffer: 1 << 24 }).stdout.equals(Buffer.concat(out))).toBe(true);
+    return { out: Buffer.concat(out), warnings };
+  };
+  const twoMembers = () => Buffer.concat([gz(data.subarray(0, 100000)), gz(data.subarray(100000))]);
+
+  it('several members are one stream', async () => {
+    const r = await gunzip(twoMembers(), 'two');
+    expect(r.out.equals(data)).toBe(true);
+    expect(r.warnings).toEqual([]);
+  });
+  it('text after the last member: all the data, and gzip\'s warning', async () => {
+    const r = await gunzip(Buffer.concat([twoMembers(), Buffer.from('text after the stream\n')]), 'garbage');
+    expect(r.out.equals(data)).toBe(true);
+    expect(r.warnings).toEqual(['gzip: decompression OK, trailing garbage ignored']);
+  });
+  it('zero padding after the last member is no warning; zeros then text are', async () => {
+    expect((await gunzip(Buffer.concat([gz(data), Buffer.alloc(5000)]), 'zeros')).warnings).toEqual([]);
+    const r = await gunzip(Buffer.concat([gz(data), Buffer.alloc(5000), Buffer.from('x')]), 'zeros-text');
+    expect(r.out.equals(data)).toBe(true);
+    expect(r.warnings).toEqual(['gzip: decompression OK, trailing garbage ignored']);
+  });
+  it('a header with a file name (gzip without -n on a file) is skipped', async () => {
+    const file = join(scratch.dir, 'named.bin');
+    writeFileSync(file, data);
+    const bytes = execFileSync('gzip', ['-c', file]);
+    expect(bytes[3]! & 8).toBe(8);
+    expect((await gunzip(bytes, 'named')).out.equals(data)).toBe(true);
+  });
+  for (const [name, damage, message] of [
+    ['a member cut short', (b: Buffer) => b.subarray(0, 200000), 'gzip: unexpected end of file'],
+    ['a wrong CRC-32', (b: Buffer) => { const c = Buffer.from(b); c[c.length - 6]! ^= 1; return c; }, 'gzip: invalid compressed data--crc error'],
+    ['a wrong length', (b: Buffer) => { const c = Buffer.from(b); c[c.length - 2]! ^= 1; return c; }, 'gzip: invalid compressed data--length error'],
+    ['a second member of an unknown method', (b: Buffer) => Buffer.concat([b, Buffer.from([0x1f, 0x8b, 9, 0, 0, 0, 0, 0, 0, 0, 1, 2])]), 'gzip: unknown method 9 -- not supported'],
+  ] as const) {
+    it(`${name} is an error, as in gzip(1)`, async () => {
+      const file = join(scratch.dir, `bad-${name.replace(/\W+/g, '_')}.gz`);
+      writeFileSync(file, damage(gz(data)));
+      expect(spawnSync('gzip', ['-dc', file]).status).toBe(1);
+      const read = async () => {
+        for await (const c of gunzipMembers(createReadStream(file), [])) void c;
+      };
+      await expect(read()).rejects.toThrow(message);
+    });
+  }
+  it('unpack of a tarball of two gzip members and text after them: GNU tar\'s tree, and the warning (root)', () => {
+    const tarBytes = readFileSync(plain);
+    const half = Math.floor(tarBytes.length / 2);
+    const archive = join(scratch.dir, 'two-members.tar.gz');
+    writeFileSync(archive, Buffer.concat([gz(tarBytes.subarray(0, half)), gz(tarBytes.subarray(half)), Buffer.from('text after\n')]));
+    const r = compareWithGnuTarJson(archive, join(scratch.dir, 'w-two-members'));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.diff).toBe('');
+    expect(r.json!.warnings.join('\n')).toMatch(/gzip: decompression OK, trailing garbage ignored/);
   });
 });
