@@ -90,11 +90,6 @@ const MAX_DIRS_PER_TASK = 64;
 /** A scan copies the files and symlinks it found itself when they are this few; more go back. */
 const SCAN_COPIES_AT_MOST = 64;
 
-function parentOf(rel: string): string {
-  const i = rel.lastIndexOf('/');
-  return i < 0 ? '' : rel.slice(0, i);
-}
-
 function isEmptyTarget(dir: string): boolean {
   try {
     return readdirSync(dir).every((n) => n === 'lost+found');
@@ -214,24 +209,8 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
   const specials: BatchResult['specials'] = [];
   /** Directories made in the target and still to be read, and files of large directories to hand out. */
   const toScan: Array<{ rel: string; size: number }> = [];
-  const entryQueue: Array<{ rels: string[]; kinds: string; dir: string }> = [];
-  /** Entries batches in flight per target directory (see nextEntries). */
-  const dirsInFlight = new Map<string, number>();
-  const dirOfTask = new WeakMap<WorkerTask, string>();
+  const entryQueue: Array<{ rels: string[]; kinds: string }> = [];
   let scansInFlight = 0;
-  /**
-   * The next batch of files to hand out: the first queued one whose directory no worker is filling
-   * already. Creating a name takes its directory's lock in the kernel, so four workers creating in
-   * one directory (the four batches of a directory of 1,000 files, queued one after another) wait
-   * on each other; in different directories they do not.
-   */
-  const nextEntries = (): { rels: string[]; kinds: string; dir: string } => {
-    const look = Math.min(entryQueue.length, 64);
-    let i = 0;
-    while (i < look && dirsInFlight.has(entryQueue[i]!.dir)) i++;
-    const [b] = entryQueue.splice(i < look ? i : 0, 1);
-    return b!;
-  };
   const foundDir = (d: FoundDir) => {
     const atime = BigInt(d.atimeNs);
     const mtime = BigInt(d.mtimeNs);
@@ -242,12 +221,6 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
   };
   const onResult = (task: WorkerTask, r: BatchResult) => {
     if (task.op === 'scan') scansInFlight -= 1;
-    const dir = dirOfTask.get(task);
-    if (dir !== undefined) {
-      const n = dirsInFlight.get(dir)! - 1;
-      if (n > 0) dirsInFlight.set(dir, n);
-      else dirsInFlight.delete(dir);
-    }
     addCounts(summary.copied, r.copied);
     summary.unchanged += r.unchanged;
     summary.bytes += r.bytes;
@@ -270,8 +243,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
     for (const d of r.dirs) foundDir(d);
     specials.push(...r.specials);
     for (let i = 0; i < r.overflow.rels.length; i += batchSize) {
-      const rels = r.overflow.rels.slice(i, i + batchSize);
-      const b = { rels, kinds: r.overflow.kinds.slice(i, i + batchSize), dir: parentOf(rels[0]!) };
+      const b = { rels: r.overflow.rels.slice(i, i + batchSize), kinds: r.overflow.kinds.slice(i, i + batchSize) };
       entryQueue.push(b);
       readAhead?.read(b.rels, b.kinds);
     }
@@ -311,11 +283,7 @@ export async function cloneTree(options: CloneOptions): Promise<CloneSummary> {
         scansInFlight += 1;
         await pool.submit({ ...scanCommon, dirs: batch, keepAtMost: SCAN_COPIES_AT_MOST });
       } else if (entryQueue.length > 0) {
-        const { rels, kinds, dir } = nextEntries();
-        const task: WorkerTask = { ...common, op: 'entries', rels, kinds };
-        dirOfTask.set(task, dir);
-        dirsInFlight.set(dir, (dirsInFlight.get(dir) ?? 0) + 1);
-        await pool.submit(task);
+        await pool.submit({ ...common, op: 'entries', ...entryQueue.shift()! });
       } else if (pool.busy > 0) {
         await pool.settleOne();
       } else break;
