@@ -9,7 +9,8 @@ import { copyRegular } from './regular.js';
 import { needsExactTime } from './exact-times.js';
 import { copyEntriesAsync } from './async-entries.js';
 import { sameMicros, utimeArg } from './times.js';
-import { joinRoot, kindOfStats, scanDirectory, type ScanRules } from '../walk/walk.js';
+import { kindOfStats, scanDirectory, type ScanRules } from '../walk/walk.js';
+import { fsPath } from './paths.js';
 import { ExcludeSet } from '../walk/exclude.js';
 import {
   foundDirOf, newResult, type BatchResult, type CopyBatch, type CopyMode, type DirMetaBatch, type LinkGroupBatch, type ScanBatch,
@@ -27,7 +28,7 @@ function problem(rel: string, e: unknown): { path: string; code: string; message
 }
 
 /** In update mode: make room for a new entry at dst, unless what is there is already identical. */
-function existingIsSame(dst: Buffer, st: BigIntStats, mode: CopyMode, kind: 'file' | 'symlink', linkTarget?: Buffer): boolean {
+function existingIsSame(dst: string | Buffer, st: BigIntStats, mode: CopyMode, kind: 'file' | 'symlink', linkTarget?: Buffer): boolean {
   if (mode === 'fresh') return false;
   const cur = lstatSync(dst, { bigint: true, throwIfNoEntry: false });
   if (!cur) return false;
@@ -46,8 +47,8 @@ function existingIsSame(dst: Buffer, st: BigIntStats, mode: CopyMode, kind: 'fil
 }
 
 function copyOne(batch: CopyBatch | LinkGroupBatch, rel: string, out: BatchResult, deferLinks: boolean): BigIntStats | undefined {
-  const src = joinRoot(batch.source, rel);
-  const dst = joinRoot(batch.target, rel);
+  const src = fsPath(batch.source, rel);
+  const dst = fsPath(batch.target, rel);
   const st = lstatSync(src, { bigint: true, throwIfNoEntry: false });
   if (!st) {
     out.changed.push(vanished(rel));
@@ -122,7 +123,7 @@ function finishAsync(batch: CopyBatch, r: BatchResult): BatchResult {
 
 /** Make a directory in the target (mode 0700 until its metadata is applied, last); false when one was there. */
 function makeDir(target: string, rel: string): boolean {
-  const dst = joinRoot(target, rel);
+  const dst = fsPath(target, rel);
   try {
     mkdirSync(dst, { mode: 0o700 });
     return true;
@@ -140,8 +141,8 @@ function makeDir(target: string, rel: string): boolean {
 /** In update mode, a device node or fifo already identical in the target is left alone. */
 function specialIsSame(batch: ScanBatch, rel: string): boolean {
   if (batch.mode === 'fresh') return false;
-  const a = lstatSync(joinRoot(batch.source, rel), { bigint: true, throwIfNoEntry: false });
-  const b = lstatSync(joinRoot(batch.target, rel), { bigint: true, throwIfNoEntry: false });
+  const a = lstatSync(fsPath(batch.source, rel), { bigint: true, throwIfNoEntry: false });
+  const b = lstatSync(fsPath(batch.target, rel), { bigint: true, throwIfNoEntry: false });
   return a !== undefined && b !== undefined && a.mode === b.mode && a.rdev === b.rdev && a.uid === b.uid && a.gid === b.gid && sameMicros(a.mtimeNs, b.mtimeNs);
 }
 
@@ -234,11 +235,11 @@ function copyLinkGroups(batch: LinkGroupBatch): BatchResult {
     if (!firstSt) continue;
     out.xattrNames.push(first);
     out.done += group.length;
-    const firstDst = joinRoot(batch.target, first);
+    const firstDst = fsPath(batch.target, first);
     const firstIno = lstatSync(firstDst, { bigint: true }).ino;
     for (const rel of rest) {
       try {
-        const dst = joinRoot(batch.target, rel);
+        const dst = fsPath(batch.target, rel);
         const cur = lstatSync(dst, { bigint: true, throwIfNoEntry: false });
         if (cur && cur.ino === firstIno) {
           out.unchanged += 1;
@@ -261,7 +262,7 @@ function copyLinkGroups(batch: LinkGroupBatch): BatchResult {
 function applyDirMeta(batch: DirMetaBatch): BatchResult {
   const out = newResult();
   for (const d of batch.dirs) {
-    const dst = joinRoot(batch.target, d.rel);
+    const dst = fsPath(batch.target, d.rel);
     try {
       lchownSync(dst, d.uid, d.gid);
       chmodSync(dst, d.mode & 0o7777);

@@ -65,10 +65,9 @@ export class ExactTimes {
   add(records: readonly string[]): void {
     if (records.length === 0) return;
     this.count += records.length / 3;
-    const parts: Buffer[] = [];
-    const nul = Buffer.from([0]);
-    for (const r of records) parts.push(Buffer.from(r, 'latin1'), nul);
-    this.child.stdin!.write(Buffer.concat(parts));
+    let text = '';
+    for (const r of records) text += `${r}\0`;
+    this.child.stdin!.write(text, 'latin1');
   }
 
   /** Close the input and wait; returns warnings (python3 missing: times kept to the microsecond). */

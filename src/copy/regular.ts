@@ -47,7 +47,7 @@ function applyMeta(fd: number, st: BigIntStats, ctx: CopyContext, createdMode: n
  * Copy the regular file `src` (whose lstat is `st`) to the new path `dst`.
  * Returns how the source changed while we copied it, if it did.
  */
-export function copyRegular(src: Buffer, dst: Buffer, st: BigIntStats, ctx: CopyContext): ContentChange {
+export function copyRegular(src: string | Buffer, dst: string | Buffer, st: BigIntStats, ctx: CopyContext): ContentChange {
   const size = Number(st.size);
   const sparse = size > 0 && st.blocks * 512n < st.size;
   if (size <= SMALL_FILE_LIMIT && !sparse) return copySmall(src, dst, st, size, ctx);
@@ -55,7 +55,7 @@ export function copyRegular(src: Buffer, dst: Buffer, st: BigIntStats, ctx: Copy
   return copyLarge(src, dst, st, size, ctx);
 }
 
-function copySmall(src: Buffer, dst: Buffer, st: BigIntStats, size: number, ctx: CopyContext): ContentChange {
+function copySmall(src: string | Buffer, dst: string | Buffer, st: BigIntStats, size: number, ctx: CopyContext): ContentChange {
   if (buffer.length < size + 1) buffer = Buffer.allocUnsafe(size + 1);
   const sfd = openSync(src, O_RDONLY | O_NOFOLLOW);
   let got = 0;
@@ -85,7 +85,7 @@ function copySmall(src: Buffer, dst: Buffer, st: BigIntStats, size: number, ctx:
   return undefined;
 }
 
-function copyLarge(src: Buffer, dst: Buffer, st: BigIntStats, size: number, ctx: CopyContext): ContentChange {
+function copyLarge(src: string | Buffer, dst: string | Buffer, st: BigIntStats, size: number, ctx: CopyContext): ContentChange {
   // copyFileSync runs in the kernel (copy_file_range or sendfile); COPYFILE_EXCL means O_EXCL.
   copyFileSync(src, dst, constants.COPYFILE_EXCL);
   const dfd = openSync(dst, O_WRONLY | O_NOFOLLOW);
@@ -109,9 +109,9 @@ function copyLarge(src: Buffer, dst: Buffer, st: BigIntStats, size: number, ctx:
  * writes the content, holes kept; names go through xargs -0 so any bytes survive. Sparse files
  * are rare in a root tree, so this is one process per such file, not per file.
  */
-function copySparse(src: Buffer, dst: Buffer, st: BigIntStats, size: number, ctx: CopyContext): ContentChange {
+function copySparse(src: string | Buffer, dst: string | Buffer, st: BigIntStats, size: number, ctx: CopyContext): ContentChange {
   const r = spawnSync('xargs', ['-0', '-n', '2', 'cp', '--sparse=always', '--no-dereference', '--'], {
-    input: Buffer.concat([src, Buffer.from([0]), dst, Buffer.from([0])]),
+    input: Buffer.concat([Buffer.from(src), Buffer.from([0]), Buffer.from(dst), Buffer.from([0])]),
   });
   if (r.status !== 0) {
     const err = new Error(`cp --sparse failed: ${r.stderr?.toString().trim() || r.error?.message}`) as NodeJS.ErrnoException;
