@@ -7,7 +7,7 @@ import { DomuError, EXIT_STATUS } from '../errors.js';
 import { CleanupStack } from '../cleanup.js';
 import { abortOnSignals } from './signals.js';
 import { planStages, checkStageIds, runBuild, type BuildResult } from '../pipeline/pipeline.js';
-import { buildFleet, isFleetText, readFleetFile, type FleetResult } from '../pipeline/fleet.js';
+import { buildFleet, isFleetText, planFleet, readFleetFile, type FleetPlan, type FleetResult } from '../pipeline/fleet.js';
 import { FLAG } from '../spec/flags.js';
 import { SPEC_FLAGS, applySpecFlags, loadBuildSpec, SpecError, formatIssue } from '../spec/index.js';
 import { ProgressLine, formatDuration, printJson } from './output.js';
@@ -115,6 +115,22 @@ function printFleetResult(r: FleetResult): void {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
+/** A local fleet's dry run: the base, and each guest's stages, disk and config; nothing touched. */
+function printFleetPlan(plan: FleetPlan, json: boolean): void {
+  if (json) {
+    printJson({ ok: true, dryRun: true, ...plan });
+    return;
+  }
+  const out = [`base ${plan.base.image} (key ${plan.base.key.slice(0, 12)}): ${plan.base.status === 'cached' ? 'cached, reused' : `to build: ${plan.base.stages.filter((s) => !s.skip).map((s) => s.id).join(', ')}`}`];
+  const rows = [['guest', 'status', 'address', 'disk', 'config'], ...plan.guests.map((g) => [g.name, g.status, g.address, g.image, g.config])];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  out.push('', ...rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()));
+  const toBuild = plan.guests.find((g) => g.status === 'to build');
+  if (toBuild) out.push('', `stages of each guest to build: ${toBuild.stages.filter((s) => !s.skip).map((s) => s.id).join(', ')}`);
+  out.push(`dry run: ${plan.guests.filter((g) => g.status === 'to build').length} of ${plan.guests.length} guests would be built; nothing was touched`);
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
 export function register(program: Command): void {
   const cmd = program
     .command('build')
@@ -178,8 +194,10 @@ Examples:
         }
         if (opts.queue !== undefined || opts.detach) throw new DomuError('USAGE', '--queue and --detach are for fleet files (with guests: and hosts:)');
         if (file !== undefined && isFleetText(readSpecText(file))) {
-          // a local fleet has no dry run: refused rather than built
-          if (opts.dryRun) throw new DomuError('USAGE', '--dry-run of a fleet file plans it on its hosts\' workers: give --queue URL (a local fleet has no dry run; nothing was built)');
+          if (opts.dryRun) {
+            printFleetPlan(await planFleet(readFleetFile(file)), opts.json === true);
+            return;
+          }
           const fp = new FleetProgress();
           const r = await buildFleet({
             file,

@@ -20,7 +20,7 @@ import { treeFingerprint as fingerprintTree } from '../walk/fingerprint.js';
 import { DEFAULT_EXCLUDES, ExcludeSet } from '../walk/exclude.js';
 import { CleanupStack } from '../cleanup.js';
 import { planStages, runBuild, type BuildResult } from './pipeline.js';
-import { findGuest, leaseAddress, listGuests, parsePool } from './inventory.js';
+import { findGuest, leaseAddress, leasedAddress, listGuests, parsePool } from './inventory.js';
 import { FLEET_BASE_FIELDS, fleetFileProblems, fleetFileSchema, fleetGuestFields, fleetSchema, reportIssues, toFleetGuest, validFields, type Fleet, type FleetGuest } from '../spec/fleet-schema.js';
 
 /** Bump when the way a base is made changes, so old cached bases are not reused. */
@@ -244,7 +244,7 @@ export async function ensureBase(fleet: Fleet, o: { signal: AbortSignal; cleanup
     // The base is the source tree (and the base's packages); everything that carries identity is per guest.
     // The kernel's modules carry no identity and are the same for every guest: they go into the
     // base once (each guest's own stage then finds them there), not into every overlay.
-    skip: (await planStages(spec)).map((s) => s.id).filter((id) => /^(fixup|role\/|xen\/|boot-test|inventory)/.test(id) && id !== 'fixup/kernel-modules'),
+    skip: (await planStages(spec)).map((s) => s.id).filter(isPerGuestStage),
     signal: o.signal,
     cleanup: o.cleanup,
     log: (l) => (l.startsWith('warning') || /^(source|verify)/.test(l) ? o.log(`base: ${l}`) : undefined),
@@ -254,6 +254,54 @@ export async function ensureBase(fleet: Fleet, o: { signal: AbortSignal; cleanup
   if (!r.ok) return { status: 'failed', key, image, seconds, error: r.error?.message ?? 'failed' };
   writeState(recPath, { key, image, built: new Date().toISOString() } satisfies BaseRecord);
   return { status: 'built', key, image, seconds };
+}
+
+/** The stages a base build skips: everything that carries identity is per guest (the kernel's modules are not). */
+export function isPerGuestStage(id: string): boolean {
+  return /^(fixup|role\/|xen\/|boot-test|inventory)/.test(id) && id !== 'fixup/kernel-modules';
+}
+
+/** One stage of a plan, as build --dry-run prints it. */
+export interface PlannedStage {
+  id: string;
+  title: string;
+  skip?: string;
+}
+
+/** A spec's stages as build --dry-run prints them; `skipped` names the reason of a stage left out. */
+export async function planOf(spec: BuildSpec, skipped: (id: string) => string | undefined = () => undefined): Promise<PlannedStage[]> {
+  return (await planStages(spec)).map((s) => {
+    const skip = s.skipReason?.(spec) ?? skipped(s.id);
+    return { id: s.id, title: s.title, ...(skip ? { skip } : {}) };
+  });
+}
+
+export interface FleetPlan {
+  base: { image: string; key: string; status: 'cached' | 'to build'; stages: PlannedStage[] };
+  guests: Array<{ name: string; status: 'unchanged' | 'to build'; image: string; config: string; address: string; stages: PlannedStage[] }>;
+}
+
+/**
+ * A local fleet's dry run: the base's key and whether it is cached, and each guest's stages, disk,
+ * config and whether its inputs changed, read from the inventory. Nothing is written and no address
+ * is leased (a guest with ip: auto shows the address it holds, else "auto").
+ */
+export async function planFleet(fleet: Fleet): Promise<FleetPlan> {
+  const key = await baseKey(fleet);
+  const image = baseImagePath(fleet.name, key);
+  const rec = readState<BaseRecord>(`fleet-bases/${fleet.name}.json`);
+  const baseSpec: BuildSpec = { ...fleet.base, target: { ...(fleet.base.target as Extract<BuildSpec['target'], { kind: 'image' }>), path: image, force: true, format: 'raw' } };
+  const base = { image, key, status: rec?.key === key && existsSync(image) ? ('cached' as const) : ('to build' as const), stages: await planOf(baseSpec, (id) => (isPerGuestStage(id) ? 'per guest, not in the base' : undefined)) };
+  const guests: FleetPlan['guests'] = [];
+  for (const g of fleet.guests) {
+    const ip = g.ip === 'auto' ? (fleet.pool ? leasedAddress(fleet.pool, g.name) : undefined) : g.ip;
+    const spec = guestSpec(fleet, g, { image, key }, ip);
+    const prev = findGuest(g.name);
+    const disk = spec.target.kind === 'image' ? spec.target.path : '';
+    const same = base.status === 'cached' && prev?.fleet === fleet.file && prev.inputsKey === guestKey(spec) && existsSync(disk);
+    guests.push({ name: g.name, status: same ? 'unchanged' : 'to build', image: disk, config: spec.domain.config, address: ip ?? (g.ip === 'auto' ? 'auto (leased when it is built)' : 'dhcp'), stages: await planOf(spec) });
+  }
+  return { base, guests };
 }
 
 export interface GuestBuildOptions {

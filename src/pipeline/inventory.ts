@@ -191,6 +191,13 @@ export function parsePool(pool: string): [number, number] {
  * The address of `name` in `pool`: its existing lease, or the lowest free address (recorded now).
  * `taken` lists addresses in use outside the pool's leases (static ones in the same fleet).
  */
+/** The address a pool has leased to a guest, if any (read only: a dry run leases nothing). */
+export function leasedAddress(pool: string, name: string): string | undefined {
+  const [first, last] = parsePool(pool);
+  const leases = readState<LeaseFile>(LEASES)?.pools[`${intToIp(first)}-${intToIp(last)}`] ?? {};
+  return Object.entries(leases).find(([, owner]) => owner === name)?.[0];
+}
+
 export function leaseAddress(pool: string, name: string, taken: ReadonlySet<string> = new Set()): string {
   return withStateLock(() => leaseLocked(pool, name, taken));
 }

@@ -124,6 +124,38 @@ ${guests}`;
     expect(r.guests.find((g) => g.name === 'cawdor')!.ip).toBe('10.20.0.10'); // the lease is kept
   });
 
+  it('build --dry-run of the fleet says what a build would do, and touches nothing', () => {
+    // one guest's input changed in the file: the plan says only that one would be built
+    writeFileSync(fleetFile, fleetText(FIVE.replace('{ name: lochaber, ip: auto, memory: 256M }', '{ name: lochaber, ip: auto, memory: 320M }')));
+    const state = () => execFileSync('bash', ['-c', `cd ${dir} && find state images configs -printf '%p %s %T@\\n' | sort`]).toString();
+    const before = state();
+    const r = spawnSync(process.execPath, [CLI, 'build', fleetFile, '--dry-run', '--json'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const plan = JSON.parse(r.stdout) as { dryRun: boolean; base: { status: string; image: string; stages: Array<{ id: string; skip?: string }> }; guests: Array<{ name: string; status: string; address: string; image: string; config: string; stages: Array<{ id: string; skip?: string }> }> };
+    expect(plan.dryRun).toBe(true);
+    expect(plan.base.status).toBe('cached');
+    expect(existsSync(plan.base.image)).toBe(true);
+    expect(plan.base.stages.find((s) => s.id === 'xen/config')?.skip).toBe('per guest, not in the base');
+    expect(plan.base.stages.filter((s) => s.id.startsWith('fixup/') && !s.skip)).toEqual([]);
+    expect(plan.guests.map((g) => [g.name, g.status, g.address])).toEqual([
+      ['cawdor', 'unchanged', '10.20.0.10'], ['glamis', 'unchanged', '10.20.0.11'], ['fife', 'unchanged', '10.20.0.50'],
+      ['lochaber', 'to build', '10.20.0.12'], ['menteith', 'unchanged', 'dhcp'],
+    ]);
+    const lochaber = plan.guests.find((g) => g.name === 'lochaber')!;
+    expect(lochaber.image).toBe(join(dir, 'images', 'lochaber.qcow2'));
+    expect(lochaber.config).toBe(join(dir, 'configs', 'lochaber.cfg'));
+    expect(lochaber.stages.some((s) => s.id.startsWith('fixup/') && !s.skip)).toBe(true);
+    expect(lochaber.stages.filter((s) => !s.skip).map((s) => s.id)).toEqual(expect.arrayContaining(['target/open', 'xen/config', 'inventory']));
+    // the text form: the table and the count
+    const t = spawnSync(process.execPath, [CLI, 'build', fleetFile, '--dry-run'], { encoding: 'utf8' });
+    expect(t.status, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/^base \S+ \(key [0-9a-f]{12}\): cached, reused$/m);
+    expect(t.stdout).toMatch(/^lochaber\s+to build\s+10\.20\.0\.12\s/m);
+    expect(t.stdout).toContain('dry run: 1 of 5 guests would be built; nothing was touched');
+    expect(state()).toBe(before);
+    writeFileSync(fleetFile, fleetText(FIVE));
+  });
+
   it('a changed guest input rebuilds that guest only', async () => {
     writeFileSync(fleetFile, fleetText(FIVE.replace('{ name: lochaber, ip: auto, memory: 256M }', '{ name: lochaber, ip: auto, memory: 384M }')));
     const r = await buildFleet({ file: fleetFile });

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { DomuError } from '../../errors.js';
 import { SpecError } from '../../spec/load.js';
-import { parseFleet, type Fleet, type FleetGuest } from '../fleet.js';
+import { parseFleet, type Fleet, type FleetGuest, type PlannedStage } from '../fleet.js';
 import { parseQueueUrl } from './connection.js';
 import { checkJob, type SignedJob } from './sign.js';
 import type { SignedBaseShare } from './base-share.js';
@@ -76,12 +76,8 @@ export interface BaseJobResult {
   share?: SignedBaseShare;
 }
 
-/** A stage as a dry run plans it: run, or skipped and why. */
-export interface PlannedStage {
-  id: string;
-  title: string;
-  skip?: string;
-}
+/** A stage as a dry run plans it: run, or skipped and why (the local fleet's dry run plans the same). */
+export type { PlannedStage } from '../fleet.js';
 
 /** What a dry-run job returns: the plan, nothing written. */
 export interface DryRunResult {

@@ -16,10 +16,10 @@ import { readState, stateDir, writeState } from '../../sys/state.js';
 import { DEFAULT_EXCLUDES } from '../../walk/exclude.js';
 import { renderXlConfig } from '../../xen/render.js';
 import { diskPathOf, domainOf, planStages } from '../pipeline.js';
-import { baseImagePath, baseKey, buildFleetGuest, cloneHostOf, ensureBase, guestSpec, type BaseOutcome, type Fleet, type FleetGuest } from '../fleet.js';
+import { baseImagePath, baseKey, buildFleetGuest, cloneHostOf, ensureBase, guestSpec, isPerGuestStage, planOf, type BaseOutcome, type Fleet, type FleetGuest } from '../fleet.js';
 import type { BuildSpec } from '../../spec/types.js';
 import { hostBaseQueueName, hostQueueName } from './connection.js';
-import { acceptJob, fleetForHost, redisClient, RefusedJob, type BaseJobResult, type DryRunResult, type GuestJobResult, type JobPayload, type JobProgressReport, type PlannedStage } from './jobs.js';
+import { acceptJob, fleetForHost, redisClient, RefusedJob, type BaseJobResult, type DryRunResult, type GuestJobResult, type JobPayload, type JobProgressReport } from './jobs.js';
 import { checkBaseShare, fetchBase, packBase, serveBases, signBaseShare, type BaseServer, type SignedBaseShare } from './base-share.js';
 import { dropRunRecord, isDead, readRunRecords, removeDeadRun, writeRunRecord, type RunRecord } from './runs.js';
 
@@ -100,18 +100,7 @@ class RunMemo<T> {
   }
 }
 
-/** The plan of a spec's stages, as build --dry-run prints it. */
-async function planOf(spec: BuildSpec, skipped: (id: string) => string | undefined = () => undefined): Promise<PlannedStage[]> {
-  return (await planStages(spec)).map((s) => {
-    const skip = s.skipReason?.(spec) ?? skipped(s.id);
-    return { id: s.id, title: s.title, ...(skip ? { skip } : {}) };
-  });
-}
-
-/** The stages a base build skips (they are per guest), as ensureBase skips them. */
-function baseSkips(id: string): string | undefined {
-  return /^(fixup|role\/|xen\/|boot-test|inventory)/.test(id) && id !== 'fixup/kernel-modules' ? 'per guest, not in the base' : undefined;
-}
+const baseSkips = (id: string): string | undefined => (isPerGuestStage(id) ? 'per guest, not in the base' : undefined);
 
 /** The "ID: title" lines runBuild reports when a stage starts. */
 async function stageStarts(spec: BuildSpec): Promise<Map<string, string>> {
