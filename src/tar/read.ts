@@ -103,6 +103,20 @@ class ByteReader {
     return out;
   }
 
+  /**
+   * Pass over n bytes without waiting: those at hand, and those not read yet where the source can
+   * pass over them. Returns how many were passed; the caller skips the rest with skip().
+   */
+  skipSync(n: number): number {
+    const now = Math.min(n, this.pending.length);
+    this.pending = this.pending.subarray(now);
+    this.offset += now;
+    if (now === n || !this.source.skip || this.ended) return now;
+    const k = this.source.skip(n - now);
+    this.offset += k;
+    return now + k;
+  }
+
   /** Pass over n bytes; over those not read yet without reading them, where the source can. Returns how many were passed. */
   async skip(n: number): Promise<number> {
     let left = n;
@@ -128,7 +142,7 @@ class ByteReader {
 /** Read every entry of the archive in order; `onEntry` gets the parsed header and the body. */
 export async function readArchive(
   file: string, compression: ReadCompression, signal: AbortSignal | undefined,
-  onEntry: (e: Entry, body: AsyncIterable<Buffer>) => Promise<void>,
+  onEntry: (e: Entry, body: AsyncIterable<Buffer>, dataOffset: number) => Promise<void> | void,
 ): Promise<ReadReport> {
   const { source, tool, toolStderr } = await openDecompressed(file, compression);
   const it = source[Symbol.asyncIterator]();
@@ -265,10 +279,15 @@ export async function readArchive(
       libarchiveXattrs(entry, records);
       // only a regular file's data is handed on; any size a link or directory claims is skipped, as GNU tar does
       const dataLength = entry.kind === 'file' && h.type !== 'link' ? h.size : 0;
-      const body = bodyOf(input, dataLength, file);
-      await onEntry(entry, body);
-      for await (const chunk of body) void chunk; // whatever was not read
-      await skip(input, padded - dataLength, file);
+      const body = new Body(input, dataLength, file);
+      const pending = onEntry(entry, body, input.offset);
+      if (pending) await pending;
+      // whatever of the body was not read, and its padding: passed over without an await when the source can
+      const rest = body.left + padded - dataLength;
+      if (rest > 0) {
+        const passed = input.skipSync(rest);
+        if (passed < rest) await skip(input, rest - passed, file);
+      }
     }
     // after the end marker: zero padding (tar's records) is normal; anything else is reported
     let trailing = 0;
@@ -309,24 +328,21 @@ async function skip(input: ByteReader, n: number, file: string): Promise<void> {
 }
 
 /** The entry's data, `n` bytes, read on demand; iterating it again after the end yields nothing. */
-function bodyOf(input: ByteReader, n: number, file: string): AsyncIterable<Buffer> {
-  let left = n;
-  return {
-    [Symbol.asyncIterator]() {
-      return {
-        async next(): Promise<IteratorResult<Buffer>> {
-          if (left === 0) return { done: true, value: undefined };
-          const c = await input.chunk(Math.min(left, 1 << 20));
-          if (c.length === 0) throw new DomuError('BAD_INPUT', `${file} is truncated (it ends inside an entry)`);
-          left -= c.length;
-          return { done: false, value: c };
-        },
-        async return(): Promise<IteratorResult<Buffer>> {
-          return { done: true, value: undefined };
-        },
-      };
-    },
-  };
+class Body implements AsyncIterable<Buffer> {
+  constructor(private readonly input: ByteReader, public left: number, private readonly file: string) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return {
+      next: async (): Promise<IteratorResult<Buffer>> => {
+        if (this.left === 0) return { done: true, value: undefined };
+        const c = await this.input.chunk(Math.min(this.left, 1 << 20));
+        if (c.length === 0) throw new DomuError('BAD_INPUT', `${this.file} is truncated (it ends inside an entry)`);
+        this.left -= c.length;
+        return { done: false, value: c };
+      },
+      return: async (): Promise<IteratorResult<Buffer>> => ({ done: true, value: undefined }),
+    };
+  }
 }
 
 /** bsdtar's LIBARCHIVE.xattr.NAME=base64 (NAME URL-encoded), for an xattr not also in SCHILY.xattr. */
