@@ -143,8 +143,9 @@ class ByteReader {
 export async function readArchive(
   file: string, compression: ReadCompression, signal: AbortSignal | undefined,
   onEntry: (e: Entry, body: AsyncIterable<Buffer>, dataOffset: number) => Promise<void> | void,
+  chunkSize?: number,
 ): Promise<ReadReport> {
-  const { source, tool, toolStderr } = await openDecompressed(file, compression);
+  const { source, tool, toolStderr } = await openDecompressed(file, compression, chunkSize);
   const it = source[Symbol.asyncIterator]();
   const input = new ByteReader(it, source);
   const report: ReadReport = { warnings: [], notApplied: [] };
@@ -161,7 +162,7 @@ export async function readArchive(
   let lone = false;
   try {
     let pax: Record<string, string> | null = null;
-    let paxGlobal: Record<string, string> = {};
+    let paxGlobal: Record<string, string> | null = null;
     let longName: string | null = null;
     let longLink: string | null = null;
     let solaris: ReturnType<typeof solarisAcl> | null = null;
@@ -217,7 +218,7 @@ export async function readArchive(
             // pax sparse 0.0 repeats GNU.sparse.offset/numbytes: keep them in order for sparse.ts
             if (records.sequence.length > 0) obj[PAX_SPARSE_SEQUENCE] = JSON.stringify(records.sequence);
             if (h.type === 'pax-global-header') {
-              paxGlobal = { ...paxGlobal, ...obj };
+              paxGlobal = { ...(paxGlobal ?? {}), ...obj };
               for (const k of Object.keys(obj)) {
                 if (k === 'GNU.volume.label') note('GNU volume label (pax GNU.volume.label)', obj[k]!);
                 else if (paxIgnored(k)) note(`pax keyword ${k} (global header)`, '(global header)');
@@ -248,7 +249,8 @@ export async function readArchive(
           throw new EntryError(`entry ${where()} is an old GNU long-names list (type N), which renames and links files by the names in it: refusing it (GNU tar 1.34 no longer writes these)`);
       }
       // the entry itself: pax records (global, then its own), GNU long names
-      const records = { ...paxGlobal, ...(pax ?? {}) };
+      // (no copy when there is no global header: an entry's own records are its own object)
+      const records = paxGlobal ? { ...paxGlobal, ...(pax ?? {}) } : (pax ?? {});
       if (longName !== null) h.name = longName;
       if (longLink !== null) h.linkname = longLink;
       if (records.path) h.name = records.path;
@@ -262,7 +264,7 @@ export async function readArchive(
       if (records['GNU.volume.offset'] && records['GNU.volume.offset'] !== '0') {
         throw new EntryError(`entry ${where()} is continued from another volume (GNU.volume.offset ${records['GNU.volume.offset']}): extract the volumes in order with tar --multi-volume`);
       }
-      h.pax = Object.keys(records).length > 0 ? records : null;
+      h.pax = paxGlobal || pax ? records : null;
       const name = Buffer.from(h.name, 'latin1');
       if (h.type === null) note(`entry type '${printable(Buffer.from(h.typeflag, 'latin1'))}' GNU tar does not know (extracted as a regular file, as GNU tar does)`, name);
       if (h.type === 'gnu-dumpdir') note('incremental dump directory listing (type D; the directory is made, the listing is not applied)', name);

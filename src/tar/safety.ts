@@ -65,12 +65,16 @@ export interface KeptEntry {
 /** The most entries kept from the safety pass (a few hundred bytes each); beyond it the extraction reads the headers again. */
 export const KEEP_MAX = 400_000;
 
+/** The safety pass reads an uncompressed archive 256 KiB at a time (its CPU time on /usr/share/{doc,locale,man}: 0.38-0.56 s, against 0.47-0.77 s in 4 MiB chunks). */
+const SCAN_CHUNK = 256 << 10;
+
 export async function scanArchive(file: string, compression: ReadCompression, rootLen: number, maxDepth: number, opts: ExtractTarballOptions, keep = false): Promise<ScanResult> {
   const kinds = new Map<string, Kind>([['', 'directory']]);
   const kept: KeptEntry[] | undefined = compression === 'none' && keep ? [] : undefined;
   const result: ScanResult = { entries: 0, bytes: 0, devices: [], deviceCount: 0, hasXattrs: false, report: { warnings: [], notApplied: [] }, kept };
   let last = 0;
   // synchronous for every entry but a sparse one (its map is read from the body): no await per entry
+  // read in chunks of SCAN_CHUNK: the bodies are passed over by seeking, so less of them is read than with 4 MiB
   result.report = await readArchive(file, compression, opts.signal, (e, body, dataOffset) => {
     const path = normalise(e.path, 'entry', maxDepth);
     const at = () => printable(path) || '.';
@@ -118,7 +122,7 @@ export async function scanArchive(file: string, compression: ReadCompression, ro
     if (e.sparse !== undefined) return readSparseBody(body, e.sparse, at(), { write: () => undefined, truncate: () => undefined }).then(done);
     done();
     return undefined;
-  });
+  }, SCAN_CHUNK);
   return result;
 }
 
