@@ -6,8 +6,8 @@
 
 import { DomuError, oneLine } from '../errors.js';
 import { openDecompressed, type TarSource } from './compression.js';
-import { OrderedPaxRecords, PAX_SPARSE_SEQUENCE } from './sparse.js';
-import { checksumOk, decodeHeaderBlock, decodePaxRecords, isZeroBlock, parseHeader, type TarHeader } from './format.js';
+import { ORDERED_KEYS, PAX_SPARSE_SEQUENCE } from './sparse.js';
+import { checksumOk, decodeHeaderBlock, decodePaxText, isZeroBlock, parseHeader, type TarHeader } from './format.js';
 import { solarisAcl } from './solaris-acl.js';
 import { EntryError, printable, type Entry, type NotApplied, type ReadCompression } from './types.js';
 
@@ -207,16 +207,17 @@ export async function readArchive(
           if (data.length < padded) throw new DomuError('BAD_INPUT', `${file} is truncated (it ends inside an entry)`);
           const body = data.subarray(0, h.size);
           if (h.type === 'pax-header' || h.type === 'pax-global-header') {
-            const records = new OrderedPaxRecords();
+            const obj: Record<string, string> = {};
+            const sequence: Array<[string, string]> = [];
             try {
-              decodePaxRecords(body, records);
+              decodePaxText(body, obj, (k, v) => {
+                if (ORDERED_KEYS.has(k)) sequence.push([k, v]);
+              });
             } catch (e) {
               throw new EntryError(`${file} is damaged: ${oneLine(e)} in the pax header before ${where()}`);
             }
-            const obj: Record<string, string> = {};
-            for (const [k, v] of records) obj[k] = v.toString('latin1');
             // pax sparse 0.0 repeats GNU.sparse.offset/numbytes: keep them in order for sparse.ts
-            if (records.sequence.length > 0) obj[PAX_SPARSE_SEQUENCE] = JSON.stringify(records.sequence);
+            if (sequence.length > 0) obj[PAX_SPARSE_SEQUENCE] = JSON.stringify(sequence);
             if (h.type === 'pax-global-header') {
               paxGlobal = { ...(paxGlobal ?? {}), ...obj };
               for (const k of Object.keys(obj)) {
