@@ -106,8 +106,8 @@ export class FileChunks implements TarSource {
 }
 
 /** The archive's tar bytes: the file itself, or its decompressed stream; `tool` settles when a tool exits. */
-export async function openDecompressed(file: string, compression: ReadCompression): Promise<{ source: TarSource; tool: Promise<void> | undefined; toolStderr: () => string }> {
-  if (compression === 'none') return { source: new FileChunks(file), tool: undefined, toolStderr: () => '' };
+export async function openDecompressed(file: string, compression: ReadCompression, chunkSize = 4 << 20): Promise<{ source: TarSource; tool: Promise<void> | undefined; toolStderr: () => string }> {
+  if (compression === 'none') return { source: new FileChunks(file, chunkSize), tool: undefined, toolStderr: () => '' };
   if (compression === 'gzip') {
     // in-process: far cheaper than a pipe from gzip(1)
     const input = new FileChunks(file, 1 << 20);

@@ -5,7 +5,7 @@
 
 import {
   closeSync, constants as fsc, fchmodSync, fchownSync, ftruncateSync, lchownSync, linkSync, lstatSync,
-  mkdirSync, openSync, rmdirSync, symlinkSync, unlinkSync, writeSync,
+  mkdirSync, openSync, readSync, rmdirSync, symlinkSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { link, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -43,7 +43,7 @@ export async function extractTarball(file: string, root: string, opts: ExtractTa
   const summary = emptySummary(resolve(file), rootPath, compression);
 
   // pass 1: check everything that can be checked without touching the target
-  const scan = await scanArchive(file, compression, Buffer.byteLength(rootPath), maxDepth, opts);
+  const scan = await scanArchive(file, compression, Buffer.byteLength(rootPath), maxDepth, opts, true);
   refuseDevices(scan, opts);
   if (scan.hasXattrs) requireTool('setfattr', 'to restore extended attributes and ACLs');
 
@@ -52,9 +52,24 @@ export async function extractTarball(file: string, root: string, opts: ExtractTa
   if (!before) await mkdir(rootPath, { recursive: true, mode: 0o755 });
   const extractor = new Extractor(rootPath, summary, opts, scan);
   try {
-    const report = await readArchive(file, compression, opts.signal, (e, body) => extractor.entry(e, body));
-    summary.warnings.push(...report.warnings);
-    summary.notApplied.push(...report.notApplied);
+    if (scan.kept) {
+      // an uncompressed archive: the entries the safety pass parsed and checked, their data read at their offsets
+      const fd = openSync(file, 'r');
+      try {
+        for (const k of scan.kept) {
+          const pending = extractor.entryAt(k.entry, k.rel, fd, k.dataOffset);
+          if (pending) await pending;
+        }
+      } finally {
+        closeSync(fd);
+      }
+      summary.warnings.push(...scan.report.warnings);
+      summary.notApplied.push(...scan.report.notApplied);
+    } else {
+      const report = await readArchive(file, compression, opts.signal, (e, body) => extractor.entry(e, body));
+      summary.warnings.push(...report.warnings);
+      summary.notApplied.push(...report.notApplied);
+    }
     await extractor.finish();
   } catch (e) {
     await extractor.undo(before).catch(() => undefined);
@@ -170,9 +185,25 @@ class Extractor {
     return make();
   }
 
+  /** An entry read from the archive's stream (the second pass of a compressed archive). */
   async entry(e: Entry, body: AsyncIterable<Buffer>): Promise<void> {
-    if (this.opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
     const rel = normalise(e.path, 'entry', this.opts.maxDepth ?? 1024);
+    const pending = this.place(e, rel, (r) => this.writeFile(r, e, body));
+    if (pending) await pending;
+  }
+
+  /**
+   * An entry the safety pass kept, with its path as that pass normalised it; its data is read from
+   * the archive `fd` at `dataOffset`. Synchronous (no await) for everything but a sparse file.
+   */
+  entryAt(e: Entry, rel: Buffer, fd: number, dataOffset: number): Promise<void> | undefined {
+    if (e.sparse !== undefined) return this.place(e, rel, (r) => this.writeFile(r, e, this.bodyAt(fd, dataOffset, e.size)));
+    return this.place(e, rel, (r) => this.writeFileAt(r, e, fd, dataOffset));
+  }
+
+  /** Make the entry at `rel`; a regular file's data is written by `write`. */
+  private place(e: Entry, rel: Buffer, write: (rel: Buffer) => Promise<void> | undefined): Promise<void> | undefined {
+    if (this.opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
     const key = rel.toString('latin1');
     if (rel.length > 0) this.ensureParents(rel);
     const meta: Meta = { rel, mode: e.mode, uid: e.uid, gid: e.gid, mtimeNs: e.mtimeNs, atimeNs: e.atimeNs };
@@ -189,12 +220,17 @@ class Extractor {
         break;
       }
       case 'file': {
-        await this.writeFile(rel, e, body);
-        this.queueXattrs(rel, extra);
-        this.times.push(meta);
-        this.summary.files += 1;
-        this.summary.bytes += e.sparse?.realSize ?? e.size;
-        break;
+        const fileDone = () => {
+          this.queueXattrs(rel, extra);
+          this.times.push(meta);
+          this.summary.files += 1;
+          this.summary.bytes += e.sparse?.realSize ?? e.size;
+          this.placed(e, key);
+        };
+        const pending = write(rel);
+        if (pending) return pending.then(fileDone);
+        fileDone();
+        return undefined;
       }
       case 'symlink': {
         this.create(rel, false, () => symlinkSync(e.linkname!, this.abs(rel)));
@@ -234,9 +270,68 @@ class Extractor {
         break;
       }
     }
+    this.placed(e, key);
+    return undefined;
+  }
+
+  private placed(e: Entry, key: string): void {
     if (e.kind !== 'directory' && e.kind !== 'link') this.lastTimes.set(key, { mtimeNs: e.mtimeNs, atimeNs: e.atimeNs });
     this.summary.entries += 1;
     this.progress(0);
+  }
+
+  /** The archive's bytes [at, at + n), n at most WINDOW / 4, as a view of a window read ahead with one readSync; valid until the next call. */
+  private view(fd: number, at: number, n: number): Buffer {
+    if (at < this.winStart || at + n > this.winStart + this.winLength) {
+      this.winStart = at;
+      this.winLength = readSync(fd, this.win, 0, this.win.length, at);
+      if (this.winLength < n) throw new DomuError('BAD_INPUT', `the archive is truncated (it ends inside an entry, or it changed after it was checked)`);
+    }
+    return this.win.subarray(at - this.winStart, at - this.winStart + n);
+  }
+
+  private readonly win = Buffer.allocUnsafe(4 << 20);
+  private winStart = 0;
+  private winLength = 0;
+
+  /** A kept entry's data as a stream (for readSparseBody): copies, since the window is read over. */
+  private bodyAt(fd: number, at: number, n: number): AsyncIterable<Buffer> {
+    const self = this;
+    return (async function* () {
+      for (let done = 0; done < n;) {
+        const k = Math.min(n - done, 1 << 20);
+        yield Buffer.from(self.view(fd, at + done, k));
+        done += k;
+      }
+    })();
+  }
+
+  /** writeFile for a kept entry, synchronously: its data read at its offset in the archive. */
+  private writeFileAt(rel: Buffer, e: Entry, fd: number, at: number): undefined {
+    const out = this.create(rel, false, () => openSync(this.abs(rel), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600))!; // never undefined for a non-directory
+    try {
+      let pos = 0;
+      let holes = false;
+      while (pos < e.size) {
+        const chunk = this.view(fd, at + pos, Math.min(e.size - pos, 1 << 20));
+        if (chunk.equals(ZEROS.subarray(0, chunk.length))) holes = true;
+        else {
+          let off = 0;
+          while (off < chunk.length) off += writeSync(out, chunk, off, chunk.length - off, pos + off);
+        }
+        pos += chunk.length;
+        if (e.size > 1 << 20) {
+          this.progress(pos);
+          if (this.opts.signal?.aborted) throw new DomuError('INTERRUPTED', 'interrupted');
+        }
+      }
+      if (holes) ftruncateSync(out, pos);
+      fchownSync(out, e.uid, e.gid);
+      fchmodSync(out, e.mode);
+    } finally {
+      closeSync(out);
+    }
+    return undefined;
   }
 
   /** Report progress at most ten times a second; `extra` counts bytes of a file being written. */

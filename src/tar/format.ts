@@ -17,6 +17,22 @@ export function encodePaxRecord(key: string, value: Buffer): Buffer {
 
 /** Parse pax records; values stay raw bytes. Throws on a malformed record. */
 export function decodePaxRecords(buf: Buffer, into: PaxRecords = new Map()): PaxRecords {
+  // An empty value deletes the keyword (POSIX); keep it as an empty Buffer, callers treat it as absent.
+  eachPaxRecord(buf, (key, start, end) => into.set(key, Buffer.from(buf.subarray(start, end))));
+  return into;
+}
+
+/** decodePaxRecords as latin1 text into a plain object (a later record wins), with no Buffer a value; `each` sees every record in order. */
+export function decodePaxText(buf: Buffer, into: Record<string, string>, each?: (key: string, value: string) => void): void {
+  eachPaxRecord(buf, (key, start, end) => {
+    const value = buf.toString('latin1', start, end);
+    into[key] = value;
+    each?.(key, value);
+  });
+}
+
+/** Every record of a pax header, in order: its key and where its value is in `buf`. */
+function eachPaxRecord(buf: Buffer, record: (key: string, start: number, end: number) => void): void {
   let at = 0;
   while (at < buf.length) {
     if (buf[at] === 0) break; // padding some writers leave
@@ -29,13 +45,9 @@ export function decodePaxRecords(buf: Buffer, into: PaxRecords = new Map()): Pax
     if (len < space - at + 3 || end > buf.length || buf[end - 1] !== 0x0a) throw new Error('malformed pax record');
     const eq = buf.indexOf(0x3d, space + 1);
     if (eq < 0 || eq >= end) throw new Error('malformed pax record (no "=")');
-    const key = buf.toString('latin1', space + 1, eq);
-    const value = Buffer.from(buf.subarray(eq + 1, end - 1));
-    // An empty value deletes the keyword (POSIX); keep it as an empty Buffer, callers treat it as absent.
-    into.set(key, value);
+    record(buf.toString('latin1', space + 1, eq), eq + 1, end - 1);
     at = end;
   }
-  return into;
 }
 
 /** GNU tar and star percent-encode '%' and '=' in SCHILY.xattr.* keys. */

@@ -6,8 +6,8 @@
 
 import { DomuError, oneLine } from '../errors.js';
 import { openDecompressed, type TarSource } from './compression.js';
-import { OrderedPaxRecords, PAX_SPARSE_SEQUENCE } from './sparse.js';
-import { checksumOk, decodeHeaderBlock, decodePaxRecords, isZeroBlock, parseHeader, type TarHeader } from './format.js';
+import { ORDERED_KEYS, PAX_SPARSE_SEQUENCE } from './sparse.js';
+import { checksumOk, decodeHeaderBlock, decodePaxText, isZeroBlock, parseHeader, type TarHeader } from './format.js';
 import { solarisAcl } from './solaris-acl.js';
 import { EntryError, printable, type Entry, type NotApplied, type ReadCompression } from './types.js';
 
@@ -103,6 +103,20 @@ class ByteReader {
     return out;
   }
 
+  /**
+   * Pass over n bytes without waiting: those at hand, and those not read yet where the source can
+   * pass over them. Returns how many were passed; the caller skips the rest with skip().
+   */
+  skipSync(n: number): number {
+    const now = Math.min(n, this.pending.length);
+    this.pending = this.pending.subarray(now);
+    this.offset += now;
+    if (now === n || !this.source.skip || this.ended) return now;
+    const k = this.source.skip(n - now);
+    this.offset += k;
+    return now + k;
+  }
+
   /** Pass over n bytes; over those not read yet without reading them, where the source can. Returns how many were passed. */
   async skip(n: number): Promise<number> {
     let left = n;
@@ -128,9 +142,10 @@ class ByteReader {
 /** Read every entry of the archive in order; `onEntry` gets the parsed header and the body. */
 export async function readArchive(
   file: string, compression: ReadCompression, signal: AbortSignal | undefined,
-  onEntry: (e: Entry, body: AsyncIterable<Buffer>) => Promise<void>,
+  onEntry: (e: Entry, body: AsyncIterable<Buffer>, dataOffset: number) => Promise<void> | void,
+  chunkSize?: number,
 ): Promise<ReadReport> {
-  const { source, tool, toolStderr } = await openDecompressed(file, compression);
+  const { source, tool, toolStderr } = await openDecompressed(file, compression, chunkSize);
   const it = source[Symbol.asyncIterator]();
   const input = new ByteReader(it, source);
   const report: ReadReport = { warnings: [], notApplied: [] };
@@ -147,7 +162,7 @@ export async function readArchive(
   let lone = false;
   try {
     let pax: Record<string, string> | null = null;
-    let paxGlobal: Record<string, string> = {};
+    let paxGlobal: Record<string, string> | null = null;
     let longName: string | null = null;
     let longLink: string | null = null;
     let solaris: ReturnType<typeof solarisAcl> | null = null;
@@ -192,18 +207,19 @@ export async function readArchive(
           if (data.length < padded) throw new DomuError('BAD_INPUT', `${file} is truncated (it ends inside an entry)`);
           const body = data.subarray(0, h.size);
           if (h.type === 'pax-header' || h.type === 'pax-global-header') {
-            const records = new OrderedPaxRecords();
+            const obj: Record<string, string> = {};
+            const sequence: Array<[string, string]> = [];
             try {
-              decodePaxRecords(body, records);
+              decodePaxText(body, obj, (k, v) => {
+                if (ORDERED_KEYS.has(k)) sequence.push([k, v]);
+              });
             } catch (e) {
               throw new EntryError(`${file} is damaged: ${oneLine(e)} in the pax header before ${where()}`);
             }
-            const obj: Record<string, string> = {};
-            for (const [k, v] of records) obj[k] = v.toString('latin1');
             // pax sparse 0.0 repeats GNU.sparse.offset/numbytes: keep them in order for sparse.ts
-            if (records.sequence.length > 0) obj[PAX_SPARSE_SEQUENCE] = JSON.stringify(records.sequence);
+            if (sequence.length > 0) obj[PAX_SPARSE_SEQUENCE] = JSON.stringify(sequence);
             if (h.type === 'pax-global-header') {
-              paxGlobal = { ...paxGlobal, ...obj };
+              paxGlobal = { ...(paxGlobal ?? {}), ...obj };
               for (const k of Object.keys(obj)) {
                 if (k === 'GNU.volume.label') note('GNU volume label (pax GNU.volume.label)', obj[k]!);
                 else if (paxIgnored(k)) note(`pax keyword ${k} (global header)`, '(global header)');
@@ -234,7 +250,8 @@ export async function readArchive(
           throw new EntryError(`entry ${where()} is an old GNU long-names list (type N), which renames and links files by the names in it: refusing it (GNU tar 1.34 no longer writes these)`);
       }
       // the entry itself: pax records (global, then its own), GNU long names
-      const records = { ...paxGlobal, ...(pax ?? {}) };
+      // (no copy when there is no global header: an entry's own records are its own object)
+      const records = paxGlobal ? { ...paxGlobal, ...(pax ?? {}) } : (pax ?? {});
       if (longName !== null) h.name = longName;
       if (longLink !== null) h.linkname = longLink;
       if (records.path) h.name = records.path;
@@ -248,7 +265,7 @@ export async function readArchive(
       if (records['GNU.volume.offset'] && records['GNU.volume.offset'] !== '0') {
         throw new EntryError(`entry ${where()} is continued from another volume (GNU.volume.offset ${records['GNU.volume.offset']}): extract the volumes in order with tar --multi-volume`);
       }
-      h.pax = Object.keys(records).length > 0 ? records : null;
+      h.pax = paxGlobal || pax ? records : null;
       const name = Buffer.from(h.name, 'latin1');
       if (h.type === null) note(`entry type '${printable(Buffer.from(h.typeflag, 'latin1'))}' GNU tar does not know (extracted as a regular file, as GNU tar does)`, name);
       if (h.type === 'gnu-dumpdir') note('incremental dump directory listing (type D; the directory is made, the listing is not applied)', name);
@@ -265,10 +282,15 @@ export async function readArchive(
       libarchiveXattrs(entry, records);
       // only a regular file's data is handed on; any size a link or directory claims is skipped, as GNU tar does
       const dataLength = entry.kind === 'file' && h.type !== 'link' ? h.size : 0;
-      const body = bodyOf(input, dataLength, file);
-      await onEntry(entry, body);
-      for await (const chunk of body) void chunk; // whatever was not read
-      await skip(input, padded - dataLength, file);
+      const body = new Body(input, dataLength, file);
+      const pending = onEntry(entry, body, input.offset);
+      if (pending) await pending;
+      // whatever of the body was not read, and its padding: passed over without an await when the source can
+      const rest = body.left + padded - dataLength;
+      if (rest > 0) {
+        const passed = input.skipSync(rest);
+        if (passed < rest) await skip(input, rest - passed, file);
+      }
     }
     // after the end marker: zero padding (tar's records) is normal; anything else is reported
     let trailing = 0;
@@ -309,24 +331,21 @@ async function skip(input: ByteReader, n: number, file: string): Promise<void> {
 }
 
 /** The entry's data, `n` bytes, read on demand; iterating it again after the end yields nothing. */
-function bodyOf(input: ByteReader, n: number, file: string): AsyncIterable<Buffer> {
-  let left = n;
-  return {
-    [Symbol.asyncIterator]() {
-      return {
-        async next(): Promise<IteratorResult<Buffer>> {
-          if (left === 0) return { done: true, value: undefined };
-          const c = await input.chunk(Math.min(left, 1 << 20));
-          if (c.length === 0) throw new DomuError('BAD_INPUT', `${file} is truncated (it ends inside an entry)`);
-          left -= c.length;
-          return { done: false, value: c };
-        },
-        async return(): Promise<IteratorResult<Buffer>> {
-          return { done: true, value: undefined };
-        },
-      };
-    },
-  };
+class Body implements AsyncIterable<Buffer> {
+  constructor(private readonly input: ByteReader, public left: number, private readonly file: string) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return {
+      next: async (): Promise<IteratorResult<Buffer>> => {
+        if (this.left === 0) return { done: true, value: undefined };
+        const c = await this.input.chunk(Math.min(this.left, 1 << 20));
+        if (c.length === 0) throw new DomuError('BAD_INPUT', `${this.file} is truncated (it ends inside an entry)`);
+        this.left -= c.length;
+        return { done: false, value: c };
+      },
+      return: async (): Promise<IteratorResult<Buffer>> => ({ done: true, value: undefined }),
+    };
+  }
 }
 
 /** bsdtar's LIBARCHIVE.xattr.NAME=base64 (NAME URL-encoded), for an xattr not also in SCHILY.xattr. */

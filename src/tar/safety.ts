@@ -3,9 +3,9 @@
 // PATH_MAX, devices only when trusted). The extractor re-checks names with the same normalise().
 
 import { DomuError } from '../errors.js';
-import { readArchive } from './read.js';
+import { readArchive, type ReadReport } from './read.js';
 import { readSparseBody } from './sparse.js';
-import { EntryError, printable, type ExtractTarballOptions, type Kind, type ReadCompression } from './types.js';
+import { EntryError, printable, type Entry, type ExtractTarballOptions, type Kind, type ReadCompression } from './types.js';
 
 const PATH_MAX = 4096;
 
@@ -46,13 +46,36 @@ export interface ScanResult {
   devices: string[];
   deviceCount: number;
   hasXattrs: boolean;
+  /** What the reader found besides the entries. */
+  report: ReadReport;
+  /**
+   * An uncompressed archive's entries as checked, each with its normalised path and the offset of
+   * its data in the file, for the extraction to take without parsing the headers again; undefined
+   * for a compressed stream (it cannot be read again by offset) or more entries than KEEP_MAX.
+   */
+  kept: KeptEntry[] | undefined;
 }
 
-export async function scanArchive(file: string, compression: ReadCompression, rootLen: number, maxDepth: number, opts: ExtractTarballOptions): Promise<ScanResult> {
+export interface KeptEntry {
+  entry: Entry;
+  rel: Buffer;
+  dataOffset: number;
+}
+
+/** The most entries kept from the safety pass (a few hundred bytes each); beyond it the extraction reads the headers again. */
+export const KEEP_MAX = 400_000;
+
+/** The safety pass reads an uncompressed archive 256 KiB at a time (its CPU time on /usr/share/{doc,locale,man}: 0.38-0.56 s, against 0.47-0.77 s in 4 MiB chunks). */
+const SCAN_CHUNK = 256 << 10;
+
+export async function scanArchive(file: string, compression: ReadCompression, rootLen: number, maxDepth: number, opts: ExtractTarballOptions, keep = false): Promise<ScanResult> {
   const kinds = new Map<string, Kind>([['', 'directory']]);
-  const result: ScanResult = { entries: 0, bytes: 0, devices: [], deviceCount: 0, hasXattrs: false };
+  const kept: KeptEntry[] | undefined = compression === 'none' && keep ? [] : undefined;
+  const result: ScanResult = { entries: 0, bytes: 0, devices: [], deviceCount: 0, hasXattrs: false, report: { warnings: [], notApplied: [] }, kept };
   let last = 0;
-  await readArchive(file, compression, opts.signal, async (e, body) => {
+  // synchronous for every entry but a sparse one (its map is read from the body): no await per entry
+  // read in chunks of SCAN_CHUNK: the bodies are passed over by seeking, so less of them is read than with 4 MiB
+  result.report = await readArchive(file, compression, opts.signal, (e, body, dataOffset) => {
     const path = normalise(e.path, 'entry', maxDepth);
     const at = () => printable(path) || '.';
     if (rootLen + 1 + path.length >= PATH_MAX) throw new EntryError(`entry ${at().slice(0, 60)}... is too long: the target path would exceed PATH_MAX (${PATH_MAX})`);
@@ -82,16 +105,24 @@ export async function scanArchive(file: string, compression: ReadCompression, ro
       if (result.devices.length < 10) result.devices.push(at());
     }
     if (e.xattrs.length > 0 || e.aclAccess || e.aclDefault) result.hasXattrs = true;
-    if (e.sparse !== undefined) await readSparseBody(body, e.sparse, at(), { write: () => undefined, truncate: () => undefined });
-    kinds.set(path.toString('latin1'), kind);
-    result.entries += 1;
-    if (e.kind === 'file') result.bytes += e.sparse?.realSize ?? e.size;
-    const now = Date.now();
-    if (opts.onProgress && now - last >= 100) {
-      last = now;
-      opts.onProgress({ phase: 'scan', entries: result.entries, bytes: result.bytes });
-    }
-  });
+    const done = () => {
+      kinds.set(path.toString('latin1'), kind);
+      result.entries += 1;
+      if (e.kind === 'file') result.bytes += e.sparse?.realSize ?? e.size;
+      if (result.kept) {
+        if (result.kept.length < KEEP_MAX) result.kept.push({ entry: e, rel: path, dataOffset });
+        else result.kept = undefined;
+      }
+      const now = Date.now();
+      if (opts.onProgress && now - last >= 100) {
+        last = now;
+        opts.onProgress({ phase: 'scan', entries: result.entries, bytes: result.bytes });
+      }
+    };
+    if (e.sparse !== undefined) return readSparseBody(body, e.sparse, at(), { write: () => undefined, truncate: () => undefined }).then(done);
+    done();
+    return undefined;
+  }, SCAN_CHUNK);
   return result;
 }
 

@@ -28,15 +28,6 @@ export const ORDERED_KEYS: ReadonlySet<string> = new Set(['GNU.sparse.size', 'GN
 /** The key under which the reader keeps that sequence as JSON [key, value] pairs (it has '=', so no record can use it). */
 export const PAX_SPARSE_SEQUENCE = 'GNU.sparse=sequence';
 
-/** pax records as a map, and the GNU sparse ones also in their order (0.0 repeats GNU.sparse.offset and .numbytes). */
-export class OrderedPaxRecords extends Map<string, Buffer> {
-  readonly sequence: Array<[string, string]> = [];
-  override set(key: string, value: Buffer): this {
-    if (ORDERED_KEYS.has(key)) this.sequence.push([key, value.toString('latin1')]);
-    return super.set(key, value);
-  }
-}
-
 // ---- numbers ----
 
 /** A decimal number as GNU tar's decode_num takes it: digits only, at most `max`. */
