@@ -1,8 +1,8 @@
 // fixup/console: a login prompt on the Xen console. hvc0 for mainline kernels, xvc0 for legacy
 // XenLinux ones (from the domain model, so the config's console= and the getty agree). sysvinit
 // gets an inittab line (the seed's `xvc:2345:respawn:/sbin/agetty -L xvc0`), upstart a job, and
-// systemd an enabled serial-getty@ instance (the symlink `systemctl enable` would make), with no
-// time limit on the wait for the console device.
+// systemd an enabled serial-getty@ instance (the symlink `systemctl enable` would make), and a udev
+// rule that starts it when the console appears after systemd stopped waiting for it.
 
 import { consoleOf, defineStage, type FixupContext, type StagePlanner } from './context.js';
 
@@ -19,9 +19,11 @@ async function systemdGetty(ctx: FixupContext, p: StagePlanner, dev: string): Pr
   if (!template) return 'the guest runs systemd but has no serial-getty@.service';
   await p.symlink(`/etc/systemd/system/getty.target.wants/serial-getty@${dev}.service`, template);
   // serial-getty@ is bound to the console's device unit, which systemd gives up on after 90 s
-  // (DefaultDeviceTimeoutSec); on a slow or loaded host udev can announce hvc0 later than that,
-  // and the guest then boots with no login prompt at all. Wait for the console however long.
-  await p.writeFile(`/etc/systemd/system/dev-${dev}.device.d/domu-forge-console.conf`, '# written by domu-forge: the Xen console may appear late; the getty waits for it\n[Unit]\nJobRunningTimeoutSec=infinity\n');
+  // (DefaultDeviceTimeoutSec); on a slow or loaded host udev can announce hvc0 later than that, and
+  // the guest would boot with no login prompt. A udev rule asks for the getty when the console
+  // appears, however late. (Not an unlimited wait on the device: a guest booted without that
+  // console, as boot-test's plain mode does, would then never finish booting.)
+  await p.writeFile(`/etc/udev/rules.d/90-domu-forge-console-${dev}.rules`, `# written by domu-forge: a getty on the Xen console whenever it appears\nACTION=="add", SUBSYSTEM=="tty", KERNEL=="${dev}", TAG+="systemd", ENV{SYSTEMD_WANTS}+="serial-getty@${dev}.service"\n`);
 }
 
 async function upstartJob(ctx: FixupContext, p: StagePlanner, dev: string): Promise<void> {

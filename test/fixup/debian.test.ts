@@ -2,7 +2,7 @@
 // the stock kernel), on an overlayfs so that the cached guest stays pristine.
 
 import { execFileSync } from 'node:child_process';
-import { lstatSync, readFileSync, readlinkSync, statSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { domainFromOptions } from '../../src/xen/options.js';
@@ -61,8 +61,9 @@ describe('fixups on a debootstrapped Debian bookworm (root, network)', () => {
     execFileSync('systemctl', [`--root=${other.merged}`, 'enable', 'serial-getty@hvc0.service'], { stdio: 'pipe' });
     expect(readlinkSync(join(other.merged, link))).toBe(readlinkSync(at(link)));
     expect(other.changes()).toEqual([`/${link}`]);
-    // and the getty waits for the console device however long udev takes to announce it
-    expect(text('etc/systemd/system/dev-hvc0.device.d/domu-forge-console.conf')).toMatch(/^\[Unit\]\nJobRunningTimeoutSec=infinity$/m);
+    // and the getty is asked for whenever udev announces the console, however late
+    expect(text('etc/udev/rules.d/90-domu-forge-console-hvc0.rules')).toMatch(/^ACTION=="add", SUBSYSTEM=="tty", KERNEL=="hvc0", TAG\+="systemd", ENV\{SYSTEMD_WANTS\}\+="serial-getty@hvc0.service"$/m);
+    expect(existsSync(at('etc/systemd/system/dev-hvc0.device.d'))).toBe(false);
   });
 
   it('writes fstab from the domain model, keeping the other lines', () => {
