@@ -12,12 +12,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeGuestTree } from '../guest-tree.js';
 import { rsyncDiff } from '../../helpers/run.js';
+import { freePort, until } from '../../helpers/wait.js';
 
 const CLI = resolve(__dirname, '../../../dist/cli/main.js');
 const TAG = `dfc${process.pid % 10000}`;
@@ -27,25 +27,6 @@ const NET = `10.${200 + (process.pid % 50)}`;
 const SERVE = `${NET}.9.1`;
 
 interface Row { guest: string; host: string; state: string; image?: string; error?: string; attempts: number; result?: { stages?: Array<{ id: string; skip?: string }>; configText?: string; config?: string; image?: string; status?: string } }
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, limitMs = 120_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function sha256File(p: string): string {
   return createHash('sha256').update(readFileSync(p)).digest('hex');

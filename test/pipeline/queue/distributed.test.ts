@@ -8,7 +8,6 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,31 +15,13 @@ import { Queue } from 'bullmq';
 import { makeGuestTree } from '../guest-tree.js';
 import { redisClient } from '../../../src/pipeline/queue/jobs.js';
 import { signJob } from '../../../src/pipeline/queue/sign.js';
+import { freePort, until } from '../../helpers/wait.js';
 
 const CLI = resolve(__dirname, '../../../dist/cli/main.js');
 const TAG = `dfq${process.pid % 10000}`;
 const HOSTS = ['h1', 'h2', 'h3'] as const;
 
 interface Row { guest: string; host: string; state: string; ip?: string; image?: string; error?: string; attempts: number }
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, limitMs = 120_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('fleets through the queue: three hosts as network namespaces (root, netns, redis-server, loop, qemu-img)', () => {
   let dir: string;
@@ -141,7 +122,7 @@ ${guests}`;
     makeGuestTree(src, 2);
     execFileSync('bash', ['-c', `cd ${src}/boot && echo k > vmlinuz-6.1.0-18-amd64 && echo i > initrd.img-6.1.0-18-amd64`]);
     // a role that sleeps when the test asks it to (a flag file per guest), so a guest can be caught mid-build
-    writeFileSync(join(dir, 'slow-role.sh'), `#!/bin/sh\nif [ -e ${dir}/fail-$DOMU_FORGE_NAME ]; then echo "asked to fail" >&2; exit 3; fi\nif [ -e ${dir}/slow-$DOMU_FORGE_NAME ]; then sleep 60 & echo $! > ${dir}/started-$DOMU_FORGE_NAME; wait $!; fi\nexit 0\n`, { mode: 0o755 });
+    writeFileSync(join(dir, 'slow-role.sh'), `#!/bin/sh\nif [ -e ${dir}/fail-$DOMU_FORGE_NAME ]; then echo "asked to fail" >&2; exit 3; fi\nif [ -e ${dir}/slow-$DOMU_FORGE_NAME ]; then sleep 60 & echo $! > ${dir}/.started-$DOMU_FORGE_NAME && mv ${dir}/.started-$DOMU_FORGE_NAME ${dir}/started-$DOMU_FORGE_NAME; wait $!; fi\nexit 0\n`, { mode: 0o755 });
     writeFileSync(keyFile(), `${execFileSync('head', ['-c', '48', '/dev/urandom']).toString('base64')}\n`, { mode: 0o600 });
     for (const h of HOSTS) for (const d of ['images', 'configs', 'state', 'tmp']) mkdirSync(join(hostDir(h), d), { recursive: true });
     port = await freePort();
@@ -177,6 +158,16 @@ ${guests}`;
     await until('three workers ready', () => HOSTS.every((h) => existsSync(join(hostDir(h), 'worker.log')) && workerLog(h).includes('worker for host')), 30_000);
   });
 
+  /**
+   * The pid of a guest's slow role (its `sleep`), as the role wrote it. Never 0 or garbage: a
+   * process.kill(0) would signal this test's whole process group, CI's shell included.
+   */
+  const rolePid = (guest: string): number => {
+    const text = readFileSync(join(dir, `started-${guest}`), 'utf8');
+    if (!/^[1-9]\d*\n$/.test(text) || Number(text) <= 1) throw new Error(`started-${guest} holds no pid: ${JSON.stringify(text)}`);
+    return Number(text);
+  };
+
   afterAll(async () => {
     await Promise.all([...workers.values()].map((w) => new Promise<void>((res) => {
       if (w.exitCode !== null || w.signalCode !== null) return res();
@@ -186,7 +177,7 @@ ${guests}`;
     await stopRedis();
     for (const f of readdirSync(dir).filter((n) => n.startsWith('started-'))) {
       try {
-        process.kill(Number(readFileSync(join(dir, f), 'utf8')), 'SIGKILL');
+        process.kill(rolePid(f.slice('started-'.length)), 'SIGKILL');
       } catch {
         /* gone */
       }
@@ -282,7 +273,7 @@ ${guests}`;
     workers.get('h2')!.kill('SIGKILL');
     await new Promise((res) => workers.get('h2')!.once('exit', res));
     // the role's own process went with the worker in a systemd unit (KillMode=mixed kills the group)
-    process.kill(Number(readFileSync(join(dir, 'started-banquo'), 'utf8')), 'SIGKILL');
+    process.kill(rolePid('banquo'), 'SIGKILL');
     rmSync(join(dir, 'slow-banquo'));
     rmSync(join(dir, 'started-banquo'));
     startWorker('h2');
@@ -312,7 +303,7 @@ ${guests}`;
     await stopRedis();
     // the guest's role ends while Redis is down
     rmSync(join(dir, 'slow-fleance'));
-    process.kill(Number(readFileSync(join(dir, 'started-fleance'), 'utf8')), 'SIGTERM');
+    process.kill(rolePid('fleance'), 'SIGTERM');
     rmSync(join(dir, 'started-fleance'));
     await new Promise((res) => setTimeout(res, 1500));
     await startRedis();
@@ -393,7 +384,7 @@ ${guests}`;
     w.kill('SIGTERM');
     // the role stage finishes (the stage in progress is not cut short), then the worker stops
     rmSync(join(dir, 'slow-macduff'));
-    process.kill(Number(readFileSync(join(dir, 'started-macduff'), 'utf8')), 'SIGTERM');
+    process.kill(rolePid('macduff'), 'SIGTERM');
     rmSync(join(dir, 'started-macduff'));
     expect(await exited).toBe(0);
     expect(workerLog('h1')).toContain('the worker is stopping');
