@@ -56,7 +56,9 @@ function readTarget(r: SpecReader, name: string): TargetSection | undefined {
   const sec = r.section(P, [...TARGET_KINDS, 'format', 'size', 'fs', 'label', 'populate', 'force', 'swap', 'compress', 'mkfsOptions'], true);
   const kind = exactlyOne(r, P, sec, TARGET_KINDS);
   const size = r.size([...P, 'size']);
-  const swap = r.size([...P, 'swap']);
+  // swap: 0 (or --swap 0, xen-tools' noswap) is no swap disk, and keeps the install default's away
+  const noSwap = [0, '0', 'none', false].includes(r.get([...P, 'swap']) as never);
+  const swap = noSwap ? undefined : r.size([...P, 'swap']);
   const fs = r.oneOf([...P, 'fs'], ['ext2', 'ext3', 'ext4', 'xfs'] as const, 'ext4')!;
   const label = r.str([...P, 'label'], { pattern: /^[A-Za-z0-9_.-]{1,16}$/, patternText: 'is not a filesystem label (up to 16 letters, digits, _ . -)' });
   const force = r.bool([...P, 'force'], false);

@@ -30,7 +30,7 @@ export const imageTarget = z.object({
   populate: z.enum(['mount', 'mkfs-d']).describe('how the image is filled: mount (exact) or mkfs-d').meta(flag('--populate', { default: 'mount' })),
   force,
   mkfsOptions,
-  swap: bytes('swap disk size (swap.img beside disk.img, else NAME-swap.img); swap is xvda1, root xvda2', '--swap').optional(),
+  swap: bytes('swap disk size (swap.img beside disk.img, else NAME-swap.img; 0: none); swap is xvda1, root xvda2', '--swap').optional(),
 });
 export const lvmTarget = z.object({
   kind: z.literal('lvm').describe('target.lvm: VG or VG/LV, an LVM volume (VG alone: the volume NAME-disk, as xen-tools names it)').meta(flag('--lvm')),
@@ -41,7 +41,7 @@ export const lvmTarget = z.object({
   label: label.optional(),
   force,
   mkfsOptions,
-  swap: bytes('swap volume size (NAME-swap beside NAME-disk, else LV-swap); swap is xvda1, root xvda2', '--swap').optional(),
+  swap: bytes('swap volume size (NAME-swap beside NAME-disk, else LV-swap; 0: none); swap is xvda1, root xvda2', '--swap').optional(),
 });
 export const deviceTarget = z.object({
   kind: z.literal('device').describe('target.device: DEV, a new filesystem over a whole existing block device (needs force)').meta(flag('--device')),

@@ -1,8 +1,8 @@
 // The test guest of the boot test, built by domu-forge itself: `domu-forge build` with a spec that
 // installs Debian bookworm (minbase + kernel + systemd) into an ext4 image file, runs the fixups
 // (fstab, hvc0 getty, menu.lst for PyGRUB, hostname ...) and writes the xl config. Built once and
-// kept under /var/cache/domu-forge/boot-test-guest/<key>/ (downloads shared with the Dom0 through
-// the install stage's package cache).
+// kept under /var/cache/domu-forge/boot-test-guest/<key>/ (the key: the spec and the code that makes
+// the guest; downloads shared with the Dom0 through the install stage's package cache).
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -20,6 +20,7 @@ hostname: ${GUEST_HOSTNAME}
 target:
   image: ${path.join(dir, 'guest.img')}
   size: 1536M
+  swap: 0   # one disk: the xen modes check the config's one disk line (swap under Xen: xen-tools-defaults-boot)
   fs: ext4
 source:
   install:
@@ -56,9 +57,24 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number |
   });
 }
 
+/**
+ * The cache key: the spec and the built code that shapes the guest (install, fixups, guest file
+ * access), so that a guest made by an older domu-forge is never booted as this one's.
+ */
+async function guestKey(): Promise<string> {
+  const h = createHash('sha256').update(spec(''));
+  const dist = path.resolve(path.dirname(cliPath), '..');
+  for (const sub of ['install', 'fixup', 'guest']) {
+    for (const name of (await fsp.readdir(path.join(dist, sub))).filter((n) => n.endsWith('.js')).sort()) {
+      h.update(`${sub}/${name}\0`).update(await fsp.readFile(path.join(dist, sub, name)));
+    }
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
 /** The cached test guest; built when missing. Tests must never modify the image. */
 export async function testGuestImage(): Promise<TestGuest> {
-  const dir = path.join(CACHE, 'boot-test-guest', createHash('sha256').update(spec('')).digest('hex').slice(0, 16));
+  const dir = path.join(CACHE, 'boot-test-guest', await guestKey());
   const files = { image: path.join(dir, 'guest.img'), config: path.join(dir, 'guest.cfg'), hostname: GUEST_HOSTNAME };
   try {
     await fsp.access(path.join(dir, 'done'));

@@ -101,4 +101,13 @@ describe("xen-create-image's disk defaults for installs (size 4G, swap 512M)", (
     const clone = load({ hostname: 'c2', clone: '/', image: '/tmp/c2.img', kernel: '/boot/vmlinuz' }).spec.target as Record<string, unknown>;
     expect([clone.size, clone.swap]).toEqual([undefined, undefined]);
   });
+
+  it('--swap 0 (xen-tools\' noswap) is no swap disk, and the default does not put one back', () => {
+    const { spec } = load({ hostname: 'i3', install: 'debian', dist: 'bookworm', image: '/tmp/i3.img', swap: '0', pygrub: true });
+    expect(spec.target).toMatchObject({ kind: 'image', size: 4 * 2 ** 30 });
+    expect((spec.target as Record<string, unknown>).swap).toBeUndefined();
+    const file = parseBuildSpec('name: i4\ntarget:\n  image: /tmp/i4.img\n  swap: 0\nsource:\n  install: { distro: debian, dist: bookworm }\ndomain:\n  pygrub: true\n', 'i4.yaml', applyInstallDiskDefaults);
+    expect((file.target as Record<string, unknown>).swap).toBeUndefined();
+    expect(() => parseBuildSpec('name: i5\ntarget:\n  image: /tmp/i5.img\n  swap: -1\nsource:\n  install: { distro: debian, dist: bookworm }\n', 'i5.yaml', applyInstallDiskDefaults)).toThrow(/i5\.yaml:4: target\.swap: "-1" is not a size/);
+  });
 });
