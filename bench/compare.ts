@@ -8,7 +8,9 @@
 // both sides alike. Every run writes into a freshly made ext4 on a loop file; before it the disk is
 // synced and left to go quiet (and, for a cold row, the page cache is dropped). The commands are the
 // shipped CLI (dist/cli/main.js) and the peers' own tools, exactly as printed in the report, so a
-// reader can rerun any of them. Prints the medians and ratios, and writes PATH/performance-compare.md
+// reader can rerun any of them. Beside the two sides, each round times the row's floors (every byte
+// read or written as one file, every entry made by cp -a --attributes-only): what no tool can go
+// under on this disk. Prints the medians, ratios and floors, and writes PATH/performance-compare.md
 // and PATH/compare.svg (default docs/).
 //
 // The root tree of pack, unpack, verify and the builds is --root, else a Debian bookworm minbase made
@@ -17,7 +19,7 @@
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchDir, dropCaches, holdWriteback, makeFreshFs, settle, type FreshFs } from './lib/fresh-fs.js';
@@ -26,6 +28,7 @@ import { median } from '../src/bench/strategy-bench.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = `node ${join(repo, 'dist', 'cli', 'main.js')}`;
+const nodeFloor = `node ${join(repo, 'dist-bench', 'bench', 'lib', 'node-floor.js')}`;
 const TAR_META = "--numeric-owner --xattrs --xattrs-include='*' --acls";
 const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
 
@@ -35,6 +38,8 @@ interface Side {
   cmd: (fs: FreshFs) => string;
   /** Untimed preparation inside the fresh filesystem (before the disk is settled). */
   before?: (fs: FreshFs) => void;
+  /** A floor that is a bare Node loop (lib/node-floor.ts): reported on its own, not as the row's floor. */
+  node?: boolean;
 }
 
 interface Row {
@@ -51,9 +56,40 @@ interface Row {
   peer: Side;
   /** Checked after each of our runs (untimed): a note for the report, e.g. overlay sizes. */
   check?: (fs: FreshFs) => string | undefined;
+  /**
+   * Lower bounds of the row's work, timed like the two sides: what the disk and the kernel cost
+   * with no tool in between (every byte read, or written as one file; every entry made by
+   * `cp -a --attributes-only`). No copier can be faster than the slowest of them.
+   */
+  floors?: Side[];
 }
 
 interface Args { rows: string[]; runs: number; root?: string; guests: number; out: string }
+
+/** Every entry of `src` made again in FS/t, without data, one cp per top-level entry, CORES at once. */
+function entriesFloor(src: string): Side {
+  return {
+    name: `entries: cp -a --attributes-only, ${CORES} at once`,
+    cmd: (fs) => `mkdir ${q(`${fs.mountpoint}/t`)} && cd ${q(src)} && find . -mindepth 1 -maxdepth 1 -print0 | xargs -0 -P${CORES} -I{} cp -a --attributes-only {} ${q(`${fs.mountpoint}/t/`)}`,
+  };
+}
+
+/** The floors of a row that writes the tree `src` into FS/t (see Row.floors). */
+function treeFloors(src: string, cold: boolean, node = false): Side[] {
+  return [
+    ...(node ? [{ name: 'node: a bare loop of the same calls, one thread', node: true, cmd: (fs: FreshFs) => `${nodeFloor} copy ${q(src)} ${q(`${fs.mountpoint}/t`)}` }] : []),
+    entriesFloor(src),
+    cold
+      ? { name: 'data: every file read, 8 readers', cmd: () => `cd ${q(src)} && find . -type f -print0 | xargs -0 -P8 -n1024 cat >/dev/null` }
+      : {
+        name: `data: every file cat into ${CORES} files, ${CORES} at once`,
+        cmd: (fs) => `cd ${q(src)} && find . -type f -print0 | xargs -0 -P${CORES} -n4096 sh -c 'cat "$@" >> ${fs.mountpoint}/all-$$' sh`,
+      },
+  ];
+}
+
+/** The floors run as many streams as the machine has cores, as a copier may. */
+const CORES = cpus().length;
 
 const CHEAP = ['usr-warm', 'usr-cold', 'small', 'pack', 'unpack', 'verify', 'build-copy'];
 const ALL = [...CHEAP, 'build-install', 'fleet'];
@@ -108,7 +144,7 @@ function makeRows(a: Args): { rows: Row[]; trees: string[] } {
   const want = new Set(a.rows);
   const rows: Row[] = [];
   const cloneRow = (id: string, work: string, src: string, goal: number, cold: boolean): Row => ({
-    id, work, goal, cold, warm: src, gib: Math.max(8, Math.ceil(duGiB(src) * 3) + 4),
+    id, work, goal, cold, warm: src, gib: Math.max(8, Math.ceil(duGiB(src) * 3) + 4), floors: treeFloors(src, cold, id === 'small'),
     ours: { name: 'domu-forge clone', cmd: (fs) => `${cli} clone --no-default-excludes --quiet ${q(src)} ${q(`${fs.mountpoint}/t`)} >/dev/null` },
     peer: { name: 'tar pipe', cmd: (fs) => `mkdir ${q(`${fs.mountpoint}/t`)} && tar -C ${q(src)} ${TAR_META} -cf - . | tar -C ${q(`${fs.mountpoint}/t`)} ${TAR_META} -xpf -` },
   });
@@ -134,6 +170,10 @@ function makeRows(a: Args): { rows: Row[]; trees: string[] } {
       id: 'pack', work: 'pack of a root tree, uncompressed', goal: 1.0, gib, warm: root,
       ours: { name: 'domu-forge pack', cmd: (fs) => `${cli} pack --quiet ${q(root)} ${q(`${fs.mountpoint}/root.tar`)} >/dev/null` },
       peer: { name: 'tar -cf (pax, xattrs, acls)', cmd: (fs) => `tar -C ${q(root)} --format=posix ${TAR_META} -cf ${q(`${fs.mountpoint}/root.tar`)} .` },
+      floors: [
+        { name: 'data: every file cat into one file', cmd: (fs) => `cd ${q(root)} && find . -type f -print0 | xargs -0 cat > ${q(`${fs.mountpoint}/root.tar`)}` },
+        { name: 'node: a bare loop of the same calls', node: true, cmd: (fs) => `${nodeFloor} pack ${q(root)} ${q(`${fs.mountpoint}/root.tar`)}` },
+      ],
     });
   }
   if (want.has('unpack')) {
@@ -147,6 +187,11 @@ function makeRows(a: Args): { rows: Row[]; trees: string[] } {
       id: 'unpack', work: 'unpack of that tarball into a fresh ext4', goal: 0.8, gib, warm: tarball,
       ours: { name: 'domu-forge unpack --trusted', cmd: (fs) => `${cli} unpack --trusted --quiet ${q(tarball)} ${q(`${fs.mountpoint}/t`)} >/dev/null` },
       peer: { name: 'tar -xpf (same flags)', cmd: (fs) => `mkdir ${q(`${fs.mountpoint}/t`)} && tar -C ${q(`${fs.mountpoint}/t`)} ${TAR_META} -xpf ${q(tarball)}` },
+      floors: [
+        entriesFloor(root),
+        { name: 'data: the tarball cat into one file', cmd: (fs) => `cat ${q(tarball)} > ${q(`${fs.mountpoint}/t.tar`)}` },
+        { name: 'node: a bare loop making the same entries', node: true, cmd: (fs) => `${nodeFloor} copy ${q(root)} ${q(`${fs.mountpoint}/t`)}` },
+      ],
     });
   }
   if (want.has('verify')) {
@@ -156,6 +201,7 @@ function makeRows(a: Args): { rows: Row[]; trees: string[] } {
       id: 'verify', work: 'verify of a clone, warm', goal: 0.5, gib, warm: root,
       ours: { name: 'domu-forge verify', before, cmd: (fs) => `${cli} verify --no-default-excludes ${q(root)} ${q(`${fs.mountpoint}/t`)} >/dev/null` },
       peer: { name: 'rsync -aHAXc --dry-run', before, cmd: (fs) => `test -z "$(rsync -aHAXc --numeric-ids --dry-run --itemize-changes ${q(`${root}/`)} ${q(`${fs.mountpoint}/t/`)})"` },
+      floors: [{ name: 'data: every file of both trees read, 2 readers', before, cmd: (fs) => `find ${q(root)} ${q(`${fs.mountpoint}/t`)} -type f -print0 | xargs -0 -P2 -n1024 cat >/dev/null` }],
     });
   }
   const guestFlags = '--size 4G --swap 512M --memory 512M --fs ext4 --pygrub';
@@ -198,30 +244,42 @@ function makeRows(a: Args): { rows: Row[]; trees: string[] } {
   return { rows, trees };
 }
 
-interface Outcome { row: Row; ours: number[]; peer: number[]; rss: number; peerRss: number; notes: string[] }
+interface Outcome { row: Row; ours: number[]; peer: number[]; floors: number[][]; rss: number; peerRss: number; notes: string[] }
 
 export async function benchCompare(argv: string[]): Promise<void> {
   const a = parseArgs(argv);
   const started = new Date();
   const load = loadavg();
   const { rows, trees } = makeRows(a);
-  const out = new Map<string, Outcome>(rows.map((r) => [r.id, { row: r, ours: [], peer: [], rss: 0, peerRss: 0, notes: [] }]));
+  const out = new Map<string, Outcome>(rows.map((r) => [r.id, { row: r, ours: [], peer: [], floors: (r.floors ?? []).map(() => []), rss: 0, peerRss: 0, notes: [] }]));
   const env = { ...process.env, DOMU_FORGE_STATE_DIR: join(benchDir(), 'compare-state') };
   const restore = holdWriteback();
-  // read the warm rows' sources once, so their first run is warm too
-  for (const t of new Set(rows.filter((r) => !r.cold && r.warm).map((r) => r.warm!))) timed(`tar -C ${q(t)} -cf - . | cat >/dev/null`, env);
-  const runOne = (r: Row, side: 'ours' | 'peer') => {
-    const s = r[side];
+  // A warm row's source is read (untimed) before its run whenever it may have left the page cache:
+  // at the start, and after every cold row's drop_caches (without this, the side that ran first
+  // after a cold row read its source from the disk and the other from memory).
+  const warmNow = new Set<string>();
+  const warm = (t: string) => {
+    if (warmNow.has(t)) return;
+    timed(`tar -C ${q(t)} -cf - . | cat >/dev/null`, env);
+    warmNow.add(t);
+  };
+  const runOne = (r: Row, side: 'ours' | 'peer' | number) => {
+    const s = typeof side === 'number' ? r.floors![side]! : r[side];
     const fs = makeFreshFs(r.gib, 'ext4');
     try {
       s.before?.(fs);
+      if (!r.cold && r.warm) warm(r.warm);
       settle();
-      if (r.cold) dropCaches();
+      if (r.cold) {
+        dropCaches();
+        warmNow.clear();
+      }
       const t = timed(s.cmd(fs), env);
       const o = out.get(r.id)!;
-      o[side].push(t.seconds);
+      if (typeof side === 'number') o.floors[side]!.push(t.seconds);
+      else o[side].push(t.seconds);
       if (side === 'ours') o.rss = Math.max(o.rss, t.rssMiB);
-      else o.peerRss = Math.max(o.peerRss, t.rssMiB);
+      else if (side === 'peer') o.peerRss = Math.max(o.peerRss, t.rssMiB);
       if (side === 'ours' && r.check) {
         const note = r.check(fs);
         if (note) o.notes.push(note);
@@ -238,6 +296,7 @@ export async function benchCompare(argv: string[]): Promise<void> {
         const r = rows[(i + round) % rows.length]!;
         const order: Array<'ours' | 'peer'> = round % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours'];
         for (const side of order) runOne(r, side);
+        (r.floors ?? []).forEach((_, k) => runOne(r, k));
       }
     }
   } finally {
@@ -254,6 +313,15 @@ export async function benchCompare(argv: string[]): Promise<void> {
 }
 
 const ratio = (o: Outcome) => median(o.ours) / median(o.peer);
+/** The row's floor: the slowest of its lower bounds (each is a part of the work no tool can skip). */
+const floorOf = (o: Outcome): number | undefined => {
+  const physical = o.floors.filter((_, k) => !o.row.floors![k]!.node).map((f) => median(f));
+  return physical.length ? Math.max(...physical) : undefined;
+};
+const nodeFloorOf = (o: Outcome): number | undefined => {
+  const k = (o.row.floors ?? []).findIndex((f) => f.node);
+  return k < 0 ? undefined : median(o.floors[k]!);
+};
 
 function renderMarkdown(results: Outcome[], m: { argv: string[]; started: Date; load: number[]; loadAfter: number[]; trees: string[]; runs: number }): string {
   const lines = [
@@ -266,21 +334,35 @@ function renderMarkdown(results: Outcome[], m: { argv: string[]; started: Date; 
     '',
     '![ratios](compare.svg)',
     '',
-    '| work | domu-forge | peer | domu-forge median | peer median | ratio | goal | met | peak RSS (ours) |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| work | domu-forge | peer | domu-forge median | peer median | ratio | goal | met | floor | floor / peer | Node floor / peer | peak RSS (ours) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const o of results) {
     const r = ratio(o);
-    lines.push(`| ${o.row.work} | ${o.row.ours.name} | ${o.row.peer.name} | ${median(o.ours).toFixed(2)} s | ${median(o.peer).toFixed(2)} s | **${r.toFixed(2)}** | <= ${o.row.goal.toFixed(2)} | ${r <= o.row.goal ? 'yes' : 'no'} | ${o.rss.toFixed(0)} MiB |`);
+    const f = floorOf(o);
+    const nf = nodeFloorOf(o);
+    const floor = (f === undefined ? '| - | - ' : `| ${f.toFixed(2)} s | ${(f / median(o.peer)).toFixed(2)} `) +
+      (nf === undefined ? '| - ' : `| ${(nf / median(o.peer)).toFixed(2)} `);
+    lines.push(`| ${o.row.work} | ${o.row.ours.name} | ${o.row.peer.name} | ${median(o.ours).toFixed(2)} s | ${median(o.peer).toFixed(2)} s | **${r.toFixed(2)}** | <= ${o.row.goal.toFixed(2)} | ${r <= o.row.goal ? 'yes' : 'no'} ${floor}| ${o.rss.toFixed(0)} MiB |`);
   }
-  lines.push('', 'Every run (seconds):', '');
+  lines.push(
+    '',
+    'The floor is the slowest of a row\'s lower bounds, timed in the same rounds on the same fresh filesystems: ' +
+      'every byte of the tree read (or cat into one file a stream), and every entry made by `cp -a --attributes-only` ' +
+      '(no data), as many streams at once as the machine has cores. floor / peer is the best ratio a copier could reach on this machine if it did nothing but that work. ' +
+      'The Node floor is a bare loop in one Node process making the same system calls with nothing else ' +
+      '(bench/lib/node-floor.ts: no parsing, checks or metadata): what the runtime alone costs for the work.',
+    '', 'Every run (seconds):', '',
+  );
   for (const o of results) {
-    lines.push(`- ${o.row.id}: domu-forge ${o.ours.map((s) => s.toFixed(2)).join(', ')}; peer ${o.peer.map((s) => s.toFixed(2)).join(', ')}${o.notes.length ? `; ${o.notes.join('; ')}` : ''}`);
+    const floors = (o.row.floors ?? []).map((f, k) => `; ${f.name} ${o.floors[k]!.map((s) => s.toFixed(2)).join(', ')}`).join('');
+    lines.push(`- ${o.row.id}: domu-forge ${o.ours.map((s) => s.toFixed(2)).join(', ')}; peer ${o.peer.map((s) => s.toFixed(2)).join(', ')}${floors}${o.notes.length ? `; ${o.notes.join('; ')}` : ''}`);
   }
   lines.push('', 'Trees:', '', ...m.trees.map((t) => `- ${t}`), '', 'Commands (FS is the fresh filesystem\'s mount point):', '');
   const fake = { mountpoint: 'FS', dispose: () => undefined };
   for (const o of results) {
     lines.push(`- ${o.row.id}${o.row.cold ? ' (page cache dropped first)' : ''}:`, `  - \`${o.row.ours.cmd(fake)}\``, `  - \`${o.row.peer.cmd(fake)}\``);
+    for (const f of o.row.floors ?? []) lines.push(`  - floor, ${f.name}: \`${f.cmd(fake)}\``);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -300,7 +382,7 @@ export function renderCompareSvg(results: Outcome[], runs: number): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
     '<rect width="100%" height="100%" fill="#ffffff"/>',
     '<text x="12" y="22" font-size="15" font-weight="bold">domu-forge time / peer time (median)</text>',
-    `<text x="12" y="40" fill="#555">${esc(`${runs} interleaved round(s), fresh ext4 per run; black tick: the goal; below 1 is faster than the peer`)}</text>`,
+    `<text x="12" y="40" fill="#555">${esc(`${runs} interleaved round(s), fresh ext4 per run; black tick: the goal; grey dashes: the floor; below 1 is faster than the peer`)}</text>`,
   ];
   results.forEach((o, i) => {
     const y = top + i * rowH;
@@ -310,6 +392,7 @@ export function renderCompareSvg(results: Outcome[], runs: number): string {
       `<text x="${left - 8}" y="${y + 18}" text-anchor="end">${esc(`${o.row.work} (vs ${o.row.peer.name})`.slice(0, 52))}</text>`,
       `<rect x="${left}" y="${y + 5}" width="${(x(r) - left).toFixed(1)}" height="${rowH - 12}" fill="${colour}"/>`,
       `<line x1="${x(o.row.goal).toFixed(1)}" x2="${x(o.row.goal).toFixed(1)}" y1="${y + 2}" y2="${y + rowH - 4}" stroke="#000" stroke-width="2"/>`,
+      ...(floorOf(o) === undefined ? [] : [`<line x1="${x(floorOf(o)! / median(o.peer)).toFixed(1)}" x2="${x(floorOf(o)! / median(o.peer)).toFixed(1)}" y1="${y + 2}" y2="${y + rowH - 4}" stroke="#777" stroke-width="2" stroke-dasharray="3 2"/>`]),
       `<text x="${(Math.max(x(r), x(o.row.goal)) + 6).toFixed(1)}" y="${y + 18}">${esc(`${r.toFixed(2)} (goal ${o.row.goal.toFixed(2)})`)}</text>`,
     );
   });

@@ -23,7 +23,9 @@ export function makeFreshFs(sizeGiB: number, fs = 'ext4', directIo = false): Fre
   const mountpoint = join(dir, 'mnt');
   mkdirSync(mountpoint);
   execFileSync('truncate', ['-s', `${sizeGiB}G`, image]);
-  execFileSync(`mkfs.${fs}`, fs.startsWith('ext') ? ['-q', '-F', image] : ['-q', '-f', image]);
+  // ext: the inode tables and journal zeroed now (untimed), not by ext4lazyinit in the background
+  // of the first seconds after the mount, where it would write beside whichever run came first
+  execFileSync(`mkfs.${fs}`, fs.startsWith('ext') ? ['-q', '-F', '-E', 'lazy_itable_init=0,lazy_journal_init=0', image] : ['-q', '-f', image]);
   const loop = execFileSync('losetup', [...(directIo ? ['--direct-io=on'] : []), '--find', '--show', image]).toString().trim();
   execFileSync('mount', [loop, mountpoint]);
   return {

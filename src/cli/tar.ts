@@ -58,7 +58,7 @@ not be set (listed), 130 interrupted (what was extracted is removed again).`)
             quietStages: true,
             ownInterrupt: true,
             sizeHint: async () => usageOfTotals(check.bytes, check.entries),
-            extract: { onProgress: (p) => line.update(progressText('unpack', p)) },
+            extract: { checked: check, onProgress: (p) => line.update(progressText('unpack', p)) },
           },
         });
         line.clear();

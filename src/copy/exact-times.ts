@@ -5,7 +5,7 @@
 // dpkg-installed files have whole-second mtimes, so on a Dom0 this is mostly directories.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { hasTool } from '../sys/exec.js';
+import { python3 } from '../sys/exec.js';
 
 const SCRIPT = `
 import os, sys
@@ -40,10 +40,10 @@ export class ExactTimes {
   private missing = false;
   count = 0;
   /** python3 is there: the workers may leave sub-microsecond times to this pass. */
-  readonly available = hasTool('python3');
+  readonly available = python3() !== null;
 
   constructor(root: string) {
-    this.child = spawn('python3', ['-c', SCRIPT, root], { stdio: ['pipe', 'ignore', 'pipe'] });
+    this.child = spawn(python3() ?? 'python3', ['-c', SCRIPT, root], { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
     this.child.stderr!.setEncoding('latin1');
     this.child.stderr!.on('data', (s: string) => (stderr += s));

@@ -29,7 +29,7 @@ import { writeDomainConfig as writeXlConfig } from '../xen/write.js';
 import { startDomain } from '../xen/start.js';
 import type { DomainDisk, DomainVif, XenDomain } from '../xen/domain.js';
 import { checkTarball, extractTarball } from '../tar/index.js';
-import type { ExtractTarballOptions, TarSummary } from '../tar/index.js';
+import type { ExtractTarballOptions, TarballCheck, TarSummary } from '../tar/index.js';
 import type { UsageHint } from '../targets/types.js';
 import { findGuest, recordGuest } from './inventory.js';
 import { openFromBase } from './from-base.js';
@@ -91,7 +91,8 @@ export interface StageInputs {
   clone?: Pick<CloneOptions, 'batchSize' | 'asyncInFlight' | 'force' | 'onProgress' | 'resumeKey'>;
   /** The whole install request (the install command's flags), instead of the one the spec makes. */
   install?: Omit<InstallOptions, 'root'>;
-  extract?: Pick<ExtractTarballOptions, 'onProgress'>;
+  /** `checked`: the CLI's checkTarball of the same file, before the target was made (the extraction's first pass is then not read again). */
+  extract?: Pick<ExtractTarballOptions, 'onProgress'> & { checked?: TarballCheck };
   /** A command prints its own summary: no "stage: note" line per stage. */
   quietStages?: boolean;
   /** Keep a stage's own interruption error (its hint says how to finish), instead of "interrupted during STAGE". */
@@ -436,7 +437,8 @@ export async function installSource(ctx: BuildContext): Promise<string | void> {
 export async function unpackSource(ctx: BuildContext): Promise<string | void> {
   const src = ctx.spec.source;
   if (src.kind !== 'tarball') return;
-  ctx.results.extract = await extractTarball(src.file, ctx.root!, { trusted: src.trusted, signal: ctx.signal, ...ctx.inputs.extract });
+  const { checked, ...extractOpts } = ctx.inputs.extract ?? {};
+  ctx.results.extract = await extractTarball(src.file, ctx.root!, { trusted: src.trusted, signal: ctx.signal, ...extractOpts }, checked);
   return `extracted ${ctx.results.extract.entries} entries from ${src.file}`;
 }
 

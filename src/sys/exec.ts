@@ -4,6 +4,7 @@
 // argument may be raw bytes (a file name need not be UTF-8).
 
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { accessSync, constants as fsConstants } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { DomuError, oneLine } from '../errors.js';
 
@@ -204,4 +205,24 @@ export function streamTool(tool: string, args: readonly ToolArg[], options: RunT
 export function hasTool(tool: string): boolean {
   const r = spawnSync('sh', ['-c', `command -v "$1" >/dev/null`, 'sh', tool]);
   return r.status === 0;
+}
+
+let python: string | null | undefined;
+
+/**
+ * The python3 to run domu-forge's helper scripts (standard library only): the system's own
+ * /usr/bin/python3 where it is, else the first on PATH, else null. A version manager's shim ahead
+ * of it on PATH (pyenv's runs a chain of a dozen shell scripts, about 0.1 s) would cost more than
+ * the work it is asked to do.
+ */
+export function python3(): string | null {
+  if (python === undefined) {
+    try {
+      accessSync('/usr/bin/python3', fsConstants.X_OK);
+      python = '/usr/bin/python3';
+    } catch {
+      python = hasTool('python3') ? 'python3' : null;
+    }
+  }
+  return python;
 }

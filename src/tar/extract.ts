@@ -8,12 +8,13 @@ import {
   mkdirSync, openSync, readSync, rmdirSync, symlinkSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { link, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
 import { resolve } from 'node:path';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
 import { requireCompressionTool, requireTool, sniffCompression } from './compression.js';
 import { makeNodes, restoreXattrs, setDirOwnerModes, setTimes, type Meta, type NodeItem, type XattrItem } from './metadata.js';
 import { readArchive } from './read.js';
-import { normalise, parentsOf, refuseDevices, scanArchive, type ScanResult } from './safety.js';
+import { PATH_MAX, normalise, parentsOf, refuseDevices, scanArchive, type ScanResult } from './safety.js';
 import { readSparseBody } from './sparse.js';
 import {
   emptySummary, printable, type Entry, type ExtractTarballOptions, type ReadCompression, type TarSummary, type Xattrs,
@@ -30,9 +31,9 @@ const ZEROS = Buffer.alloc(1 << 20);
  * middle, everything this run created is removed again (entries that were already in `root` and
  * got replaced stay replaced).
  */
-export async function extractTarball(file: string, root: string, opts: ExtractTarballOptions = {}): Promise<TarSummary> {
+export async function extractTarball(file: string, root: string, opts: ExtractTarballOptions = {}, checked?: TarballCheck): Promise<TarSummary> {
   const started = process.hrtime.bigint();
-  const fileStat = await stat(file).catch(() => undefined);
+  const fileStat = await stat(file, { bigint: true }).catch(() => undefined);
   if (!fileStat?.isFile()) throw new DomuError('BAD_INPUT', `${file} is not a file`);
   const maxDepth = opts.maxDepth ?? 1024;
   const rootPath = resolve(root);
@@ -42,8 +43,13 @@ export async function extractTarball(file: string, root: string, opts: ExtractTa
   requireCompressionTool(compression, `to read a ${compression} archive`);
   const summary = emptySummary(resolve(file), rootPath, compression);
 
-  // pass 1: check everything that can be checked without touching the target
-  const scan = await scanArchive(file, compression, Buffer.byteLength(rootPath), maxDepth, opts, true);
+  // pass 1: check everything that can be checked without touching the target; a check of this
+  // run (checkTarball, before the target was made) stands for it while the file is unchanged
+  const rootLen = Buffer.byteLength(rootPath);
+  const scan = checked && checked.pass.identity === identityOf(fileStat) && checked.pass.maxDepth === maxDepth &&
+    checked.compression === compression && rootLen + 1 + checked.pass.scan.longestPath < PATH_MAX
+    ? checked.pass.scan
+    : await scanArchive(file, compression, rootLen, maxDepth, opts, true);
   refuseDevices(scan, opts);
   if (scan.hasXattrs) requireTool('setfattr', 'to restore extended attributes and ACLs');
 
@@ -78,7 +84,7 @@ export async function extractTarball(file: string, root: string, opts: ExtractTa
     if (errnoCode(e) === 'ENOSPC') throw new DomuError('ENVIRONMENT', `no space left in ${root}; what was extracted so far was removed`);
     throw new DomuError('INTERNAL', `extracting ${file} failed: ${oneLine(e)}; what was extracted so far was removed`);
   }
-  summary.archiveBytes = fileStat.size;
+  summary.archiveBytes = Number(fileStat.size);
   summary.seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return summary;
 }
@@ -89,6 +95,13 @@ export interface TarballCheck {
   /** Content bytes of the regular files. */
   bytes: number;
   devices: number;
+  /** What extractTarball takes instead of its own first pass, given this check (the file unchanged since). */
+  readonly pass: { identity: string; maxDepth: number; scan: ScanResult };
+}
+
+/** A file as it is now: any write to it changes its ctime, which no one can set back. */
+function identityOf(s: BigIntStats): string {
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
 }
 
 /**
@@ -96,13 +109,17 @@ export interface TarballCheck {
  * without writing anything: for sizing an image before it is made, and for a dry run.
  */
 export async function checkTarball(file: string, opts: ExtractTarballOptions = {}): Promise<TarballCheck> {
-  const fileStat = await stat(file).catch(() => undefined);
+  const fileStat = await stat(file, { bigint: true }).catch(() => undefined);
   if (!fileStat?.isFile()) throw new DomuError('BAD_INPUT', `${file} is not a file`);
   const compression = await sniffCompression(file);
   requireCompressionTool(compression, `to read a ${compression} archive`);
-  const scan = await scanArchive(file, compression, 0, opts.maxDepth ?? 1024, opts);
+  const maxDepth = opts.maxDepth ?? 1024;
+  const scan = await scanArchive(file, compression, 0, maxDepth, opts, true);
   refuseDevices(scan, opts);
-  return { compression, entries: scan.entries, bytes: scan.bytes, devices: scan.deviceCount };
+  return {
+    compression, entries: scan.entries, bytes: scan.bytes, devices: scan.deviceCount,
+    pass: { identity: identityOf(fileStat), maxDepth, scan },
+  };
 }
 
 class Extractor {

@@ -5,7 +5,7 @@
 import { closeSync, constants as fsc, fchmodSync, fchownSync, openSync } from 'node:fs';
 import { chmod, lchown, lstat, lutimes, open, readFile } from 'node:fs/promises';
 import { DomuError, oneLine } from '../errors.js';
-import { hasTool, runTool } from '../sys/exec.js';
+import { python3, runTool } from '../sys/exec.js';
 import { requireTool, spawnFilter } from './compression.js';
 import { splitNs } from '../sys/times.js';
 import { printable, type TarSummary, type Xattrs } from './types.js';
@@ -223,11 +223,12 @@ export async function restoreXattrs(rootPath: string, items: XattrItem[], abs: A
 /** Nanosecond times: python3's os.utime(ns=...) in one process; else lutimes (microseconds). */
 export async function setTimes(times: Array<Pick<Meta, 'rel' | 'mtimeNs' | 'atimeNs'>>, abs: AbsPath, summary: TarSummary): Promise<void> {
   if (times.length === 0) return;
-  if (hasTool('python3')) {
+  const py = python3();
+  if (py) {
     const input = Buffer.concat(times.flatMap((t) => [
       abs(t.rel), Buffer.from(`\0${t.atimeNs ?? t.mtimeNs}\0${t.mtimeNs}\0`),
     ]));
-    const err = await runFilterCollect('python3', ['-c', SET_TIMES_PY], input);
+    const err = await runFilterCollect(py, ['-c', SET_TIMES_PY], input);
     for (const line of err.split('\n').filter(Boolean).slice(0, 1000)) summary.skipped.push({ path: '(times)', reason: line });
     return;
   }
@@ -278,7 +279,7 @@ async function runBatch(tool: string, xargsArgs: string[], input: Buffer): Promi
 
 /** Run a tool fed `input` on stdin; returns its stderr. Exit status is not an error (callers list stderr). */
 async function runFilterCollect(tool: string, args: string[], input: Buffer): Promise<string> {
-  requireTool(tool, tool === 'python3' ? 'to set nanosecond times' : 'to restore extended attributes');
+  requireTool(tool, tool.endsWith('python3') ? 'to set nanosecond times' : 'to restore extended attributes');
   const { child, done } = spawnFilter(tool, args, ['pipe', 'pipe', 'pipe']);
   let err = '';
   child.stderr!.on('data', (s: string) => {

@@ -7,7 +7,7 @@ import { readArchive, type ReadReport } from './read.js';
 import { readSparseBody } from './sparse.js';
 import { EntryError, printable, type Entry, type ExtractTarballOptions, type Kind, type ReadCompression } from './types.js';
 
-const PATH_MAX = 4096;
+export const PATH_MAX = 4096;
 
 /** "./a//b/." -> "a/b"; refuses absolute names, "..", NUL and depth bombs. */
 export function normalise(name: Buffer, what: string, maxDepth: number): Buffer {
@@ -54,6 +54,8 @@ export interface ScanResult {
    * for a compressed stream (it cannot be read again by offset) or more entries than KEEP_MAX.
    */
   kept: KeptEntry[] | undefined;
+  /** The longest normalised path, in bytes (the PATH_MAX check for another root: rootLen + 1 + longestPath). */
+  longestPath: number;
 }
 
 export interface KeptEntry {
@@ -71,13 +73,14 @@ const SCAN_CHUNK = 256 << 10;
 export async function scanArchive(file: string, compression: ReadCompression, rootLen: number, maxDepth: number, opts: ExtractTarballOptions, keep = false): Promise<ScanResult> {
   const kinds = new Map<string, Kind>([['', 'directory']]);
   const kept: KeptEntry[] | undefined = compression === 'none' && keep ? [] : undefined;
-  const result: ScanResult = { entries: 0, bytes: 0, devices: [], deviceCount: 0, hasXattrs: false, report: { warnings: [], notApplied: [] }, kept };
+  const result: ScanResult = { entries: 0, bytes: 0, devices: [], deviceCount: 0, hasXattrs: false, report: { warnings: [], notApplied: [] }, kept, longestPath: 0 };
   let last = 0;
   // synchronous for every entry but a sparse one (its map is read from the body): no await per entry
   // read in chunks of SCAN_CHUNK: the bodies are passed over by seeking, so less of them is read than with 4 MiB
   result.report = await readArchive(file, compression, opts.signal, (e, body, dataOffset) => {
     const path = normalise(e.path, 'entry', maxDepth);
     const at = () => printable(path) || '.';
+    if (path.length > result.longestPath) result.longestPath = path.length;
     if (rootLen + 1 + path.length >= PATH_MAX) throw new EntryError(`entry ${at().slice(0, 60)}... is too long: the target path would exceed PATH_MAX (${PATH_MAX})`);
     if (path.length === 0 && e.kind !== 'directory') throw new EntryError('the archive\'s root entry "." is not a directory');
     // planting: nothing may be written through a symlink (or a non-directory) the archive put there
