@@ -216,11 +216,13 @@ function makeRows(a: Args): { rows: Row[]; trees: string[] } {
     });
   }
   if (want.has('build-install')) {
-    // empty caches: a state directory of its own for every run (no cached install root)
+    // empty caches: a state and cache directory of its own for every run (no cached packages or
+    // install root); xen-create-image without its .deb cache (--cache=no: it would otherwise take
+    // the host's /var/cache/apt/archives)
     rows.push({
       id: 'build-install', work: 'build of a Debian guest into a 4 GiB image, empty caches', goal: 0.40, network: true, gib: 16,
-      ours: { name: 'domu-forge build --install debian', cmd: (fs) => `DOMU_FORGE_STATE_DIR=${q(`${fs.mountpoint}/state`)} ${cli} build --install debian --dist bookworm --image ${q(`${fs.mountpoint}/g.img`)} ${guestFlags} --hostname cmpguest --config ${q(`${fs.mountpoint}/g.cfg`)} --dhcp --force >/dev/null` },
-      peer: { name: 'xen-create-image --install-method=debootstrap', before: (fs) => mkdirSync(`${fs.mountpoint}/xen-cfg`), cmd: (fs) => xci(fs, '--install-method=debootstrap --mirror=http://deb.debian.org/debian') },
+      ours: { name: 'domu-forge build --install debian', cmd: (fs) => `DOMU_FORGE_STATE_DIR=${q(`${fs.mountpoint}/state`)} DOMU_FORGE_CACHE_DIR=${q(`${fs.mountpoint}/cache`)} ${cli} build --install debian --dist bookworm --image ${q(`${fs.mountpoint}/g.img`)} ${guestFlags} --hostname cmpguest --config ${q(`${fs.mountpoint}/g.cfg`)} --dhcp --force >/dev/null` },
+      peer: { name: 'xen-create-image --install-method=debootstrap', before: (fs) => mkdirSync(`${fs.mountpoint}/xen-cfg`), cmd: (fs) => xci(fs, '--install-method=debootstrap --cache=no --mirror=http://deb.debian.org/debian') },
     });
   }
   if (want.has('fleet')) {
@@ -258,9 +260,12 @@ export async function benchCompare(argv: string[]): Promise<void> {
   // at the start, and after every cold row's drop_caches (without this, the side that ran first
   // after a cold row read its source from the disk and the other from memory).
   const warmNow = new Set<string>();
+  // Read twice: pages read once sit on the kernel's inactive list, and the first run's writes
+  // evicted them, so the side that ran first read part of its source from the disk (in one run
+  // here, whichever side came first in a round took 1.5 to 3 times as long as the other).
   const warm = (t: string) => {
     if (warmNow.has(t)) return;
-    timed(`tar -C ${q(t)} -cf - . | cat >/dev/null`, env);
+    for (let i = 0; i < 2; i++) timed(`tar -C ${q(t)} -cf - . | cat >/dev/null`, env);
     warmNow.add(t);
   };
   const runOne = (r: Row, side: 'ours' | 'peer' | number) => {

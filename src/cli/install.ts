@@ -82,7 +82,7 @@ export function register(program: Command): void {
     .option('--bootloader <how>', 'pygrub (as --pygrub) or pvgrub (GRUB for Xen PV reads the guest\'s own grub.cfg)')
     .option('--no-kernel', 'with --pygrub or --bootloader: no kernel package (bring your own)')
     .option('--no-ssh', 'no openssh-server (installed by default)')
-    .option('--cache-dir <dir>', `package and root cache, reused across runs (default ${DEFAULT_CACHE_DIR})`)
+    .option('--cache-dir <dir>', `package and root cache, reused across runs (default $DOMU_FORGE_CACHE_DIR, else ${DEFAULT_CACHE_DIR})`)
     .option('--no-cache', 'download everything and keep nothing')
     .option('--index-max-age <seconds>', 'trust cached index files (InRelease, repomd.xml) this long without asking the mirror; 0 always asks', '3600')
     .option('--no-root-cache', 'always run the installer, even when an identical install is cached')

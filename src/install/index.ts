@@ -36,6 +36,11 @@ async function withBootPackages(o: InstallOptions): Promise<InstallOptions> {
 
 export const DEFAULT_CACHE_DIR = '/var/cache/domu-forge';
 
+/** The package and root cache when an install names none: DOMU_FORGE_CACHE_DIR, else DEFAULT_CACHE_DIR. */
+export function defaultCacheDir(): string {
+  return process.env.DOMU_FORGE_CACHE_DIR || DEFAULT_CACHE_DIR;
+}
+
 /** Room an install needs, in bytes: the size hint for an image or volume given no size. */
 export function estimateInstallBytes(o: InstallOptions): number {
   return isDebianOptions(o) ? estimateDebianBytes(o) : RPM_INSTALL_BYTES;
@@ -73,7 +78,7 @@ export async function installDistribution(options: InstallOptions): Promise<Inst
   const log = new InstallLog(o.logFile ?? defaultLogFile(`${o.distro}-${release}`));
   const cleanup = o.cleanup ?? new CleanupStack();
   const cacheEnabled = o.cache !== false;
-  const cacheDir = path.resolve(o.cacheDir ?? DEFAULT_CACHE_DIR);
+  const cacheDir = path.resolve(o.cacheDir ?? defaultCacheDir());
   const scratch = cacheEnabled ? undefined : mkdtempSync(path.join(os.tmpdir(), 'domu-forge-nocache-'));
   if (o.indexMaxAge !== undefined && !(Number.isFinite(o.indexMaxAge) && o.indexMaxAge >= 0)) {
     throw new DomuError('USAGE', `indexMaxAge must be a number of seconds >= 0, not ${o.indexMaxAge}`);

@@ -118,6 +118,22 @@ describe('Debian install (root, network)', () => {
     console.log(`root cache: ${r.seconds.toFixed(1)} s against ${first.seconds.toFixed(1)} s for the first install`);
   });
 
+  it('takes its cache from DOMU_FORGE_CACHE_DIR when it is given none (build --install has no --cache-dir)', async () => {
+    const before = process.env.DOMU_FORGE_CACHE_DIR;
+    process.env.DOMU_FORGE_CACHE_DIR = cacheDir;
+    try {
+      const r = await installDistribution({
+        distro: 'debian', suite: 'bookworm', variant: 'minbase', include: INCLUDE, tool: 'debootstrap', pygrub: true,
+        root: join(work, 'deb4'), logFile: join(work, 'deb4.log'),
+      });
+      expect(r.fromRootCache).toBe(true);
+      expect(rsyncDiff(firstRoot(), join(work, 'deb4'))).toBe('');
+    } finally {
+      if (before === undefined) delete process.env.DOMU_FORGE_CACHE_DIR;
+      else process.env.DOMU_FORGE_CACHE_DIR = before;
+    }
+  });
+
   it('mmdebstrap into an image file through the CLI, with --pygrub (loop)', async () => {
     const img = join(work, 'mm.img');
     const r = runCli(['install', 'debian', '--dist', 'bookworm', '--variant', 'minbase', '--include', 'ca-certificates', '--include', 'kmod', '--tool', 'mmdebstrap', '--pygrub', '--no-kernel',
