@@ -9,8 +9,8 @@
 // synced and left to go quiet (and, for a cold row, the page cache is dropped). The commands are the
 // shipped CLI (dist/cli/main.js) and the peers' own tools, exactly as printed in the report, so a
 // reader can rerun any of them. Beside the two sides, each round times the row's floors (every byte
-// read or written as one file, every entry made by cp -a --attributes-only): what no tool can go
-// under on this disk. Prints the medians, ratios and floors, and writes PATH/performance-compare.md
+// read, or written with cat, and every entry made by cp -a --attributes-only, as many streams as
+// cores; and a bare Node loop of the same calls): what no tool can go under on this disk. Prints the medians, ratios and floors, and writes PATH/performance-compare.md
 // and PATH/compare.svg (default docs/).
 //
 // The root tree of pack, unpack, verify and the builds is --root, else a Debian bookworm minbase made
@@ -256,14 +256,12 @@ export async function benchCompare(argv: string[]): Promise<void> {
   const out = new Map<string, Outcome>(rows.map((r) => [r.id, { row: r, ours: [], peer: [], floors: (r.floors ?? []).map(() => []), rss: 0, peerRss: 0, notes: [] }]));
   const env = { ...process.env, DOMU_FORGE_STATE_DIR: join(benchDir(), 'compare-state') };
   const restore = holdWriteback();
-  // A warm row's source is read (untimed) before its run whenever it may have left the page cache:
-  // at the start, and after every cold row's drop_caches (without this, the side that ran first
-  // after a cold row read its source from the disk and the other from memory).
+  // A warm row is primed before its first run, and again after every cold row's drop_caches
+  // (without that, the side that ran first after a cold row read its source from the disk): the
+  // row's peer runs once, untimed, into a fresh filesystem of its own. Reading the tree (twice, with
+  // tar or cat) was not enough: the first copy after such a read took 3 times the system time of
+  // the next ones here (/usr: 15.6 s, 21 s of it system time, then 5.4 and 5.9 s).
   const warmNow = new Set<string>();
-  // Warm means as a run leaves it: the row's peer runs once, untimed, into a fresh filesystem of
-  // its own. Reading the tree (twice, with tar or cat) was not enough: the first copy after such a
-  // read took 3 times the system time of the next ones here (/usr: 15.6 s, 21 s of it system time,
-  // then 5.4 and 5.9 s), so whichever side came first in a round was the slow one.
   const warm = (r: Row) => {
     const t = r.warm!;
     if (warmNow.has(t)) return;

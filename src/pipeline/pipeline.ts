@@ -56,6 +56,8 @@ export interface BuildContext {
   access?: AccessOptions;
   /** A password made for this build, shown once in the result and stored nowhere. */
   generatedPassword?: string;
+  /** The tarball source's check made to size the target: source/extract takes it instead of scanning again. */
+  tarballCheck?: TarballCheck;
   results: {
     clone?: CloneSummary;
     install?: InstallResult;
@@ -338,8 +340,9 @@ export async function planStages(spec: BuildSpec): Promise<Stage[]> {
 // apply (the list's skipReason says why, for the report); the note it returns is the stage's summary.
 
 /** What a tarball source needs on the target: its entries' sizes by the one sizing rule (as unpack sizes it). */
-async function tarballUsage(file: string, trusted: boolean | undefined, signal: AbortSignal | undefined): Promise<TreeUsage> {
-  const check = await checkTarball(file, { trusted: trusted === true, ...(signal ? { signal } : {}) });
+async function tarballUsage(ctx: BuildContext, file: string, trusted: boolean | undefined): Promise<TreeUsage> {
+  const check = await checkTarball(file, { trusted: trusted === true, signal: ctx.signal });
+  ctx.tarballCheck = check;
   return usageOfTotals(check.bytes, check.entries);
 }
 
@@ -365,7 +368,7 @@ export async function openTargetStage(ctx: BuildContext): Promise<string> {
     ctx.root = path;
     return `directory ${path}`;
   }
-  const hint = ctx.inputs.sizeHint ?? (src.kind === 'clone' ? () => cloneUsage(spec) : src.kind === 'tarball' ? () => tarballUsage(src.file, src.trusted, ctx.signal) : undefined);
+  const hint = ctx.inputs.sizeHint ?? (src.kind === 'clone' ? () => cloneUsage(spec) : src.kind === 'tarball' ? () => tarballUsage(ctx, src.file, src.trusted) : undefined);
   if (!hint && (spec.target.kind === 'image' || spec.target.kind === 'lvm') && !spec.target.size) {
     throw new DomuError('BAD_INPUT', `target.size is required for an install into an image or volume`);
   }
@@ -438,7 +441,7 @@ export async function unpackSource(ctx: BuildContext): Promise<string | void> {
   const src = ctx.spec.source;
   if (src.kind !== 'tarball') return;
   const { checked, ...extractOpts } = ctx.inputs.extract ?? {};
-  ctx.results.extract = await extractTarball(src.file, ctx.root!, { trusted: src.trusted, signal: ctx.signal, ...extractOpts }, checked);
+  ctx.results.extract = await extractTarball(src.file, ctx.root!, { trusted: src.trusted, signal: ctx.signal, ...extractOpts }, checked ?? ctx.tarballCheck);
   return `extracted ${ctx.results.extract.entries} entries from ${src.file}`;
 }
 
