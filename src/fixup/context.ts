@@ -33,6 +33,15 @@ export interface FixupOptions {
   removeNetGenerator?: boolean;
   /** Root's password, authorized_keys files and the Dom0's accounts (fixup/access). */
   access?: AccessOptions;
+  /**
+   * Flush each file written to the disk before it replaces the old one (the default), so that a
+   * crash leaves the old file or the new one. A build into an image file or a tarball turns it
+   * off: its target is a partial file, flushed as a whole when it is closed and only then renamed
+   * into place, so a crash leaves no image rather than a half-fixed one, and the flushes in between
+   * (each a journal commit, through a loop device and a FUSE export for a fleet overlay) were most
+   * of a fleet guest's fixups.
+   */
+  syncEachFile?: boolean;
   /** A crypt(3) hash for root (e.g. from `openssl passwd -6`). */
   rootPasswordHash?: string;
   /** Public keys to add to root's authorized_keys. */
@@ -301,7 +310,7 @@ function classifyFromName(version: string): KernelChoice {
 
 /** Build the shared context: open the guest, detect what it is, settle the domain model. */
 export async function createFixupContext(root: string, options: FixupOptions = {}): Promise<FixupContext> {
-  const fs = new GuestFs(root);
+  const fs = new GuestFs(root, { syncEachFile: options.syncEachFile ?? true });
   const view = new GuestView(fs);
   const guest = await detectGuest(view);
   if (options.init) guest.init = options.init;

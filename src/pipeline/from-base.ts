@@ -8,6 +8,7 @@ import { chmod, mkdir, mkdtemp, open, readFile, rename, rm, rmdir, stat, writeFi
 import { basename, dirname, join } from 'node:path';
 import { DomuError, oneLine } from '../errors.js';
 import { runTool } from '../sys/exec.js';
+import { processRuns } from '../sys/process.js';
 import type { CleanupStack } from '../cleanup.js';
 import type { OpenedTarget, TargetSummary } from '../targets/index.js';
 import type { SpecFs } from '../spec/types.js';
@@ -30,17 +31,16 @@ export async function sparseCopy(from: string, to: string): Promise<void> {
   await runTool('cp', ['--sparse=always', '--', from, to]);
 }
 
-async function blkid(dev: string, tag: string): Promise<string> {
-  return (await runTool('blkid', ['-p', '-o', 'value', '-s', tag, dev], { allowFailure: true })).stdout.toString().trim();
+/** The filesystem's UUID and label, in one blkid run ("" when it has none). */
+async function blkid(dev: string): Promise<{ uuid: string; label: string }> {
+  const out = (await runTool('blkid', ['-p', '-o', 'export', dev], { allowFailure: true })).stdout.toString();
+  const tag = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(out)?.[1]?.replace(/\\(.)/g, '$1') ?? '';
+  return { uuid: tag('UUID'), label: tag('LABEL') };
 }
 
 async function waitGone(pid: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
+    if (!processRuns(pid)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new DomuError('INTERNAL', `qemu-storage-daemon ${pid} did not stop`);
@@ -121,8 +121,7 @@ export async function openFromBase(o: FromBaseOptions): Promise<OpenedTarget> {
   const umount = async () => void (await runTool('umount', [mnt], { allowFailure: true }));
   drops.push(o.cleanup.push(`unmount ${mnt}`, umount));
   if (size > baseSt.size && o.fs === 'xfs') await runTool('xfs_growfs', [mnt]);
-  const uuid = await blkid(loop, 'UUID');
-  const label = await blkid(loop, 'LABEL');
+  const { uuid, label } = await blkid(loop);
   return {
     root: mnt,
     spec: { kind: 'image', path: o.path, fs: o.fs, format: method === 'copy' ? 'raw' : 'qcow2', populate: 'mount' },
@@ -139,7 +138,7 @@ export async function openFromBase(o: FromBaseOptions): Promise<OpenedTarget> {
       await rename(partial, o.path);
       for (const d of drops.splice(0)) d();
       const st = await stat(o.path);
-      const du = Number((await runTool('du', ['-B1', '--', o.path])).stdout.toString().split(/\s/)[0]);
+      const du = st.blocks * 512; // what du -B1 says: the bytes allocated
       return { kind: 'image', path: o.path, fs: o.fs, uuid, size: method === 'copy' ? st.size : size, format: method === 'copy' ? 'raw' : 'qcow2', populate: 'mount', fileBytes: du, ...(label ? { label } : {}) };
     },
   };

@@ -7,6 +7,7 @@ import { lstat, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
 import { hasTool, runTool } from '../sys/exec.js';
+import { processRuns } from '../sys/process.js';
 import { readState, stateDir, writeState } from '../sys/state.js';
 
 // ---- the lock: a worker and a local build (or two builds) on one host share these files ----
@@ -22,13 +23,7 @@ function deadHolder(file: string): string | undefined {
   } catch {
     return undefined;
   }
-  const pid = Number(text.trim());
-  try {
-    process.kill(pid, 0);
-    return undefined;
-  } catch (e) {
-    return errnoCode(e) === 'EPERM' ? undefined : text;
-  }
+  return processRuns(Number(text.trim())) ? undefined : text;
 }
 
 /** Remove a lock whose holder died; only the process that made the breaker directory may. */

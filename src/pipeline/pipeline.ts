@@ -303,7 +303,9 @@ const noDisk = (spec: BuildSpec) => (diskPathOf(spec) === undefined ? `a ${spec.
 function fixupOptionsOf(spec: BuildSpec, domain: XenDomain | undefined, access: AccessOptions | undefined): FixupOptions {
   const src = spec.source;
   const excluded = src.kind === 'clone' ? [...(src.defaultExcludes ? DEFAULT_EXCLUDES : []), ...src.exclude.filter((p) => p.startsWith('/') && !/[*?[]/.test(p))] : [];
-  return { ...(spec.fixups.options as FixupOptions), hostname: spec.hostname, ...(domain ? { domain } : {}), ...(excluded.length ? { excluded } : {}), ...(access ? { access } : {}) };
+  // an image or a tarball is a partial file until its close has flushed it whole (FixupOptions.syncEachFile)
+  const partial = spec.target.kind === 'image' || spec.target.kind === 'tar';
+  return { ...(spec.fixups.options as FixupOptions), ...(partial ? { syncEachFile: false } : {}), hostname: spec.hostname, ...(domain ? { domain } : {}), ...(excluded.length ? { excluded } : {}), ...(access ? { access } : {}) };
 }
 
 /** The access fixup's options from the spec's access section (undefined: nothing asked). */

@@ -4,9 +4,9 @@
 // argument may be raw bytes (a file name need not be UTF-8).
 
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { accessSync, constants as fsConstants } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { DomuError, oneLine } from '../errors.js';
+import { spawnHelper, type SpawnReply, type SpawnRequest } from './spawner.js';
 
 /** The Debian package that provides each tool we call. */
 export const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
@@ -145,8 +145,13 @@ function shellMissing(viaShell: boolean, status: number, stderr: string): boolea
   return viaShell && status === 127 && /not found/.test(stderr);
 }
 
-/** Run a tool to completion, collecting its output. Throws DomuError on a missing tool or a failure. */
+/**
+ * Run a tool to completion, collecting its output. Throws DomuError on a missing tool or a failure.
+ * It is started by the spawn helper (sys/spawner.ts) when that is up, else directly.
+ */
 export function runTool(tool: string, args: readonly ToolArg[], options: RunToolOptions = {}): Promise<ToolResult> {
+  const helper = spawnHelper();
+  if (helper) return runThroughHelper(helper, tool, args, options);
   return new Promise((resolve, reject) => {
     const spawnOptions: SpawnOptions = { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] };
     if (options.signal) spawnOptions.signal = options.signal;
@@ -166,6 +171,24 @@ export function runTool(tool: string, args: readonly ToolArg[], options: RunTool
     child.stdin!.on('error', () => undefined); // the tool may exit before reading all input
     child.stdin!.end(options.input ?? '');
   });
+}
+
+async function runThroughHelper(helper: { run(r: SpawnRequest): Promise<SpawnReply> }, tool: string, args: readonly ToolArg[], options: RunToolOptions): Promise<ToolResult> {
+  if (options.signal?.aborted) throw new DomuError('INTERRUPTED', `${tool} was interrupted`);
+  const bytes = (a: ToolArg): Buffer => (typeof a === 'string' ? Buffer.from(a, 'utf8') : a);
+  const input = options.input === undefined ? Buffer.alloc(0) : typeof options.input === 'string' ? Buffer.from(options.input) : options.input;
+  const r = await helper.run({
+    argv: [Buffer.from(tool), ...args.map(bytes)], env: options.env ?? process.env, input,
+    ...(options.cwd !== undefined ? { cwd: options.cwd } : {}), ...(options.signal ? { signal: options.signal } : {}),
+  });
+  if (!r.ok) {
+    if (r.code === 'ABORTED') throw new DomuError('INTERRUPTED', `${tool} was interrupted`);
+    if (r.code === 'ENOENT') throw missingTool(tool);
+    throw new DomuError('INTERNAL', `${tool}: ${r.code}: ${r.message}`);
+  }
+  const result: ToolResult = { status: r.status ?? 128, stdout: r.stdout, stderr: r.stderr.toString() };
+  if (result.status === 0 || options.allowFailure) return result;
+  throw toolFailed(tool, result.status, result.stderr, r.signal);
 }
 
 export interface StreamingTool {
@@ -207,22 +230,4 @@ export function hasTool(tool: string): boolean {
   return r.status === 0;
 }
 
-let python: string | null | undefined;
-
-/**
- * The python3 to run domu-forge's helper scripts (standard library only): the system's own
- * /usr/bin/python3 where it is, else the first on PATH, else null. A version manager's shim ahead
- * of it on PATH (pyenv's runs a chain of a dozen shell scripts, about 0.1 s) would cost more than
- * the work it is asked to do.
- */
-export function python3(): string | null {
-  if (python === undefined) {
-    try {
-      accessSync('/usr/bin/python3', fsConstants.X_OK);
-      python = '/usr/bin/python3';
-    } catch {
-      python = hasTool('python3') ? 'python3' : null;
-    }
-  }
-  return python;
-}
+export { python3 } from './python.js';

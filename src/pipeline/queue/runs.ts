@@ -9,6 +9,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { errnoCode } from '../../errors.js';
 import { runTool } from '../../sys/exec.js';
+import { processRuns } from '../../sys/process.js';
 import { stateDir, writeState } from '../../sys/state.js';
 
 export interface RunRecord {
@@ -62,19 +63,10 @@ export function readRunRecords(): RunRecord[] {
   return out;
 }
 
-function alive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errnoCode(e) === 'EPERM';
-  }
-}
 
 /** The record's run is over (its process is gone, or it is this process's own stale one from an earlier job). */
 export function isDead(rec: RunRecord): boolean {
-  return !alive(rec.pid);
+  return !processRuns(rec.pid);
 }
 
 /** Processes (other than this one) whose command line names one of `paths`: a dead run's qemu-storage-daemon. */

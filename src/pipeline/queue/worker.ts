@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Worker, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { CleanupStack } from '../../cleanup.js';
 import { DomuError, isDomuError, oneLine } from '../../errors.js';
+import { processRuns } from '../../sys/process.js';
 import { readState, stateDir, writeState } from '../../sys/state.js';
 import { DEFAULT_EXCLUDES } from '../../walk/exclude.js';
 import { renderXlConfig } from '../../xen/render.js';
@@ -69,16 +70,7 @@ function removeDeadTemps(log: (line: string) => void): void {
     const m = /^\..*?-(\d+)-[0-9a-f]{8}/.exec(n);
     if (!m) continue;
     const pid = Number(m[1]);
-    let alive = pid === process.pid;
-    if (!alive) {
-      try {
-        process.kill(pid, 0);
-        alive = true;
-      } catch (e) {
-        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-      }
-    }
-    if (alive) continue;
+    if (processRuns(pid)) continue;
     rmSync(join(shareDir(), n), { force: true });
     log(`removed ${join(shareDir(), n)} (a pack or fetch of a dead run)`);
   }
