@@ -4,11 +4,13 @@
 // thread pool, several at a time; a buffer goes out, in order, once the reads into it are done, and is
 // reused only once its write is done, so memory stays bounded (count x size).
 
-import { read as fsRead, write as fsWrite } from 'node:fs';
+import { fdatasync, read as fsRead, write as fsWrite } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 
 export type OutputTarget = { fd: number } | { stream: Writable };
+
+const SYNC_EVERY = 32 << 20;
 
 interface Slot {
   buf: Buffer;
@@ -34,6 +36,9 @@ export class ArchiveOutput {
   private stopped = false;
   /** Where the next write lands in a plain file. */
   private offset = 0;
+  /** Bytes written to a plain file since the last flush was asked for, and whether one is under way. */
+  private unsynced = 0;
+  private syncing = false;
 
   constructor(
     private readonly target: OutputTarget,
@@ -41,6 +46,12 @@ export class ArchiveOutput {
     // cache: with 4 MiB buffers that copy took 1.7 s of system time for 600 MiB here, with 256 KiB 0.55 s.
     private readonly size = 256 << 10,
     private readonly count = 16,
+    // A plain file is flushed to the disk as it is written, SYNC_EVERY bytes at a time, by a
+    // flush on the thread pool while the next buffers fill: the caller's fsync at the end then
+    // waits only for the last of it. Left to the kernel, nothing went to the disk before that
+    // fsync (24 GiB of memory holds a lot of dirty pages), which then took 0.13 to 0.44 s for a
+    // 266 MiB archive written in 0.3 s.
+    private readonly syncEvery = SYNC_EVERY,
   ) {
     this.buf = Buffer.allocUnsafe(size);
     this.cur = { buf: this.buf, len: 0, reads: 0 };
@@ -118,7 +129,7 @@ export class ArchiveOutput {
     this.raise();
     this.seal();
     this.use(Buffer.allocUnsafe(0));
-    while (this.queue.length > 0 || this.writing > 0 || this.reading > 0) {
+    while (this.queue.length > 0 || this.writing > 0 || this.reading > 0 || this.syncing) {
       await this.sleep();
       this.raise();
     }
@@ -130,7 +141,7 @@ export class ArchiveOutput {
    */
   async stop(): Promise<void> {
     this.stopped = true;
-    while (this.reading > 0 || ('fd' in this.target && this.writing > 0)) await this.sleep();
+    while (this.reading > 0 || ('fd' in this.target && (this.writing > 0 || this.syncing))) await this.sleep();
   }
 
   private use(b: Buffer): void {
@@ -176,11 +187,25 @@ export class ArchiveOutput {
     if (b.length === this.size) this.free.push(b);
   }
 
-  private written(b: Buffer, err: unknown): void {
+  private written(b: Buffer, err: unknown, len = 0): void {
     this.writing -= 1;
     if (err && this.failure === undefined) this.failure = err;
     this.release(b);
+    if (!err && 'fd' in this.target) this.flushAhead(this.target.fd, len);
     this.notify();
+  }
+
+  /** Ask for a flush of what is written so far once SYNC_EVERY bytes have gone out since the last. */
+  private flushAhead(fd: number, len: number): void {
+    this.unsynced += len;
+    if (this.syncing || this.unsynced < this.syncEvery || this.stopped) return;
+    this.unsynced = 0;
+    this.syncing = true;
+    fdatasync(fd, (err) => {
+      this.syncing = false;
+      if (err && this.failure === undefined) this.failure = err;
+      this.notify();
+    });
   }
 
   private submit(b: Buffer, len: number): void {
@@ -194,7 +219,7 @@ export class ArchiveOutput {
         if (err) return this.written(b, err);
         off += n;
         if (off < len) fsWrite(fd, b, off, len - off, at + off, more);
-        else this.written(b, undefined);
+        else this.written(b, undefined, len);
       };
       fsWrite(fd, b, 0, len, at, more);
     } else {
