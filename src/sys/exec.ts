@@ -178,8 +178,8 @@ async function runThroughHelper(helper: { run(r: SpawnRequest): Promise<SpawnRep
   const bytes = (a: ToolArg): Buffer => (typeof a === 'string' ? Buffer.from(a, 'utf8') : a);
   const input = options.input === undefined ? Buffer.alloc(0) : typeof options.input === 'string' ? Buffer.from(options.input) : options.input;
   const r = await helper.run({
-    argv: [Buffer.from(tool), ...args.map(bytes)], env: options.env ?? process.env, input,
-    ...(options.cwd !== undefined ? { cwd: options.cwd } : {}), ...(options.signal ? { signal: options.signal } : {}),
+    argv: [Buffer.from(tool), ...args.map(bytes)], env: options.env ?? process.env, input, cwd: options.cwd ?? process.cwd(),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   if (!r.ok) {
     if (r.code === 'ABORTED') throw new DomuError('INTERRUPTED', `${tool} was interrupted`);

@@ -18,8 +18,11 @@ import { python3 } from './python.js';
 
 const SCRIPT = String.raw`
 import base64, json, os, signal, subprocess, sys, threading
-# a handler (not SIG_IGN, which children would inherit): Ctrl-C reaches the tools, not this helper
+# handlers (not SIG_IGN, which children would inherit): Ctrl-C or a SIGTERM to the process group
+# reaches the tools, as it would without the helper, and leaves the helper to run the cleanup's
+# tools; it ends when domu-forge does (its input closes)
 signal.signal(signal.SIGINT, lambda *a: None)
+signal.signal(signal.SIGTERM, lambda *a: None)
 lock = threading.Lock()
 procs = {}
 out = sys.stdout.buffer

@@ -12,7 +12,6 @@ import type { BigIntStats } from 'node:fs';
 import { resolve } from 'node:path';
 import { DomuError, errnoCode, oneLine } from '../errors.js';
 import { requireCompressionTool, requireTool, sniffCompression } from './compression.js';
-import { FileWriters, WRITERS_MIN_FILES, defaultWriterCount } from './extract-writers.js';
 import { makeNodes, restoreXattrs, setDirOwnerModes, setTimes, type Meta, type NodeItem, type XattrItem } from './metadata.js';
 import { readArchive } from './read.js';
 import { PATH_MAX, normalise, parentsOf, refuseDevices, scanArchive, type ScanResult } from './safety.js';
@@ -62,19 +61,12 @@ export async function extractTarball(file: string, root: string, opts: ExtractTa
     if (scan.kept) {
       // an uncompressed archive: the entries the safety pass parsed and checked, their data read at their offsets
       const fd = openSync(file, 'r');
-      const files = scan.kept.reduce((n, k) => n + (k.entry.kind === 'file' ? 1 : 0), 0);
-      const count = opts.writers ?? (files >= WRITERS_MIN_FILES ? defaultWriterCount() : 0);
-      const writers = count > 0 ? new FileWriters(fd, count) : undefined;
-      extractor.writers = writers;
       try {
         for (const k of scan.kept) {
           const pending = extractor.entryAt(k.entry, k.rel, fd, k.dataOffset);
           if (pending) await pending;
         }
-        await writers?.drain();
       } finally {
-        // no worker may still hold a file or read the archive once it is closed (or undone)
-        await writers?.stop();
         closeSync(fd);
       }
       summary.warnings.push(...scan.report.warnings);
@@ -143,8 +135,6 @@ class Extractor {
   /** The times each non-directory path was last given, for hard links made to it. */
   private readonly lastTimes = new Map<string, { mtimeNs: bigint; atimeNs: bigint | undefined }>();
   private lastProgress = 0;
-  /** Worker threads for the files' data (an uncompressed archive of many files), else the main thread writes it. */
-  writers: FileWriters | undefined;
 
   constructor(
     private readonly rootPath: string,
@@ -225,7 +215,6 @@ class Extractor {
    */
   entryAt(e: Entry, rel: Buffer, fd: number, dataOffset: number): Promise<void> | undefined {
     if (e.sparse !== undefined) return this.place(e, rel, (r) => this.writeFile(r, e, this.bodyAt(fd, dataOffset, e.size)));
-    if (this.writers) return this.place(e, rel, (r) => this.handOn(r, e, dataOffset, this.writers!));
     return this.place(e, rel, (r) => this.writeFileAt(r, e, fd, dataOffset));
   }
 
@@ -360,17 +349,6 @@ class Extractor {
       closeSync(out);
     }
     return undefined;
-  }
-
-  /** Create a kept entry's file here (in the archive's order) and hand its data, owner and mode to a worker. */
-  private handOn(rel: Buffer, e: Entry, at: number, writers: FileWriters): Promise<void> | undefined {
-    const out = this.create(rel, false, () => openSync(this.abs(rel), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600))!; // never undefined for a non-directory
-    try {
-      return writers.add({ fd: out, at, size: e.size, uid: e.uid, gid: e.gid, mode: e.mode });
-    } catch (err) {
-      closeSync(out); // not handed on: a worker failed before
-      throw err;
-    }
   }
 
   /** Report progress at most ten times a second; `extra` counts bytes of a file being written. */

@@ -140,11 +140,6 @@ export interface ExtractTarballOptions {
   onProgress?: (p: TarProgress) => void;
   /** Refuse paths with more components than this (a depth bomb). Default 1024, as node-tar. */
   maxDepth?: number;
-  /**
-   * Worker threads writing the files' data of an uncompressed archive (extract-writers.ts). Default:
-   * one per core, at most 4, for an archive of 256 files or more, else none; 0: none.
-   */
-  writers?: number;
 }
 
 export interface WriteTarballOptions {
