@@ -34,7 +34,7 @@ export const JOB_DISK_LABEL = 'DFJOB';
 export const DOM0_MARKER = 'DOMU-FORGE-DOM0:';
 
 export interface Dom0Options {
-  /** Cache root: the Dom0 lives in <cacheDir>/xen-dom0/<key>/, downloads in <cacheDir>/packages/ (shared with `install`). */
+  /** Cache root (default DOMU_FORGE_CACHE_DIR, else /var/cache/domu-forge): the Dom0 lives in <cacheDir>/xen-dom0/<key>/, downloads in <cacheDir>/packages/ (shared with `install`). */
   cacheDir?: string;
   suite?: string;
   mirror?: string;
@@ -159,7 +159,8 @@ export function dom0Key(options: Required<Pick<Dom0Options, 'suite' | 'mirror' |
 
 /** Find or build the cached Dom0. */
 export async function ensureDom0(options: Dom0Options = {}): Promise<Dom0> {
-  const cacheDir = options.cacheDir ?? DEFAULT_CACHE_DIR;
+  // as every install: --cache-dir, else DOMU_FORGE_CACHE_DIR, else /var/cache/domu-forge
+  const cacheDir = options.cacheDir ?? (process.env.DOMU_FORGE_CACHE_DIR || DEFAULT_CACHE_DIR);
   const suite = options.suite ?? 'bookworm';
   const mirror = options.mirror ?? DEFAULT_MIRROR;
   const securityMirror = options.securityMirror ?? DEFAULT_SECURITY_MIRROR;

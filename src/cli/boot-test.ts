@@ -43,7 +43,7 @@ export function register(program: Command): void {
     .addOption(new Option('--disk-bus <bus>', 'plain mode: how the image is attached').choices(['virtio', 'ide']).default('virtio'))
     .option('--timeout <seconds>', 'give up after this long once qemu runs (plain: 600, Xen: 900)', int('timeout'))
     .option('--log-dir <dir>', 'where the console logs go (default: /var/tmp/domu-forge-boot/NAME-MODE-TIME)')
-    .option('--cache-dir <dir>', 'cache for the Xen Dom0 and .deb files', '/var/cache/domu-forge')
+    .option('--cache-dir <dir>', 'cache for the Xen Dom0 and .deb files (default $DOMU_FORGE_CACHE_DIR, else /var/cache/domu-forge)')
     .option('--mirror <url>', 'Debian mirror for the Dom0', 'http://deb.debian.org/debian')
     .option('--password-file <file>', "log in as root with the password on FILE's first line (the one the build set or printed), not one boot-test sets on a copy")
     .option('--json', 'print the result as JSON on stdout')
