@@ -122,6 +122,11 @@ export function printfEscape(b: Buffer): string {
  */
 const DECODE_AND_EXEC = 'n=$#; while [ "$n" -gt 0 ]; do v=$(printf "$1"; printf x); v=${v%x}; shift; set -- "$@" "$v"; n=$((n - 1)); done; exec "$@"';
 
+/** An argument as the bytes exec gets (a string is UTF-8). */
+function argBytes(a: ToolArg): Buffer {
+  return typeof a === 'string' ? Buffer.from(a, 'utf8') : a;
+}
+
 /** Whether `b` survives Node's string-to-UTF-8 conversion of spawn's arguments. */
 function isUtf8(b: Buffer): boolean {
   return Buffer.from(b.toString('utf8'), 'utf8').equals(b);
@@ -136,8 +141,13 @@ export function commandLine(tool: string, args: readonly ToolArg[]): { file: str
   if (args.every((a) => typeof a === 'string' || isUtf8(a))) {
     return { file: tool, argv: args.map((a) => (typeof a === 'string' ? a : a.toString('utf8'))), viaShell: false };
   }
-  const bytes = (a: ToolArg): Buffer => (typeof a === 'string' ? Buffer.from(a, 'utf8') : a);
-  return { file: 'sh', argv: ['-c', DECODE_AND_EXEC, 'sh', printfEscape(bytes(tool)), ...args.map((a) => printfEscape(bytes(a)))], viaShell: true };
+  return { file: 'sh', argv: ['-c', DECODE_AND_EXEC, 'sh', printfEscape(argBytes(tool)), ...args.map((a) => printfEscape(argBytes(a)))], viaShell: true };
+}
+
+/** A finished tool's result, or its failure (a non-zero status not allowed). */
+function outcome(tool: string, result: ToolResult, signal: NodeJS.Signals | null, options: RunToolOptions): ToolResult {
+  if (result.status === 0 || options.allowFailure) return result;
+  throw toolFailed(tool, result.status, result.stderr, signal);
 }
 
 /** sh's "exec: TOOL: not found" is the missing-tool error that spawn gives as ENOENT. */
@@ -165,8 +175,13 @@ export function runTool(tool: string, args: readonly ToolArg[], options: RunTool
     child.on('close', (code, sig) => {
       const result: ToolResult = { status: code ?? 128, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() };
       if (shellMissing(cmd.viaShell, result.status, result.stderr)) reject(missingTool(tool));
-      else if (result.status === 0 || options.allowFailure) resolve(result);
-      else reject(toolFailed(tool, result.status, result.stderr, sig));
+      else {
+        try {
+          resolve(outcome(tool, result, sig, options));
+        } catch (e) {
+          reject(e);
+        }
+      }
     });
     child.stdin!.on('error', () => undefined); // the tool may exit before reading all input
     child.stdin!.end(options.input ?? '');
@@ -175,10 +190,9 @@ export function runTool(tool: string, args: readonly ToolArg[], options: RunTool
 
 async function runThroughHelper(helper: { run(r: SpawnRequest): Promise<SpawnReply> }, tool: string, args: readonly ToolArg[], options: RunToolOptions): Promise<ToolResult> {
   if (options.signal?.aborted) throw new DomuError('INTERRUPTED', `${tool} was interrupted`);
-  const bytes = (a: ToolArg): Buffer => (typeof a === 'string' ? Buffer.from(a, 'utf8') : a);
   const input = options.input === undefined ? Buffer.alloc(0) : typeof options.input === 'string' ? Buffer.from(options.input) : options.input;
   const r = await helper.run({
-    argv: [Buffer.from(tool), ...args.map(bytes)], env: options.env ?? process.env, input, cwd: options.cwd ?? process.cwd(),
+    argv: [argBytes(tool), ...args.map(argBytes)], env: options.env ?? process.env, input, cwd: options.cwd ?? process.cwd(),
     ...(options.signal ? { signal: options.signal } : {}),
   });
   if (!r.ok) {
@@ -186,9 +200,7 @@ async function runThroughHelper(helper: { run(r: SpawnRequest): Promise<SpawnRep
     if (r.code === 'ENOENT') throw missingTool(tool);
     throw new DomuError('INTERNAL', `${tool}: ${r.code}: ${r.message}`);
   }
-  const result: ToolResult = { status: r.status ?? 128, stdout: r.stdout, stderr: r.stderr.toString() };
-  if (result.status === 0 || options.allowFailure) return result;
-  throw toolFailed(tool, result.status, result.stderr, r.signal);
+  return outcome(tool, { status: r.status ?? 128, stdout: r.stdout, stderr: r.stderr.toString() }, r.signal, options);
 }
 
 export interface StreamingTool {
@@ -215,8 +227,13 @@ export function streamTool(tool: string, args: readonly ToolArg[], options: RunT
     child.on('close', (code, sig) => {
       const result: ToolResult = { status: code ?? 128, stdout: Buffer.alloc(0), stderr: Buffer.concat(err).toString() };
       if (shellMissing(cmd.viaShell, result.status, result.stderr)) reject(missingTool(tool));
-      else if (result.status === 0 || options.allowFailure) resolve(result);
-      else reject(toolFailed(tool, result.status, result.stderr, sig));
+      else {
+        try {
+          resolve(outcome(tool, result, sig, options));
+        } catch (e) {
+          reject(e);
+        }
+      }
     });
   });
   child.stdin!.on('error', () => undefined);

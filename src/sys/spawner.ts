@@ -101,7 +101,7 @@ class Helper {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private header: { id: number; status?: number | null; signal?: number | null; errno?: number; error?: string; out: number; err: number } | undefined;
-  dead = false;
+  private dead = false;
 
   constructor(python: string) {
     this.child = spawn(python, ['-c', SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
@@ -200,6 +200,11 @@ class Helper {
     for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) handle(s).unref?.();
   }
 
+  /** Stop it now (what it was running is left to end on its own). */
+  kill(): void {
+    this.child.kill();
+  }
+
   private die(): void {
     if (this.dead) return;
     this.dead = true;
@@ -237,5 +242,5 @@ export function spawnHelper(): { run(r: SpawnRequest): Promise<SpawnReply> } | u
 export function stopSpawnHelper(): void {
   const h = helper;
   helper = undefined;
-  if (h) (h as unknown as { child: ChildProcessWithoutNullStreams }).child.kill();
+  h?.kill();
 }

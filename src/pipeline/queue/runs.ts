@@ -63,7 +63,6 @@ export function readRunRecords(): RunRecord[] {
   return out;
 }
 
-
 /** The record's run is over (its process is gone, or it is this process's own stale one from an earlier job). */
 export function isDead(rec: RunRecord): boolean {
   return !processRuns(rec.pid);
